@@ -1,0 +1,153 @@
+import { Outcome, StoredQueueState, StoredTicketState } from "../redis/outcomes.js";
+import { Reply } from "../redis/reply.js";
+import type {
+  ConfigureResult,
+  JoinResult,
+  LeaveResult,
+  PositionResult,
+  QueueConfigView,
+  QueueStateCode,
+  StatsResult,
+  SweepResult,
+  TicketStateCode,
+  TicketView,
+} from "./types.js";
+
+/** One decoder per script: the `unknown` reply becomes a discriminated union. */
+
+const TICKET_STATES = new Set<number>(Object.values(StoredTicketState));
+const QUEUE_STATES = new Set<number>(Object.values(StoredQueueState));
+
+export function ticketState(reply: Reply, index: number): TicketStateCode {
+  const value = reply.int(index);
+  return TICKET_STATES.has(value) ? (value as TicketStateCode) : reply.fail(`bad ticket state ${value}`);
+}
+
+function queueState(reply: Reply, index: number): QueueStateCode {
+  const value = reply.int(index);
+  return QUEUE_STATES.has(value) ? (value as QueueStateCode) : reply.fail(`bad queue state ${value}`);
+}
+
+/** Reads `{state, position, waiting_total, joined_ms}` starting at item 1. */
+function ticket(reply: Reply, eventId: string, userId: string): TicketView {
+  return {
+    eventId,
+    userId,
+    state: ticketState(reply, 1),
+    position: reply.int(2),
+    waitingTotal: reply.int(3),
+    joinedAtMs: reply.int(4),
+  };
+}
+
+/** Reads the 7 configuration items starting at `at`. */
+function config(reply: Reply, eventId: string, at: number): QueueConfigView {
+  const opensAt = reply.str(at + 5);
+  return {
+    eventId,
+    admitRatePerSec: reply.decimal(at),
+    admitBurst: reply.int(at + 1),
+    maxActive: reply.int(at + 2),
+    sessionTtlSeconds: reply.int(at + 3),
+    idleTimeoutSeconds: reply.int(at + 4),
+    opensAtMs: opensAt === "" ? undefined : Number(opensAt),
+    state: queueState(reply, at + 6),
+  };
+}
+
+export function decodeConfigure(raw: unknown, eventId: string): ConfigureResult {
+  const reply = new Reply("configureQueue", raw, 8);
+  const code = reply.int(0);
+  switch (code) {
+    case Outcome.CREATED:
+      return { kind: "created", config: config(reply, eventId, 1) };
+    case Outcome.UPDATED:
+      return { kind: "updated", config: config(reply, eventId, 1) };
+    default:
+      return reply.fail(`outcome ${code}`);
+  }
+}
+
+export function decodeJoin(raw: unknown, eventId: string, userId: string): JoinResult {
+  const reply = new Reply("joinQueue", raw, 5);
+  const code = reply.int(0);
+  switch (code) {
+    case Outcome.JOINED:
+      return { kind: "joined", ticket: ticket(reply, eventId, userId) };
+    case Outcome.ALREADY_JOINED:
+      return { kind: "already_joined", ticket: ticket(reply, eventId, userId) };
+    case Outcome.EVENT_NOT_FOUND:
+      return { kind: "event_not_found" };
+    case Outcome.QUEUE_CLOSED:
+      return { kind: "queue_closed" };
+    default:
+      return reply.fail(`outcome ${code}`);
+  }
+}
+
+export function decodePosition(raw: unknown, eventId: string, userId: string): PositionResult {
+  const reply = new Reply("getPosition", raw, 5);
+  const code = reply.int(0);
+  switch (code) {
+    case Outcome.OK:
+      return { kind: "ticket", ticket: ticket(reply, eventId, userId) };
+    case Outcome.EVENT_NOT_FOUND:
+      return { kind: "event_not_found" };
+    case Outcome.NOT_IN_QUEUE:
+      return { kind: "not_in_queue" };
+    default:
+      return reply.fail(`outcome ${code}`);
+  }
+}
+
+export function decodeLeave(raw: unknown, eventId: string, userId: string): LeaveResult {
+  const reply = new Reply("leaveQueue", raw, 5);
+  const code = reply.int(0);
+  switch (code) {
+    case Outcome.LEFT:
+      return { kind: "left", ticket: ticket(reply, eventId, userId) };
+    case Outcome.ALREADY_ENDED:
+      return { kind: "already_ended", ticket: ticket(reply, eventId, userId) };
+    case Outcome.EVENT_NOT_FOUND:
+      return { kind: "event_not_found" };
+    case Outcome.NOT_IN_QUEUE:
+      return { kind: "not_in_queue" };
+    default:
+      return reply.fail(`outcome ${code}`);
+  }
+}
+
+export function decodeStats(raw: unknown, eventId: string): StatsResult {
+  const reply = new Reply("readQueueStats", raw, 12);
+  const code = reply.int(0);
+  switch (code) {
+    case Outcome.OK:
+      return {
+        kind: "stats",
+        stats: {
+          config: config(reply, eventId, 1),
+          waiting: reply.int(8),
+          joinedTotal: reply.int(9),
+          admittedTotal: reply.int(10),
+          oldestWaiterAgeMs: reply.int(11),
+        },
+      };
+    case Outcome.EVENT_NOT_FOUND:
+      return { kind: "event_not_found" };
+    default:
+      return reply.fail(`outcome ${code}`);
+  }
+}
+
+export function decodeSweep(raw: unknown): SweepResult {
+  const reply = new Reply("sweepQueue", raw, 3);
+  const code = reply.int(0);
+  switch (code) {
+    case Outcome.OK:
+      return { kind: "swept", expired: reply.int(1), more: reply.int(2) === 1 };
+    case Outcome.EVENT_NOT_FOUND:
+      return { kind: "event_not_found" };
+    default:
+      return reply.fail(`outcome ${code}`);
+  }
+}

@@ -1,0 +1,33 @@
+/**
+ * Redis key names of one event's queue. Every key of an event shares the hash
+ * tag `{<eventId>}`, so each script touches a single Redis Cluster slot.
+ * Event ids are validated (`[A-Za-z0-9._:-]`, no braces) before keys are built.
+ */
+export interface QueueKeys {
+  readonly config: string;
+  readonly seq: string;
+  readonly waiting: string;
+  readonly seen: string;
+  readonly tickets: string;
+  readonly stats: string;
+  /** The event's outbox stream (shared with the seat inventory). */
+  readonly log: string;
+}
+
+export function queueKeys(prefix: string, eventId: string): QueueKeys {
+  const base = `${prefix}{${eventId}}:`;
+  return {
+    config: `${base}q:config`,
+    seq: `${base}q:seq`,
+    waiting: `${base}q:waiting`,
+    seen: `${base}q:seen`,
+    tickets: `${base}q:tickets`,
+    stats: `${base}q:stats`,
+    log: `${base}log`,
+  };
+}
+
+/** The set of configured event ids: what the periodic sweeper walks. */
+export function eventIndexKey(prefix: string): string {
+  return `${prefix}events`;
+}

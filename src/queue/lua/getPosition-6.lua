@@ -1,0 +1,51 @@
+--[[
+  Reads a user's ticket with their exact position, and records their presence.
+
+  KEYS[1] config   KEYS[2] waiting   KEYS[3] seen
+  KEYS[4] tickets  KEYS[5] stats     KEYS[6] log
+
+  ARGV[1] user id
+  ARGV[2] clock skew ms (tests only; "0" in production)
+
+  Output: { code, ticket_state, position, waiting_total, joined_ms }
+    OK               the ticket (WAITING, ADMITTED, LEFT or EXPIRED)
+    EVENT_NOT_FOUND  no queue configured for the event
+    NOT_IN_QUEUE     the user never joined this event
+  Events: queue.expired (idle users swept on the way, possibly this one)
+]]
+local k = {
+  config = KEYS[1], waiting = KEYS[2], seen = KEYS[3],
+  tickets = KEYS[4], stats = KEYS[5], log = KEYS[6],
+}
+local user, skew = ARGV[1], ARGV[2]
+
+if redis.call('EXISTS', k.config) == 0 then
+  return { EVENT_NOT_FOUND, 0, 0, 0, 0 }
+end
+local ticket = read_ticket(k.tickets, user)
+if not ticket then
+  return { NOT_IN_QUEUE, 0, 0, 0, 0 }
+end
+
+-- Writes start here.
+local now = now_ms(skew)
+local idle_ms = idle_ms_of(k.config)
+expire_idle(k, now, idle_ms, SWEEP_BATCH)
+
+if ticket.state == T_WAITING then
+  local seen = tonumber(redis.call('ZSCORE', k.seen, user))
+  if seen == nil or seen < now - idle_ms then
+    if seen ~= nil then
+      end_waiting(k, user, ticket, T_EXPIRED, 'queue.expired')
+      redis.call('HINCRBY', k.stats, 'expired_total', 1)
+    end
+    ticket.state = T_EXPIRED
+  else
+    redis.call('ZADD', k.seen, 'XX', now, user)
+  end
+end
+
+return {
+  OK, ticket.state, position_of(k.waiting, user),
+  redis.call('ZCARD', k.waiting), tonumber(ticket.joined),
+}

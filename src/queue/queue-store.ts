@@ -1,0 +1,132 @@
+import type { Redis } from "ioredis";
+import { ScriptRunner } from "../redis/script-loader.js";
+import { decodeConfigure, decodeJoin, decodeLeave, decodePosition, decodeStats, decodeSweep } from "./decode.js";
+import { eventIndexKey, queueKeys, type QueueKeys } from "./keys.js";
+import { loadQueueScripts, type QueueScriptName } from "./scripts.js";
+import type {
+  ConfigureResult,
+  JoinResult,
+  LeaveResult,
+  PositionResult,
+  QueueConfigChange,
+  StatsResult,
+  SweepResult,
+} from "./types.js";
+
+export interface QueueStoreOptions {
+  /** Prefix of every key (default `bo:`). */
+  readonly keyPrefix?: string;
+  /**
+   * Milliseconds added to Redis `TIME` by every script. Always 0 in
+   * production; tests move the clock forward with it to drive expiry
+   * deterministically instead of sleeping.
+   */
+  readonly clockSkewMs?: () => number;
+}
+
+/**
+ * The waiting room's Redis core: each method is one script, one round trip,
+ * and returns a domain result (never protobuf types, never exceptions for
+ * expected outcomes).
+ */
+export class QueueStore {
+  readonly #redis: Redis;
+  readonly #scripts: ScriptRunner<QueueScriptName>;
+  readonly #prefix: string;
+  readonly #skew: () => number;
+
+  constructor(redis: Redis, options: QueueStoreOptions = {}) {
+    this.#redis = redis;
+    this.#scripts = new ScriptRunner(redis, loadQueueScripts());
+    this.#prefix = options.keyPrefix ?? "bo:";
+    this.#skew = options.clockSkewMs ?? (() => 0);
+  }
+
+  keys(eventId: string): QueueKeys {
+    return queueKeys(this.#prefix, eventId);
+  }
+
+  /** Runs a queue script; for modules of this feature that decode their own replies. */
+  run(name: QueueScriptName, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<unknown> {
+    return this.#scripts.run(name, keys, args);
+  }
+
+  skewMs(): number {
+    return this.#skew();
+  }
+
+  /**
+   * Creates or updates an event's queue and records the event in the index
+   * the sweeper walks. Both commands travel in one pipeline (one round trip);
+   * they are separate because the index lives outside the event's hash slot.
+   */
+  async configure(eventId: string, change: QueueConfigChange): Promise<ConfigureResult> {
+    const k = this.keys(eventId);
+    const opensAt = change.opensAtMs === null ? "clear" : optional(change.opensAtMs);
+    const pipeline = this.#redis.pipeline();
+    this.#scripts.queue(pipeline, "configureQueue", [k.config], [
+      optional(change.admitRatePerSec),
+      optional(change.admitBurst),
+      optional(change.maxActive),
+      optional(change.sessionTtlSeconds),
+      optional(change.idleTimeoutSeconds),
+      opensAt,
+      optional(change.state),
+      this.#skew(),
+    ]);
+    pipeline.sadd(eventIndexKey(this.#prefix), eventId);
+    const results = await pipeline.exec();
+    const [scriptError, reply] = results?.[0] ?? [new Error("pipeline returned nothing"), undefined];
+    if (scriptError) {
+      throw scriptError;
+    }
+    return decodeConfigure(reply, eventId);
+  }
+
+  async join(eventId: string, userId: string): Promise<JoinResult> {
+    const k = this.keys(eventId);
+    const reply = await this.#scripts.run(
+      "joinQueue",
+      [k.config, k.seq, k.waiting, k.seen, k.tickets, k.stats, k.log],
+      [userId, this.#skew()],
+    );
+    return decodeJoin(reply, eventId, userId);
+  }
+
+  /** Reads the ticket and counts as presence for the idle timeout. */
+  async position(eventId: string, userId: string): Promise<PositionResult> {
+    const reply = await this.#scripts.run("getPosition", this.#lineKeys(eventId), [userId, this.#skew()]);
+    return decodePosition(reply, eventId, userId);
+  }
+
+  async leave(eventId: string, userId: string): Promise<LeaveResult> {
+    const reply = await this.#scripts.run("leaveQueue", this.#lineKeys(eventId), [userId]);
+    return decodeLeave(reply, eventId, userId);
+  }
+
+  async stats(eventId: string): Promise<StatsResult> {
+    const k = this.keys(eventId);
+    const reply = await this.#scripts.run("readQueueStats", [k.config, k.waiting, k.tickets, k.stats], [this.#skew()]);
+    return decodeStats(reply, eventId);
+  }
+
+  /** Expires up to `limit` idle waiters of one event. */
+  async sweep(eventId: string, limit: number): Promise<SweepResult> {
+    const reply = await this.#scripts.run("sweepQueue", this.#lineKeys(eventId), [this.#skew(), limit]);
+    return decodeSweep(reply);
+  }
+
+  /** Every configured event id (an index set, not a key scan). */
+  async eventIds(): Promise<string[]> {
+    return this.#redis.smembers(eventIndexKey(this.#prefix));
+  }
+
+  #lineKeys(eventId: string): string[] {
+    const k = this.keys(eventId);
+    return [k.config, k.waiting, k.seen, k.tickets, k.stats, k.log];
+  }
+}
+
+function optional(value: number | undefined): string {
+  return value === undefined ? "" : String(value);
+}

@@ -1,0 +1,65 @@
+import type { StoredQueueState, StoredTicketState } from "../redis/outcomes.js";
+
+export type TicketStateCode = (typeof StoredTicketState)[keyof typeof StoredTicketState];
+export type QueueStateCode = (typeof StoredQueueState)[keyof typeof StoredQueueState];
+
+/** A user's ticket as the store sees it (no protobuf types below the service layer). */
+export interface TicketView {
+  readonly eventId: string;
+  readonly userId: string;
+  readonly state: TicketStateCode;
+  /** 1-based while waiting, 0 otherwise. */
+  readonly position: number;
+  readonly waitingTotal: number;
+  readonly joinedAtMs: number;
+}
+
+export interface QueueConfigView {
+  readonly eventId: string;
+  readonly admitRatePerSec: number;
+  readonly admitBurst: number;
+  readonly maxActive: number;
+  readonly sessionTtlSeconds: number;
+  readonly idleTimeoutSeconds: number;
+  /** Epoch ms, or undefined for no pre-queue. */
+  readonly opensAtMs: number | undefined;
+  readonly state: QueueStateCode;
+}
+
+/** What ConfigureQueue asks to change; undefined keeps the current value (or the default on create). */
+export interface QueueConfigChange {
+  readonly admitRatePerSec?: number | undefined;
+  readonly admitBurst?: number | undefined;
+  readonly maxActive?: number | undefined;
+  readonly sessionTtlSeconds?: number | undefined;
+  readonly idleTimeoutSeconds?: number | undefined;
+  /** A time sets it, `null` removes it, undefined keeps it. */
+  readonly opensAtMs?: number | null | undefined;
+  readonly state?: QueueStateCode | undefined;
+}
+
+export interface QueueStatsView {
+  readonly config: QueueConfigView;
+  readonly waiting: number;
+  readonly joinedTotal: number;
+  readonly admittedTotal: number;
+  readonly oldestWaiterAgeMs: number;
+}
+
+export type NotFound = { readonly kind: "event_not_found" };
+
+export type ConfigureResult = { readonly kind: "created" | "updated"; readonly config: QueueConfigView };
+export type JoinResult =
+  | { readonly kind: "joined" | "already_joined"; readonly ticket: TicketView }
+  | NotFound
+  | { readonly kind: "queue_closed" };
+export type PositionResult =
+  | { readonly kind: "ticket"; readonly ticket: TicketView }
+  | NotFound
+  | { readonly kind: "not_in_queue" };
+export type LeaveResult =
+  | { readonly kind: "left" | "already_ended"; readonly ticket: TicketView }
+  | NotFound
+  | { readonly kind: "not_in_queue" };
+export type StatsResult = { readonly kind: "stats"; readonly stats: QueueStatsView } | NotFound;
+export type SweepResult = { readonly kind: "swept"; readonly expired: number; readonly more: boolean } | NotFound;

@@ -1,0 +1,249 @@
+import type { Logger } from "pino";
+import { StoredTicketState } from "../redis/outcomes.js";
+import type { QueueStore } from "./queue-store.js";
+import type { TicketStateCode, TicketView } from "./types.js";
+import { decodeWatchTick, type QueueChange, type WatchedTicket } from "./watch-decode.js";
+import type { Watcher } from "./watcher.js";
+
+export interface WatchLoopOptions {
+  /** Pause between ticks: bounds how often a watcher hears of changes. */
+  readonly intervalMs: number;
+  /** Most outbox changes one tick applies before asking for a resync. */
+  readonly maxChangesPerTick: number;
+  /** Most tickets read (new watchers) or presences refreshed per tick. */
+  readonly batchSize: number;
+  readonly logger: Logger;
+}
+
+/** Outbox kinds that take a user out of the line, and the state they end in. */
+const REMOVALS: ReadonlyMap<string, TicketStateCode> = new Map([
+  ["queue.left", StoredTicketState.LEFT],
+  ["queue.expired", StoredTicketState.EXPIRED],
+  ["queue.admitted", StoredTicketState.ADMITTED],
+]);
+
+/**
+ * Keeps every local watcher of one event informed with one script call per
+ * tick. Positions are derived locally: a watcher's position drops by the
+ * number of removals ahead of it (lower join sequence) read from the outbox,
+ * so the Redis work per tick follows the changes, not the number of watchers.
+ * New watchers are read in batches on the next tick, which runs at once.
+ */
+export class WatchLoop {
+  readonly eventId: string;
+  readonly #store: QueueStore;
+  readonly #options: WatchLoopOptions;
+  readonly #resolved = new Set<Watcher>();
+  readonly #pending = new Set<Watcher>();
+  /** Users in presence order: the head is the one refreshed longest ago. */
+  readonly #presence: Array<{ userId: string; at: number }> = [];
+  #cursor = "";
+  #touchEveryMs = Number.POSITIVE_INFINITY;
+  #wake: (() => void) | undefined;
+  readonly done: Promise<void>;
+
+  /** Starts serving `first`; `onStopped` runs synchronously once no watcher is left. */
+  constructor(eventId: string, store: QueueStore, options: WatchLoopOptions, first: Watcher, onStopped: () => void) {
+    this.eventId = eventId;
+    this.#store = store;
+    this.#options = options;
+    this.#pending.add(first);
+    this.done = this.#run(onStopped);
+  }
+
+  get size(): number {
+    return this.#resolved.size + this.#pending.size;
+  }
+
+  add(watcher: Watcher): void {
+    this.#pending.add(watcher);
+    this.#wake?.();
+  }
+
+  remove(watcher: Watcher): void {
+    this.#pending.delete(watcher);
+    this.#resolved.delete(watcher);
+    if (this.size === 0) {
+      this.#wake?.();
+    }
+  }
+
+  async #run(onStopped: () => void): Promise<void> {
+    try {
+      while (this.size > 0) {
+        try {
+          await this.#tick();
+        } catch (cause) {
+          this.#options.logger.error({ err: cause, eventId: this.eventId }, "watch loop tick failed");
+          this.#failAll({ kind: "unavailable", cause });
+          return;
+        }
+        if (this.#pending.size === 0 && this.size > 0) {
+          await this.#sleep();
+        }
+      }
+    } finally {
+      // Synchronous with the last size check: no watcher can slip in between.
+      onStopped();
+    }
+  }
+
+  async #tick(): Promise<void> {
+    const reading = [...new Set([...this.#pending].slice(0, this.#options.batchSize).map((w) => w.userId))];
+    const touching = this.#dueForPresence(reading);
+    const k = this.#store.keys(this.eventId);
+    const raw = await this.#store.run(
+      "watchQueue",
+      [k.config, k.waiting, k.seen, k.tickets, k.log],
+      [this.#store.skewMs(), this.#cursor, this.#options.maxChangesPerTick, touching.length, ...touching, ...reading],
+    );
+    const tick = decodeWatchTick(raw);
+    if (tick.kind === "event_not_found") {
+      this.#failAll({ kind: "event_not_found" });
+      return;
+    }
+    this.#cursor = tick.cursor;
+    // Presence is refreshed three times per idle timeout, so one late tick never costs a place.
+    this.#touchEveryMs = (tick.idleTimeoutSeconds * 1000) / 3;
+    if (tick.resync) {
+      for (const watcher of this.#resolved) {
+        this.#pending.add(watcher);
+      }
+      this.#resolved.clear();
+    } else {
+      this.#apply(tick.changes, tick.waitingTotal);
+    }
+    for (const watcher of [...this.#pending]) {
+      if (tick.tickets.has(watcher.userId)) {
+        this.#pending.delete(watcher);
+        this.#resolve(watcher, tick.tickets.get(watcher.userId), tick.waitingTotal);
+      }
+    }
+  }
+
+  #apply(changes: readonly QueueChange[], waitingTotal: number): void {
+    const removedSeqs: number[] = [];
+    const ended = new Map<string, QueueChange>();
+    for (const change of changes) {
+      if (REMOVALS.has(change.kind)) {
+        removedSeqs.push(change.seq);
+        ended.set(change.userId, change);
+      }
+    }
+    removedSeqs.sort((a, b) => a - b);
+    for (const watcher of this.#resolved) {
+      const ticket = watcher.current;
+      if (!ticket) {
+        continue;
+      }
+      const end = ended.get(watcher.userId);
+      if (end && end.seq === watcher.seq) {
+        const state = REMOVALS.get(end.kind) as TicketStateCode;
+        this.#push(watcher, { ...ticket, state, position: 0, waitingTotal });
+        continue;
+      }
+      const position = ticket.position - countBelow(removedSeqs, watcher.seq);
+      if (position !== ticket.position) {
+        this.#push(watcher, { ...ticket, position, waitingTotal });
+      } else if (waitingTotal !== ticket.waitingTotal) {
+        // Not worth a message on its own, but keep the next one accurate.
+        watcher.current = { ...ticket, waitingTotal };
+      }
+    }
+  }
+
+  #resolve(watcher: Watcher, found: WatchedTicket | undefined, waitingTotal: number): void {
+    if (!found) {
+      watcher.push({ kind: "not_in_queue" });
+      return;
+    }
+    const ticket: TicketView = {
+      eventId: this.eventId,
+      userId: watcher.userId,
+      state: found.state,
+      position: found.position,
+      waitingTotal,
+      joinedAtMs: found.joinedAtMs,
+    };
+    const previous = watcher.current;
+    watcher.seq = found.seq;
+    if (!previous || previous.state !== ticket.state || previous.position !== ticket.position) {
+      watcher.push({ kind: "ticket", ticket });
+    } else {
+      watcher.current = ticket;
+    }
+    if (!watcher.closed) {
+      this.#resolved.add(watcher);
+      if (!previous) {
+        this.#presence.push({ userId: watcher.userId, at: Date.now() });
+      }
+    }
+  }
+
+  #push(watcher: Watcher, ticket: TicketView): void {
+    watcher.push({ kind: "ticket", ticket });
+    if (watcher.closed) {
+      this.#resolved.delete(watcher);
+    }
+  }
+
+  /** Users whose presence was refreshed longest ago, still watched and not being read anyway. */
+  #dueForPresence(reading: readonly string[]): string[] {
+    const now = Date.now();
+    const due: string[] = [];
+    const head = this.#presence[0];
+    if (!head || now - head.at < this.#touchEveryMs) {
+      return due;
+    }
+    const watched = new Set([...this.#resolved].map((w) => w.userId));
+    const skip = new Set(reading);
+    while (due.length < this.#options.batchSize && this.#presence.length > 0) {
+      const head = this.#presence[0] as { userId: string; at: number };
+      if (now - head.at < this.#touchEveryMs) {
+        break;
+      }
+      this.#presence.shift();
+      if (watched.has(head.userId) && !skip.has(head.userId)) {
+        due.push(head.userId);
+        this.#presence.push({ userId: head.userId, at: now });
+      }
+    }
+    return due;
+  }
+
+  #failAll(item: Parameters<Watcher["push"]>[0]): void {
+    for (const watcher of [...this.#pending, ...this.#resolved]) {
+      watcher.push(item);
+    }
+    this.#pending.clear();
+    this.#resolved.clear();
+  }
+
+  #sleep(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, this.#options.intervalMs);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.#wake = done;
+    }).finally(() => {
+      this.#wake = undefined;
+    });
+  }
+}
+
+/** How many of the sorted `seqs` are below `seq`. */
+function countBelow(seqs: readonly number[], seq: number): number {
+  let lo = 0;
+  let hi = seqs.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((seqs[mid] as number) < seq) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  return lo;
+}

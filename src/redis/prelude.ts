@@ -1,0 +1,34 @@
+import { Outcome, StoredQueueState, StoredTicketState } from "./outcomes.js";
+
+/** Constants every script may use, rendered as Lua `local`s. */
+export interface PreludeConstants {
+  readonly [name: string]: number | string;
+}
+
+function renderTable(prefix: string, table: Readonly<Record<string, number>>): string[] {
+  return Object.entries(table).map(([name, value]) => `local ${prefix}${name} = ${value}`);
+}
+
+function renderConstant(name: string, value: number | string): string {
+  const literal = typeof value === "number" ? String(value) : JSON.stringify(value);
+  return `local ${name} = ${literal}`;
+}
+
+/**
+ * Renders the Lua prelude: outcome codes, stored states and any extra
+ * constants, followed by the shared helper library. Prepended to every script
+ * when it is loaded, so a script refers to `OK`, `QUEUE_CLOSED`, `T_WAITING`…
+ * by name and never by number.
+ */
+export function renderPrelude(constants: PreludeConstants, library: string): string {
+  const lines = [
+    "-- prelude (generated from src/redis/outcomes.ts; do not edit in .lua files)",
+    ...renderTable("", Outcome),
+    ...renderTable("T_", StoredTicketState),
+    ...renderTable("Q_", StoredQueueState),
+    ...Object.entries(constants).map(([name, value]) => renderConstant(name, value)),
+    library,
+    "-- end of prelude",
+  ];
+  return lines.join("\n") + "\n";
+}
