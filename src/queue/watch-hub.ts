@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
 import type { QueueStore } from "./queue-store.js";
 import { WatchLoop, type WatchLoopOptions } from "./watch-loop.js";
-import { Watcher, type WatchItem } from "./watcher.js";
+import { isFinal, Watcher, type WatchItem } from "./watcher.js";
 
 export type WatchHubOptions = Omit<WatchLoopOptions, "logger"> & { readonly logger: Logger };
 
@@ -42,7 +42,7 @@ export class WatchHub {
       for (;;) {
         const item = await watcher.next(signal);
         yield item;
-        if (watcher.closed) {
+        if (isFinal(item)) {
           return;
         }
       }

@@ -38,7 +38,7 @@ export class Watcher {
     if (item.kind === "ticket") {
       this.current = item.ticket;
     }
-    if (item.kind !== "ticket" || isTerminal(item.ticket)) {
+    if (isFinal(item)) {
       this.#closed = true;
     }
     this.#pending = item;
@@ -66,6 +66,7 @@ export class Watcher {
   }
 }
 
-export function isTerminal(ticket: TicketView): boolean {
-  return ticket.state !== StoredTicketState.WAITING;
+/** Whether a stream ends after delivering this item. */
+export function isFinal(item: WatchItem): boolean {
+  return item.kind !== "ticket" || item.ticket.state !== StoredTicketState.WAITING;
 }

@@ -1,0 +1,93 @@
+import { createValidator } from "@bufbuild/protovalidate";
+import type { Redis } from "ioredis";
+import type { Logger } from "pino";
+import { QueueService } from "../gen/boxoffice/v1/queue_pb.js";
+import { Health } from "../gen/grpc/health/v1/health_pb.js";
+import type { Config } from "./config.js";
+import { createHealthService } from "./health/health-service.js";
+import { HealthStatus, ServingStatus } from "./health/health-status.js";
+import { QueueStore } from "./queue/queue-store.js";
+import { Sweeper } from "./queue/sweeper.js";
+import { WatchHub } from "./queue/watch-hub.js";
+import { createReflectionServices, reflectionServiceDescriptors } from "./reflection/reflection-services.js";
+import { withCallPolicy } from "./rpc/policy.js";
+import { registration } from "./rpc/registration.js";
+import { createQueueService } from "./services/queue-service.js";
+import { createConnectServer } from "./transport/connect-server.js";
+import { createGrpcServer } from "./transport/grpc-server.js";
+import type { TransportServer } from "./transport/transport-server.js";
+
+export interface AppDeps {
+  readonly config: Config;
+  readonly redis: Redis;
+  readonly logger: Logger;
+  /** Test hook: milliseconds added to Redis TIME by every script. */
+  readonly clockSkewMs?: () => number;
+}
+
+export interface App {
+  readonly store: QueueStore;
+  readonly hub: WatchHub;
+  readonly sweeper: Sweeper;
+  readonly health: HealthStatus;
+  readonly grpc: TransportServer;
+  readonly connect: TransportServer;
+  /** Binds both ports (0 = any free port) and starts background work. */
+  listen(): Promise<{ grpcPort: number; connectPort: number }>;
+  /** Graceful stop: NOT_SERVING, streams end UNAVAILABLE, unary calls finish. Leaves Redis to the caller. */
+  shutdown(): Promise<void>;
+}
+
+/**
+ * The composition root: builds every part once and hands dependencies down.
+ * Building does no I/O; `listen` binds the ports, so tests run the real
+ * server in-process on port 0.
+ */
+export function buildApp({ config, redis, logger, clockSkewMs }: AppDeps): App {
+  const store = new QueueStore(redis, { keyPrefix: config.redisKeyPrefix, clockSkewMs });
+  const hub = new WatchHub(store, {
+    intervalMs: config.watchIntervalMs,
+    maxChangesPerTick: 10_000,
+    batchSize: 1_000,
+    logger,
+  });
+  const sweeper = new Sweeper(store, { intervalMs: config.sweepIntervalMs, batch: 500, logger });
+  const health = new HealthStatus({
+    "": ServingStatus.SERVING,
+    [QueueService.typeName]: ServingStatus.SERVING,
+  });
+
+  const validator = createValidator();
+  const services = [registration(QueueService, createQueueService({ store, hub })), createHealthService(health)];
+  const reflection = createReflectionServices([QueueService, Health, ...reflectionServiceDescriptors]);
+  const registrations = [...services, ...reflection].map((r) => withCallPolicy(r, { logger, validator }));
+
+  const grpc = createGrpcServer(registrations, { logger });
+  const connect = createConnectServer(registrations, { logger });
+
+  let stopping: Promise<void> | undefined;
+  return {
+    store,
+    hub,
+    sweeper,
+    health,
+    grpc,
+    connect,
+    async listen() {
+      const [grpcPort, connectPort] = await Promise.all([
+        grpc.listen(config.port, config.host),
+        connect.listen(config.connectPort, config.host),
+      ]);
+      sweeper.start();
+      return { grpcPort, connectPort };
+    },
+    shutdown() {
+      stopping ??= (async () => {
+        health.setAll(ServingStatus.NOT_SERVING);
+        await Promise.all([grpc.shutdown(config.shutdownGraceMs), connect.shutdown(config.shutdownGraceMs)]);
+        await sweeper.stop();
+      })();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,69 @@
+import { Redis } from "ioredis";
+import { buildApp } from "./app.js";
+import { ConfigError, loadConfig } from "./config.js";
+import { createLogger } from "./logger.js";
+import { startEmbeddedRedis, type EmbeddedRedis } from "./redis/embedded-redis.js";
+
+/**
+ * `npm start`: validates the configuration, connects to REDIS_URL (or starts
+ * a private redis-server when it is unset), serves both ports, and stops
+ * gracefully on SIGTERM/SIGINT.
+ */
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`boxoffice: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const logger = createLogger(config.logLevel);
+
+  let embedded: EmbeddedRedis | undefined;
+  let redisUrl = config.redisUrl;
+  if (redisUrl === undefined) {
+    embedded = await startEmbeddedRedis({ logger });
+    redisUrl = embedded.url;
+    logger.warn(
+      { redis: embedded.url },
+      "REDIS_URL is not set: started a private redis-server for development; its data is lost on exit",
+    );
+  }
+  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2, enableAutoPipelining: true });
+  await redis.connect();
+
+  const app = buildApp({ config, redis, logger });
+  const { grpcPort, connectPort } = await app.listen();
+  logger.warn("running WITHOUT authentication (development mode): every caller may call every RPC");
+  logger.info({ grpc: `${config.host}:${grpcPort}`, connect: `${config.host}:${connectPort}` }, "boxoffice is serving");
+
+  let exiting = false;
+  const stop = async (signal: string): Promise<void> => {
+    if (exiting) {
+      return;
+    }
+    exiting = true;
+    logger.info({ signal }, "shutting down");
+    try {
+      await app.shutdown();
+      await redis.quit();
+      await embedded?.stop();
+      logger.info("stopped");
+      process.exit(0);
+    } catch (err) {
+      logger.error({ err }, "shutdown failed");
+      process.exit(1);
+    }
+  };
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+  process.on("SIGINT", () => void stop("SIGINT"));
+}
+
+main().catch((err: unknown) => {
+  const message = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`boxoffice: ${message}\n`);
+  process.exit(1);
+});

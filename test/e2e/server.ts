@@ -1,0 +1,55 @@
+import type { DescService } from "@bufbuild/protobuf";
+import { createClient, type Client, type Transport } from "@connectrpc/connect";
+import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
+import type { Redis } from "ioredis";
+import pino from "pino";
+import { buildApp, type App } from "../../src/app.js";
+import { loadConfig } from "../../src/config.js";
+import { connectRedis } from "../support/redis.js";
+
+export interface RunningServer {
+  readonly app: App;
+  readonly redis: Redis;
+  readonly grpcUrl: string;
+  readonly connectUrl: string;
+  readonly grpcPort: number;
+  readonly connectPort: number;
+  /** Every way a caller can reach the service, by name. */
+  readonly transports: Readonly<Record<"grpc-port/grpc" | "connect-port/grpc" | "connect-port/connect" | "connect-port/grpc-web", Transport>>;
+  client<S extends DescService>(service: S, transport?: Transport): Client<S>;
+  advance(ms: number): void;
+  stop(): Promise<void>;
+}
+
+/** The real app, in-process, on two free ports of 127.0.0.1, over the test Redis. */
+export async function startServer(env: Record<string, string> = {}): Promise<RunningServer> {
+  const config = loadConfig({ PORT: "0", CONNECT_PORT: "0", HOST: "127.0.0.1", WATCH_INTERVAL_MS: "50", SHUTDOWN_GRACE_MS: "2000", ...env });
+  const redis = await connectRedis();
+  let skew = 0;
+  const app = buildApp({ config, redis, logger: pino({ level: "silent" }), clockSkewMs: () => skew });
+  const { grpcPort, connectPort } = await app.listen();
+  const grpcUrl = `http://127.0.0.1:${grpcPort}`;
+  const connectUrl = `http://127.0.0.1:${connectPort}`;
+  const transports = {
+    "grpc-port/grpc": createGrpcTransport({ baseUrl: grpcUrl }),
+    "connect-port/grpc": createGrpcTransport({ baseUrl: connectUrl }),
+    "connect-port/connect": createConnectTransport({ baseUrl: connectUrl, httpVersion: "1.1" }),
+    "connect-port/grpc-web": createGrpcWebTransport({ baseUrl: connectUrl, httpVersion: "1.1" }),
+  } as const;
+  return {
+    app,
+    redis,
+    grpcUrl,
+    connectUrl,
+    grpcPort,
+    connectPort,
+    transports,
+    client: (service, transport = transports["grpc-port/grpc"]) => createClient(service, transport),
+    advance(ms) {
+      skew += ms;
+    },
+    async stop() {
+      await app.shutdown();
+    },
+  };
+}

@@ -1,0 +1,115 @@
+import { describe, expect, it } from "vitest";
+import { StoredTicketState as T } from "../../src/redis/outcomes.js";
+import type { WatchItem } from "../../src/queue/watcher.js";
+import { queueFixture, testHub } from "./fixtures.js";
+
+/** Pulls items from a watch one at a time, so the test decides when to act. */
+function reader(stream: AsyncGenerator<WatchItem>) {
+  return {
+    async next(): Promise<WatchItem> {
+      const result = await stream.next();
+      if (result.done) throw new Error("stream ended");
+      return result.value;
+    },
+    async ended(): Promise<boolean> {
+      return (await stream.next()).done === true;
+    },
+  };
+}
+
+describe("WatchHub", () => {
+  it("sends the ticket at once, then each position change, and ends after LEFT", async () => {
+    const f = await queueFixture();
+    const hub = testHub(f.store);
+    await f.store.configure(f.eventId, {});
+    for (const u of ["a", "b", "c"]) await f.store.join(f.eventId, u);
+    const watch = reader(hub.watch(f.eventId, "c", new AbortController().signal));
+    expect(await watch.next()).toMatchObject({ kind: "ticket", ticket: { position: 3, state: T.WAITING } });
+    await f.store.leave(f.eventId, "a");
+    expect(await watch.next()).toMatchObject({ kind: "ticket", ticket: { position: 2, waitingTotal: 2 } });
+    await f.store.leave(f.eventId, "c");
+    expect(await watch.next()).toMatchObject({ kind: "ticket", ticket: { position: 0, state: T.LEFT } });
+    expect(await watch.ended()).toBe(true);
+    await hub.stopped(f.eventId);
+    expect(hub.eventsWatched).toBe(0);
+  });
+
+  it("serves many watchers of one event with one loop and exact positions", async () => {
+    const f = await queueFixture();
+    const hub = testHub(f.store, { batchSize: 7 });
+    await f.store.configure(f.eventId, {});
+    const users = Array.from({ length: 30 }, (_, i) => `u${i}`);
+    for (const u of users) await f.store.join(f.eventId, u);
+    const watches = users.map((u) => reader(hub.watch(f.eventId, u, new AbortController().signal)));
+    const first = await Promise.all(watches.map((w) => w.next()));
+    expect(first.map((i) => (i.kind === "ticket" ? i.ticket.position : -1))).toEqual(users.map((_, i) => i + 1));
+    expect(hub.eventsWatched).toBe(1);
+    // Remove every even user: each odd user i moves to (i + 1) / 2.
+    await Promise.all(users.filter((_, i) => i % 2 === 0).map((u) => f.store.leave(f.eventId, u)));
+    const odd = watches.filter((_, i) => i % 2 === 1);
+    const after = await Promise.all(odd.map((w) => w.next()));
+    expect(after.map((i) => (i.kind === "ticket" ? i.ticket.position : -1))).toEqual(odd.map((_, j) => j + 1));
+    const even = watches.filter((_, i) => i % 2 === 0);
+    for (const item of await Promise.all(even.map((w) => w.next()))) {
+      expect(item).toMatchObject({ kind: "ticket", ticket: { state: T.LEFT } });
+    }
+  });
+
+  it("recovers exact positions through a resync when more changed than one tick reads", async () => {
+    const f = await queueFixture();
+    const hub = testHub(f.store, { maxChangesPerTick: 3 });
+    await f.store.configure(f.eventId, {});
+    const users = Array.from({ length: 12 }, (_, i) => `u${i}`);
+    for (const u of users) await f.store.join(f.eventId, u);
+    const last = reader(hub.watch(f.eventId, "u11", new AbortController().signal));
+    expect(await last.next()).toMatchObject({ ticket: { position: 12 } });
+    await Promise.all(users.slice(0, 8).map((u) => f.store.leave(f.eventId, u)));
+    expect(await last.next()).toMatchObject({ ticket: { position: 4, waitingTotal: 4 } });
+  });
+
+  it("reports unknown users and events", async () => {
+    const f = await queueFixture();
+    const hub = testHub(f.store);
+    expect(await reader(hub.watch(f.eventId, "x", new AbortController().signal)).next()).toEqual({ kind: "event_not_found" });
+    await f.store.configure(f.eventId, {});
+    const unknown = reader(hub.watch(f.eventId, "nobody", new AbortController().signal));
+    expect(await unknown.next()).toEqual({ kind: "not_in_queue" });
+    expect(await unknown.ended()).toBe(true);
+  });
+
+  it("rejects with the abort reason and stops the event's loop when the last watcher goes", async () => {
+    const f = await queueFixture();
+    const hub = testHub(f.store);
+    await f.store.configure(f.eventId, {});
+    await f.store.join(f.eventId, "u1");
+    const controller = new AbortController();
+    const stream = hub.watch(f.eventId, "u1", controller.signal);
+    expect((await stream.next()).value).toMatchObject({ kind: "ticket" });
+    const pending = stream.next();
+    const reason = new Error("client went away");
+    controller.abort(reason);
+    await expect(pending).rejects.toBe(reason);
+    await hub.stopped(f.eventId);
+    expect(hub.eventsWatched).toBe(0);
+  });
+
+  it("keeps a watched user's place past the idle timeout", async () => {
+    const f = await queueFixture();
+    const hub = testHub(f.store);
+    await f.store.configure(f.eventId, { idleTimeoutSeconds: 3 });
+    await f.store.join(f.eventId, "watched");
+    await f.store.join(f.eventId, "idle");
+    const watch = reader(hub.watch(f.eventId, "watched", new AbortController().signal));
+    expect(await watch.next()).toMatchObject({ ticket: { position: 1 } });
+    // The loop refreshes presence every idle/3 = 1 s of real time; wait for
+    // the refresh itself (the seen score moving) rather than for a duration.
+    const k = f.store.keys(f.eventId);
+    const before = Number(await f.redis.zscore(k.seen, "watched"));
+    while (Number(await f.redis.zscore(k.seen, "watched")) === before) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const refreshed = Number(await f.redis.zscore(k.seen, "watched"));
+    expect(refreshed).toBeGreaterThan(before);
+    expect(Number(await f.redis.zscore(k.seen, "idle"))).toBeLessThan(refreshed);
+  });
+});
