@@ -1,7 +1,9 @@
 import { createValidator } from "@bufbuild/protovalidate";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
+import { file_boxoffice_v1_errors } from "../gen/boxoffice/v1/errors_pb.js";
 import { QueueService } from "../gen/boxoffice/v1/queue_pb.js";
+import { file_google_rpc_error_details } from "../gen/google/rpc/error_details_pb.js";
 import { Health } from "../gen/grpc/health/v1/health_pb.js";
 import type { Config } from "./config.js";
 import { createHealthService } from "./health/health-service.js";
@@ -59,7 +61,10 @@ export function buildApp({ config, redis, logger, clockSkewMs }: AppDeps): App {
 
   const validator = createValidator();
   const services = [registration(QueueService, createQueueService({ store, hub })), createHealthService(health)];
-  const reflection = createReflectionServices([QueueService, Health, ...reflectionServiceDescriptors]);
+  const reflection = createReflectionServices(
+    [QueueService, Health, ...reflectionServiceDescriptors],
+    [file_google_rpc_error_details, file_boxoffice_v1_errors],
+  );
   const registrations = [...services, ...reflection].map((r) => withCallPolicy(r, { logger, validator }));
 
   const grpc = createGrpcServer(registrations, { logger });

@@ -35,9 +35,13 @@ export class DescriptorIndex {
   /** Extendee type name → extension numbers declared for it, ascending. */
   private readonly extensionNumbers = new Map<string, number[]>();
 
-  constructor(services: readonly DescService[]) {
+  /**
+   * `extraFiles` are resolvable but list no service: e.g. the error detail
+   * types, so clients can decode `google.rpc.ErrorInfo` in error responses.
+   */
+  constructor(services: readonly DescService[], extraFiles: readonly DescFile[] = []) {
     this.serviceNames = [...new Set(services.map((s) => s.typeName))];
-    const files = dependenciesFirst(services.map((s) => s.file));
+    const files = dependenciesFirst([...services.map((s) => s.file), ...extraFiles]);
     for (const { proto, dependencies } of files) {
       this.encoded.set(proto.name, toBinary(FileDescriptorProtoSchema, proto));
       this.closures.set(proto.name, [proto.name, ...dependenciesFirst(dependencies).map((d) => d.proto.name)]);

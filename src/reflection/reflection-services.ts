@@ -1,4 +1,4 @@
-import type { DescService } from "@bufbuild/protobuf";
+import type { DescFile, DescService } from "@bufbuild/protobuf";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { ServerReflection as ServerReflectionV1 } from "../../gen/grpc/reflection/v1/reflection_pb.js";
 import { ServerReflection as ServerReflectionV1alpha } from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
@@ -20,14 +20,19 @@ export const reflectionServiceDescriptors: readonly DescService[] = [ServerRefle
  * serves their files with every transitive import, which strict clients
  * require to build descriptors.
  *
+ * `extraFiles` are served without listing a service (error detail types).
+ *
  * Both versions share one precomputed index; each stream gets its own session
  * so files already sent on it are not sent again. Unknown names are answered
  * in-stream with an `error_response` (NOT_FOUND), and the stream goes on. A
  * stream ends with the reason of the call's signal when it aborts (server
  * shutdown, deadline), even while the client is silent.
  */
-export function createReflectionServices(services: readonly DescService[]): ServiceRegistration[] {
-  const index = new DescriptorIndex(services);
+export function createReflectionServices(
+  services: readonly DescService[],
+  extraFiles: readonly DescFile[] = [],
+): ServiceRegistration[] {
+  const index = new DescriptorIndex(services, extraFiles);
 
   const serverReflectionInfo = streamHandler(index);
   const v1: ServiceImpl<typeof ServerReflectionV1> = { serverReflectionInfo };

@@ -1,8 +1,5 @@
-import { execFile } from "node:child_process";
 import * as http2 from "node:http2";
 import type { AddressInfo } from "node:net";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import { isMessage } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ConnectRouter, type Interceptor, type ServiceImpl } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
@@ -13,34 +10,13 @@ import { ServerReflectionRequestSchema as ReflectionRequestV1 } from "../../gen/
 import { ServerReflectionRequestSchema as ReflectionRequestV1alpha } from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
 import { createHealthService } from "../../src/health/health-service.js";
 import { HealthStatus } from "../../src/health/health-status.js";
+import { bufCurl } from "../support/buf-curl.js";
 import { createReflectionServices, reflectionServiceDescriptors } from "../../src/reflection/reflection-services.js";
 
 /**
  * buf curl against a real HTTP/2 server: the client knows no schema at all and
  * must get everything, imports included, through reflection.
  */
-
-const BUF = fileURLToPath(new URL("../../node_modules/@bufbuild/buf/bin/buf", import.meta.url));
-const run = promisify(execFile);
-
-interface CurlResult {
-  exitCode: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `buf curl`; a failed RPC is a result (buf exits with the code shifted left by 3), not a throw. */
-async function bufCurl(...args: string[]): Promise<CurlResult> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [BUF, "curl", ...args], { timeout: 30_000 });
-    return { exitCode: 0, stdout, stderr };
-  } catch (error) {
-    if (error instanceof Error && "code" in error && typeof error.code === "number" && "stdout" in error && "stderr" in error) {
-      return { exitCode: error.code, stdout: String(error.stdout), stderr: String(error.stderr) };
-    }
-    throw error;
-  }
-}
 
 const unimplemented = (): never => {
   throw new ConnectError("stub", Code.Unimplemented);
