@@ -1,0 +1,39 @@
+import { describe, expect, it, onTestFinished } from "vitest";
+import { loadQueueScripts } from "../../src/queue/scripts.js";
+import { Outcome } from "../../src/redis/outcomes.js";
+import { ScriptRunner } from "../../src/redis/script-loader.js";
+import { connectRedis } from "../support/redis.js";
+
+describe("queue scripts", () => {
+  const scripts = loadQueueScripts();
+
+  it("are pinned by SHA, so a change to a script or its prelude is deliberate", () => {
+    // Update with `npx vitest run test/queue/scripts.test.ts -u` after reviewing the change.
+    expect(Object.fromEntries([...scripts.values()].map((s) => [`${s.name}-${s.numberOfKeys}`, s.sha1]))).toMatchSnapshot();
+  });
+
+  it("carry the outcome codes from TypeScript in their prelude", () => {
+    for (const script of scripts.values()) {
+      for (const [name, code] of Object.entries(Outcome)) {
+        expect(script.source).toContain(`local ${name} = ${code}\n`);
+      }
+    }
+  });
+
+  it("load into Redis under the SHA computed here", async () => {
+    const redis = connectRedis();
+    onTestFinished(async () => {
+      await redis.quit();
+    });
+    for (const script of scripts.values()) {
+      expect(await redis.script("LOAD", script.source)).toBe(script.sha1);
+    }
+  });
+
+  it("refuse a call with the wrong number of keys before reaching Redis", () => {
+    const redis = connectRedis({ lazyConnect: true });
+    const runner = new ScriptRunner(redis, scripts);
+    expect(() => runner.run("joinQueue", ["only-one"], [])).toThrow(/takes 7 keys, got 1/);
+    redis.disconnect();
+  });
+});
