@@ -23,7 +23,7 @@ function refused(port: number): Promise<boolean> {
 }
 
 it("starts with a private Redis, serves, and drains on SIGTERM: streams end UNAVAILABLE, exit 0, Redis stopped", async () => {
-  const env = { ...process.env, PORT: "0", CONNECT_PORT: "0", LOG_LEVEL: "info" };
+  const env: NodeJS.ProcessEnv = { ...process.env, PORT: "0", CONNECT_PORT: "0", LOG_LEVEL: "info" };
   delete env["REDIS_URL"];
   const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
   const exited = once(child, "exit");

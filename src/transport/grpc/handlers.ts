@@ -1,0 +1,208 @@
+import type {
+  DescMessage,
+  DescMethodBiDiStreaming,
+  DescMethodClientStreaming,
+  DescMethodServerStreaming,
+  DescMethodUnary,
+  Message,
+  MessageInitShape,
+} from "@bufbuild/protobuf";
+import { ConnectError, type HandlerContext, type MethodImpl } from "@connectrpc/connect";
+import type {
+  handleBidiStreamingCall,
+  handleClientStreamingCall,
+  handleServerStreamingCall,
+  handleUnaryCall,
+  sendUnaryData,
+  ServerDuplexStream,
+  ServerWritableStream,
+} from "@grpc/grpc-js";
+import type { Readable } from "node:stream";
+import { shutdownError } from "../call-registry.js";
+import { GrpcCall, type MethodRuntime, type ServerSurfaceCall } from "./call-context.js";
+import { appendHeadersToMetadata } from "./metadata.js";
+import { toConnectError, toGrpcStatus } from "./status.js";
+
+/** What implementations return; the method's serializer turns it into the output message. */
+export type Output = MessageInitShape<DescMessage>;
+
+export type AnyUnaryImpl = MethodImpl<DescMethodUnary<DescMessage, DescMessage>>;
+export type AnyClientStreamingImpl = MethodImpl<DescMethodClientStreaming<DescMessage, DescMessage>>;
+export type AnyServerStreamingImpl = MethodImpl<DescMethodServerStreaming<DescMessage, DescMessage>>;
+export type AnyBiDiStreamingImpl = MethodImpl<DescMethodBiDiStreaming<DescMessage, DescMessage>>;
+type WritableCall = ServerWritableStream<Message, Output> | ServerDuplexStream<Message, Output>;
+
+export function unaryHandler(rt: MethodRuntime, impl: AnyUnaryImpl): handleUnaryCall<Message, Output> {
+  return (call, callback) => {
+    const gc = new GrpcCall(rt, call);
+    respondOnce(rt, call, gc, invoke(impl, call.request, gc.ctx), callback);
+  };
+}
+
+export function clientStreamingHandler(
+  rt: MethodRuntime,
+  impl: AnyClientStreamingImpl,
+): handleClientStreamingCall<Message, Output> {
+  return (call, callback) => {
+    if (rt.registry.isDraining) {
+      callback(toGrpcStatus(shutdownError()));
+      return;
+    }
+    const gc = new GrpcCall(rt, call);
+    respondOnce(rt, call, gc, invoke(impl, readRequests(call, gc), gc.ctx), callback);
+  };
+}
+
+export function serverStreamingHandler(
+  rt: MethodRuntime,
+  impl: AnyServerStreamingImpl,
+): handleServerStreamingCall<Message, Output> {
+  return (call) => {
+    if (rt.registry.isDraining) {
+      call.emit("error", toGrpcStatus(shutdownError()));
+      return;
+    }
+    const gc = new GrpcCall(rt, call);
+    void respondStream(rt, call, gc, () => impl(call.request, gc.ctx));
+  };
+}
+
+export function bidiStreamingHandler(
+  rt: MethodRuntime,
+  impl: AnyBiDiStreamingImpl,
+): handleBidiStreamingCall<Message, Output> {
+  return (call) => {
+    if (rt.registry.isDraining) {
+      call.emit("error", toGrpcStatus(shutdownError()));
+      return;
+    }
+    const gc = new GrpcCall(rt, call);
+    void respondStream(rt, call, gc, () => impl(readRequests(call, gc), gc.ctx));
+  };
+}
+
+/** Calls an implementation that answers with one message; a synchronous throw becomes a rejection. */
+async function invoke<I>(
+  impl: (input: I, ctx: HandlerContext) => Promise<Output> | Output,
+  input: I,
+  ctx: HandlerContext,
+): Promise<Output> {
+  return impl(input, ctx);
+}
+
+function respondOnce(
+  rt: MethodRuntime,
+  call: ServerSurfaceCall,
+  gc: GrpcCall,
+  result: Promise<Output>,
+  callback: sendUnaryData<Output>,
+): void {
+  result.then(
+    (output) => {
+      sendHeaders(call, gc);
+      callback(null, output, trailers(gc));
+      gc.close();
+    },
+    (err: unknown) => {
+      const status = failureStatus(rt, call, gc, err);
+      if (status !== undefined) callback(status);
+      gc.close();
+    },
+  );
+}
+
+async function respondStream(
+  rt: MethodRuntime,
+  call: WritableCall,
+  gc: GrpcCall,
+  start: () => AsyncIterable<Output>,
+): Promise<void> {
+  try {
+    const headersSent = await writeAll(call, gc, start());
+    if (!headersSent) sendHeaders(call, gc);
+    call.end(trailers(gc));
+  } catch (err) {
+    const status = failureStatus(rt, call, gc, err);
+    if (status !== undefined) call.emit("error", status);
+  } finally {
+    gc.close();
+  }
+}
+
+/**
+ * Writes each yielded message as it comes, honouring backpressure: when
+ * grpc-js buffers past its high-water mark, waits for "drain" (or the call's
+ * end). Stops pulling from the implementation once the call is aborted
+ * (client gone, deadline, shutdown); `for await` then runs the generator's
+ * `finally`. Resolves with whether response headers went out (with the first
+ * message).
+ */
+async function writeAll(call: WritableCall, gc: GrpcCall, output: AsyncIterable<Output>): Promise<boolean> {
+  let first = true;
+  for await (const message of output) {
+    if (gc.isAborted) throw gc.abortReason;
+    if (first) {
+      sendHeaders(call, gc);
+      first = false;
+    }
+    if (!call.write(message)) {
+      await drained(call, gc.ctx.signal);
+      if (gc.isAborted) throw gc.abortReason;
+    }
+  }
+  return !first;
+}
+
+function drained(call: WritableCall, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      call.off("drain", done);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    call.on("drain", done);
+    signal.addEventListener("abort", done);
+  });
+}
+
+/**
+ * Requests of a client or bidi stream as the implementation's AsyncIterable.
+ * Ending the loop early leaves the call open (the response side may still be
+ * writing); a call torn down by the client surfaces as the abort reason
+ * rather than Node's "premature close".
+ */
+async function* readRequests(stream: Readable, gc: GrpcCall): AsyncGenerator<Message> {
+  try {
+    for await (const message of stream.iterator({ destroyOnReturn: false })) {
+      yield message as Message;
+    }
+  } catch (err) {
+    throw gc.isAborted ? gc.abortReason : err;
+  }
+}
+
+/** Sends the response headers as initial metadata, if the implementation set any. */
+function sendHeaders(call: ServerSurfaceCall, gc: GrpcCall): void {
+  const headers = gc.ctx.headersIfSet();
+  const metadata = headers && appendHeadersToMetadata(headers);
+  if (metadata !== undefined) call.sendMetadata(metadata);
+}
+
+function trailers(gc: GrpcCall) {
+  const trailer = gc.ctx.trailersIfSet();
+  return trailer && appendHeadersToMetadata(trailer);
+}
+
+/**
+ * The status to end a failed call with, or undefined when the client is gone
+ * (nothing can be sent). Errors that are not `ConnectError`s are bugs and are
+ * logged here; expected errors are logged by the call policy.
+ */
+function failureStatus(rt: MethodRuntime, call: ServerSurfaceCall, gc: GrpcCall, err: unknown) {
+  if (call.cancelled) return undefined;
+  if (!(err instanceof ConnectError)) {
+    rt.logger?.error({ err, rpc: rt.path }, "rpc implementation threw a non-ConnectError");
+  }
+  sendHeaders(call, gc);
+  return toGrpcStatus(toConnectError(err), gc.ctx.trailersIfSet());
+}
