@@ -33,6 +33,17 @@ async function main(): Promise<void> {
     );
   }
   const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2, enableAutoPipelining: true });
+  let lastRedisError = "";
+  redis.on("error", (err: Error) => {
+    // ioredis reconnects by itself; log each distinct failure once, not every retry.
+    if (err.message !== lastRedisError) {
+      lastRedisError = err.message;
+      logger.warn({ err }, "redis connection error");
+    }
+  });
+  redis.on("ready", () => {
+    lastRedisError = "";
+  });
   await redis.connect();
 
   const app = buildApp({ config, redis, logger });

@@ -2,14 +2,11 @@ import { randomUUID } from "node:crypto";
 import type { DescMessage, DescMethod, DescService } from "@bufbuild/protobuf";
 import { pathToString } from "@bufbuild/protobuf/reflect";
 import type { Validator } from "@bufbuild/protovalidate";
-import { Code, ConnectError, createContextKey, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import { Reason } from "../../gen/boxoffice/v1/errors_pb.js";
 import { invalidRequest, reasonError } from "./errors.js";
 import type { ServiceRegistration } from "./registration.js";
-
-/** The per-call logger, for implementations that want to log with the request id. */
-export const callLogger = createContextKey<Logger | undefined>(undefined, { description: "per-call logger" });
 
 export interface CallPolicyDeps {
   readonly logger: Logger;
@@ -21,8 +18,10 @@ type AnyFn = (input: unknown, ctx: HandlerContext) => unknown;
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /**
- * Wraps every method of a service once, for both transports: a request id and
- * child logger per call, protovalidate validation before the implementation
+ * Wraps every method of a service once, for both transports: a child logger
+ * per call (with the caller's `x-request-id`, or a fresh one), made only when
+ * something is logged so the hot path pays nothing for it; protovalidate
+ * validation before the implementation
  * runs (so nothing invalid reaches Redis), and error mapping. Expected
  * failures are `ConnectError`s raised by the implementation; a Redis outage
  * becomes UNAVAILABLE; anything else is logged as a bug and returned as
@@ -44,39 +43,42 @@ export function withCallPolicy(reg: ServiceRegistration, deps: CallPolicyDeps): 
 function wrapMethod(service: DescService, method: DescMethod, fn: AnyFn, deps: CallPolicyDeps): AnyFn {
   const rpc = `${service.typeName}/${method.name}`;
   const check = (message: unknown): void => validate(deps.validator, method.input, message);
-  const begin = (ctx: HandlerContext): Logger => {
-    const given = ctx.requestHeader.get("x-request-id");
-    const requestId = given && REQUEST_ID.test(given) ? given : randomUUID();
-    ctx.responseHeader.set("x-request-id", requestId);
-    const logger = deps.logger.child({ rpc, requestId });
-    ctx.values.set(callLogger, logger);
-    return logger;
+  const begin = (ctx: HandlerContext): (() => Logger) => {
+    let logger: Logger | undefined;
+    return () => {
+      if (!logger) {
+        const given = ctx.requestHeader.get("x-request-id");
+        const requestId = given && REQUEST_ID.test(given) ? given : randomUUID();
+        logger = deps.logger.child({ rpc, requestId });
+      }
+      return logger;
+    };
   };
   switch (method.methodKind) {
     case "unary":
       return async (request, ctx) => {
-        const logger = begin(ctx);
+        const log = begin(ctx);
         try {
           check(request);
           return await fn(request, ctx);
         } catch (err) {
-          throw mapError(err, ctx, logger);
+          throw mapError(err, ctx, log);
         }
       };
     case "server_streaming":
       return async function* (request, ctx) {
-        const logger = begin(ctx);
+        const log = begin(ctx);
         try {
           check(request);
           yield* fn(request, ctx) as AsyncIterable<unknown>;
         } catch (err) {
-          throw mapError(err, ctx, logger);
+          throw mapError(err, ctx, log);
         }
       };
     case "client_streaming":
     case "bidi_streaming":
       return async function* (requests, ctx) {
-        const logger = begin(ctx);
+        const log = begin(ctx);
         const checked = (async function* () {
           for await (const message of requests as AsyncIterable<unknown>) {
             check(message);
@@ -90,7 +92,7 @@ function wrapMethod(service: DescService, method: DescMethod, fn: AnyFn, deps: C
           }
           yield* result as AsyncIterable<unknown>;
         } catch (err) {
-          throw mapError(err, ctx, logger);
+          throw mapError(err, ctx, log);
         }
       };
   }
@@ -113,21 +115,21 @@ function validate(validator: Validator, schema: DescMessage, message: unknown): 
 }
 
 /** Turns whatever an implementation threw into the error the caller should see. */
-export function mapError(err: unknown, ctx: HandlerContext, logger: Logger): ConnectError {
+export function mapError(err: unknown, ctx: HandlerContext, log: () => Logger): ConnectError {
   if (ctx.signal.aborted && err === ctx.signal.reason) {
     return ConnectError.from(err);
   }
   if (err instanceof ConnectError) {
     if (err.code === Code.Internal || err.code === Code.Unknown) {
-      logger.error({ err }, "call failed");
+      log().error({ err }, "call failed");
     }
     return err;
   }
   if (isRedisUnavailable(err)) {
-    logger.warn({ err }, "redis unavailable");
+    log().warn({ err }, "redis unavailable");
     return reasonError(Code.Unavailable, Reason.BACKEND_UNAVAILABLE, "the backing store is unavailable; retry later");
   }
-  logger.error({ err }, "call failed with an unexpected error");
+  log().error({ err }, "call failed with an unexpected error");
   return new ConnectError("internal error", Code.Internal);
 }
 
