@@ -39,7 +39,7 @@ function harness(join: ServiceImpl<typeof QueueService>["join"]) {
     leave: fail,
   };
   const wrapped = withCallPolicy(registration(QueueService, impl), { logger, validator: createValidator() });
-  const transport = createRouterTransport((router) => router.service(wrapped.service, wrapped.impl as ServiceImpl<typeof QueueService>));
+  const transport = createRouterTransport((router) => router.service(QueueService, wrapped.impl as unknown as ServiceImpl<typeof QueueService>));
   return { client: createClient(QueueService, transport), lines, calls: () => calls };
 }
 
