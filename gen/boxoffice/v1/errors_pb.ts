@@ -9,7 +9,7 @@ import { enumDesc, fileDesc } from "@bufbuild/protobuf/codegenv2";
  * Describes the file boxoffice/v1/errors.proto.
  */
 export const file_boxoffice_v1_errors: GenFile = /*@__PURE__*/
-  fileDesc("Chlib3hvZmZpY2UvdjEvZXJyb3JzLnByb3RvEgxib3hvZmZpY2UudjEqxAEKBlJlYXNvbhIWChJSRUFTT05fVU5TUEVDSUZJRUQQABIaChZSRUFTT05fSU5WQUxJRF9SRVFVRVNUEAESGgoWUkVBU09OX0VWRU5UX05PVF9GT1VORBACEhcKE1JFQVNPTl9OT1RfSU5fUVVFVUUQAxIXChNSRUFTT05fUVVFVUVfQ0xPU0VEEAQSHgoaUkVBU09OX0JBQ0tFTkRfVU5BVkFJTEFCTEUQBRIYChRSRUFTT05fU0hVVFRJTkdfRE9XThAGYgZwcm90bzM");
+  fileDesc("Chlib3hvZmZpY2UvdjEvZXJyb3JzLnByb3RvEgxib3hvZmZpY2UudjEquwQKBlJlYXNvbhIWChJSRUFTT05fVU5TUEVDSUZJRUQQABIaChZSRUFTT05fSU5WQUxJRF9SRVFVRVNUEAESGgoWUkVBU09OX0VWRU5UX05PVF9GT1VORBACEhcKE1JFQVNPTl9OT1RfSU5fUVVFVUUQAxIXChNSRUFTT05fUVVFVUVfQ0xPU0VEEAQSHgoaUkVBU09OX0JBQ0tFTkRfVU5BVkFJTEFCTEUQBRIYChRSRUFTT05fU0hVVFRJTkdfRE9XThAGEh0KGVJFQVNPTl9TRUFUX01BUF9OT1RfRk9VTkQQBxIaChZSRUFTT05fU0VBVF9NQVBfSU5fVVNFEAgSFwoTUkVBU09OX1VOS05PV05fU0VBVBAJEhoKFlJFQVNPTl9VTktOT1dOX1NFQ1RJT04QChIXChNSRUFTT05fVU5LTk9XTl9USUVSEAsSGwoXUkVBU09OX1NFQVRfVU5BVkFJTEFCTEUQDBITCg9SRUFTT05fU09MRF9PVVQQDRIZChVSRUFTT05fSE9MRF9OT1RfRk9VTkQQDhIZChVSRUFTT05fTk9UX0hPTERfT1dORVIQDxIXChNSRUFTT05fSE9MRF9FWFBJUkVEEBASGAoUUkVBU09OX0hPTERfUkVMRUFTRUQQERIZChVSRUFTT05fSE9MRF9DT05GSVJNRUQQEhIdChlSRUFTT05fU0VBVF9MSU1JVF9SRUFDSEVEEBMSFwoTUkVBU09OX1BBU1NfSU5WQUxJRBAUYgZwcm90bzM");
 
 /**
  * Reason is the stable machine-readable cause of a failed call.
@@ -71,6 +71,105 @@ export enum Reason {
    * @generated from enum value: REASON_SHUTTING_DOWN = 6;
    */
   SHUTTING_DOWN = 6,
+
+  /**
+   * The event has no seat map loaded. Code NOT_FOUND.
+   *
+   * @generated from enum value: REASON_SEAT_MAP_NOT_FOUND = 7;
+   */
+  SEAT_MAP_NOT_FOUND = 7,
+
+  /**
+   * The seat map cannot be replaced: seats are held or sold. Code FAILED_PRECONDITION.
+   *
+   * @generated from enum value: REASON_SEAT_MAP_IN_USE = 8;
+   */
+  SEAT_MAP_IN_USE = 8,
+
+  /**
+   * A requested seat does not exist; metadata "seat_ids" lists them. Code INVALID_ARGUMENT.
+   *
+   * @generated from enum value: REASON_UNKNOWN_SEAT = 9;
+   */
+  UNKNOWN_SEAT = 9,
+
+  /**
+   * The requested section does not exist. Code INVALID_ARGUMENT.
+   *
+   * @generated from enum value: REASON_UNKNOWN_SECTION = 10;
+   */
+  UNKNOWN_SECTION = 10,
+
+  /**
+   * The requested general-admission tier does not exist. Code INVALID_ARGUMENT.
+   *
+   * @generated from enum value: REASON_UNKNOWN_TIER = 11;
+   */
+  UNKNOWN_TIER = 11,
+
+  /**
+   * Requested seats are held or sold; metadata "seat_ids" lists them. Code FAILED_PRECONDITION.
+   *
+   * @generated from enum value: REASON_SEAT_UNAVAILABLE = 12;
+   */
+  SEAT_UNAVAILABLE = 12,
+
+  /**
+   * The tier or section cannot supply the quantity asked for. Code FAILED_PRECONDITION.
+   *
+   * @generated from enum value: REASON_SOLD_OUT = 13;
+   */
+  SOLD_OUT = 13,
+
+  /**
+   * The hold does not exist in this event. Code NOT_FOUND.
+   *
+   * @generated from enum value: REASON_HOLD_NOT_FOUND = 14;
+   */
+  HOLD_NOT_FOUND = 14,
+
+  /**
+   * The hold belongs to another user. Code PERMISSION_DENIED.
+   *
+   * @generated from enum value: REASON_NOT_HOLD_OWNER = 15;
+   */
+  NOT_HOLD_OWNER = 15,
+
+  /**
+   * The hold expired; its seats went back to inventory. Code FAILED_PRECONDITION.
+   *
+   * @generated from enum value: REASON_HOLD_EXPIRED = 16;
+   */
+  HOLD_EXPIRED = 16,
+
+  /**
+   * The hold was released. Code FAILED_PRECONDITION.
+   *
+   * @generated from enum value: REASON_HOLD_RELEASED = 17;
+   */
+  HOLD_RELEASED = 17,
+
+  /**
+   * The hold is already confirmed (under another order id, or it cannot be
+   * released any more). Code FAILED_PRECONDITION.
+   *
+   * @generated from enum value: REASON_HOLD_CONFIRMED = 18;
+   */
+  HOLD_CONFIRMED = 18,
+
+  /**
+   * The user would exceed the event's cap on held + sold seats. Code RESOURCE_EXHAUSTED.
+   *
+   * @generated from enum value: REASON_SEAT_LIMIT_REACHED = 19;
+   */
+  SEAT_LIMIT_REACHED = 19,
+
+  /**
+   * Holding needs an admission pass, and it is missing or invalid. Code PERMISSION_DENIED.
+   *
+   * @generated from enum value: REASON_PASS_INVALID = 20;
+   */
+  PASS_INVALID = 20,
 }
 
 /**
