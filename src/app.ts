@@ -9,7 +9,7 @@ import type { Config } from "./config.js";
 import { createHealthService } from "./health/health-service.js";
 import { HealthStatus, ServingStatus } from "./health/health-status.js";
 import { QueueStore } from "./queue/queue-store.js";
-import { Sweeper } from "./queue/sweeper.js";
+import { EventSweeper } from "./redis/event-sweeper.js";
 import { WatchHub } from "./queue/watch-hub.js";
 import { createReflectionServices, reflectionServiceDescriptors } from "./reflection/reflection-services.js";
 import { withCallPolicy } from "./rpc/policy.js";
@@ -30,7 +30,7 @@ export interface AppDeps {
 export interface App {
   readonly store: QueueStore;
   readonly hub: WatchHub;
-  readonly sweeper: Sweeper;
+  readonly sweeper: EventSweeper;
   readonly health: HealthStatus;
   readonly grpc: TransportServer;
   readonly connect: TransportServer;
@@ -53,7 +53,7 @@ export function buildApp({ config, redis, logger, clockSkewMs }: AppDeps): App {
     batchSize: 1_000,
     logger,
   });
-  const sweeper = new Sweeper(store, { intervalMs: config.sweepIntervalMs, batch: 500, logger });
+  const sweeper = new EventSweeper(store, { intervalMs: config.sweepIntervalMs, batch: 500, what: "idle waiters", logger });
   const health = new HealthStatus({
     "": ServingStatus.SERVING,
     [QueueService.typeName]: ServingStatus.SERVING,

@@ -1,3 +1,5 @@
+import { eventLogKey } from "../redis/event-log.js";
+
 /**
  * Redis key names of one event's queue. Every key of an event shares the hash
  * tag `{<eventId>}`, so each script touches a single Redis Cluster slot.
@@ -23,7 +25,7 @@ export function queueKeys(prefix: string, eventId: string): QueueKeys {
     seen: `${base}q:seen`,
     tickets: `${base}q:tickets`,
     stats: `${base}q:stats`,
-    log: `${base}log`,
+    log: eventLogKey(prefix, eventId),
   };
 }
 

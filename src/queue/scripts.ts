@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { EVENT_LOG_MAXLEN } from "../redis/event-log.js";
 import { renderPrelude } from "../redis/prelude.js";
 import { loadScripts, type LuaScript } from "../redis/script-loader.js";
 
@@ -10,8 +11,6 @@ export const QueueDefaults = {
   idleTimeoutSeconds: 300,
   /** Idle users expired per script call on the request path. */
   sweepBatch: 32,
-  /** Approximate cap on the outbox stream until retention by age exists. */
-  logMaxLen: 1_000_000,
 } as const;
 
 export const QUEUE_SCRIPT_FILES = [
@@ -39,7 +38,7 @@ export function loadQueueScripts(): ReadonlyMap<string, LuaScript> {
       DEFAULT_SESSION_TTL: String(QueueDefaults.sessionTtlSeconds),
       DEFAULT_IDLE_TIMEOUT: String(QueueDefaults.idleTimeoutSeconds),
       SWEEP_BATCH: QueueDefaults.sweepBatch,
-      LOG_MAXLEN: QueueDefaults.logMaxLen,
+      LOG_MAXLEN: EVENT_LOG_MAXLEN,
     },
     library,
   );

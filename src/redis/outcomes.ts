@@ -17,6 +17,29 @@ export const Outcome = {
   EVENT_NOT_FOUND: 10,
   NOT_IN_QUEUE: 11,
   QUEUE_CLOSED: 12,
+  // Seat inventory: successes.
+  HELD: 20,
+  ALREADY_HELD: 21,
+  EXTENDED: 22,
+  RELEASED: 23,
+  ALREADY_RELEASED: 24,
+  CONFIRMED: 25,
+  ALREADY_CONFIRMED: 26,
+  // Seat inventory: refusals.
+  SEAT_MAP_IN_USE: 30,
+  SEAT_MAP_INVALID: 31,
+  UNKNOWN_SEAT: 32,
+  UNKNOWN_SECTION: 33,
+  UNKNOWN_TIER: 34,
+  SEAT_UNAVAILABLE: 35,
+  SOLD_OUT: 36,
+  SEAT_LIMIT_REACHED: 37,
+  HOLD_NOT_FOUND: 38,
+  NOT_HOLD_OWNER: 39,
+  HOLD_EXPIRED: 40,
+  HOLD_RELEASED: 41,
+  HOLD_CONFIRMED: 42,
+  HOLD_ID_TAKEN: 43,
 } as const;
 
 export type OutcomeName = keyof typeof Outcome;
@@ -40,4 +63,22 @@ export const StoredQueueState = {
   OPEN: 1,
   PAUSED: 2,
   CLOSED: 3,
+} as const;
+
+/**
+ * Hold states as stored in Redis (the `holds` hash) and reported by the seat
+ * store; numerically equal to protobuf `HoldState`.
+ */
+export const StoredHoldState = {
+  HELD: 1,
+  RELEASED: 2,
+  CONFIRMED: 3,
+  EXPIRED: 4,
+} as const;
+
+/** A seat's status in availability replies; numerically equal to protobuf `SeatStatus`. */
+export const StoredSeatStatus = {
+  AVAILABLE: 1,
+  HELD: 2,
+  SOLD: 3,
 } as const;

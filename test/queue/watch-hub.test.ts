@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { StoredTicketState as T } from "../../src/redis/outcomes.js";
 import type { WatchItem } from "../../src/queue/watcher.js";
+import { SeatStore } from "../../src/seats/seat-store.js";
 import { queueFixture, testHub } from "./fixtures.js";
 
 /** Pulls items from a watch one at a time, so the test decides when to act. */
@@ -65,6 +66,20 @@ describe("WatchHub", () => {
     expect(await last.next()).toMatchObject({ ticket: { position: 12 } });
     await Promise.all(users.slice(0, 8).map((u) => f.store.leave(f.eventId, u)));
     expect(await last.next()).toMatchObject({ ticket: { position: 4, waitingTotal: 4 } });
+  });
+
+  it("skips the seat changes that share the event's outbox", async () => {
+    const f = await queueFixture();
+    const seats = new SeatStore(f.redis);
+    const hub = testHub(f.store);
+    await f.store.configure(f.eventId, {});
+    await seats.loadSeatMap(f.eventId, { sections: [{ sectionId: "A", rows: [{ rowId: "1", seatIds: ["A1", "A2"] }] }], tiers: [] });
+    for (const u of ["a", "b"]) await f.store.join(f.eventId, u);
+    const watch = reader(hub.watch(f.eventId, "b", new AbortController().signal));
+    expect(await watch.next()).toMatchObject({ ticket: { position: 2 } });
+    expect((await seats.hold(f.eventId, "a", "hold-1", { kind: "seats", seatIds: ["A1"] })).kind).toBe("held");
+    await f.store.leave(f.eventId, "a");
+    expect(await watch.next()).toMatchObject({ kind: "ticket", ticket: { position: 1 } });
   });
 
   it("reports unknown users and events", async () => {

@@ -14,7 +14,7 @@
   ARGV[5+n_touch ..]     users whose tickets to read (newly registered watchers)
 
   Output: { code, cursor, resync, waiting_total, changes, tickets, idle_timeout_seconds }
-    changes = { kind, user, seq, kind, user, seq, ... } after the cursor, in order
+    changes = { kind, user, seq, kind, user, seq, ... } of queue.* entries after the cursor, in order
     tickets = { user, found (0/1), state, position, joined_ms, seq, ... } per user read
     resync = 1 when changes were lost (trimmed) or too many: the cursor jumped
       to the newest entry and every watcher must be re-read
@@ -60,9 +60,12 @@ else
       for i = 1, #f, 2 do
         fields[f[i]] = f[i + 1]
       end
-      table.insert(changes, fields.type)
-      table.insert(changes, fields.user)
-      table.insert(changes, fields.seq)
+      -- The stream also carries seat changes; only the line's own entries matter here.
+      if string.sub(fields.type or '', 1, 6) == 'queue.' then
+        table.insert(changes, fields.type)
+        table.insert(changes, fields.user)
+        table.insert(changes, fields.seq)
+      end
       cursor = entry[1]
     end
   end

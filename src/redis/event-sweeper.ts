@@ -1,0 +1,94 @@
+import type { Logger } from "pino";
+
+/** A store whose events need periodic maintenance, one bounded script call at a time. */
+export interface SweepTarget {
+  /** Every event the store knows (an index set, never a key scan). */
+  eventIds(): Promise<string[]>;
+  /** Expires up to `limit` due items of one event; `more` when another batch is due. */
+  sweep(
+    eventId: string,
+    limit: number,
+  ): Promise<{ readonly kind: "swept"; readonly expired: number; readonly more: boolean } | { readonly kind: "event_not_found" }>;
+}
+
+export interface EventSweeperOptions {
+  readonly intervalMs: number;
+  /** Items expired per script call. */
+  readonly batch: number;
+  /** What is swept, for the logs ("idle waiters", "seat holds"). */
+  readonly what: string;
+  readonly logger: Logger;
+}
+
+/**
+ * Expires what is due in every event of a store — idle waiters, expired seat
+ * holds — so it happens even when nobody calls the event. Every server
+ * instance runs one per store; the scripts are atomic, so instances never
+ * expire anything twice.
+ */
+export class EventSweeper {
+  readonly #target: SweepTarget;
+  readonly #options: EventSweeperOptions;
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<void> | undefined;
+  #stopped = false;
+
+  constructor(target: SweepTarget, options: EventSweeperOptions) {
+    this.#target = target;
+    this.#options = options;
+  }
+
+  start(): void {
+    this.#schedule();
+  }
+
+  /**
+   * One pass over every event, until nothing due is left; resolves with how
+   * many items expired. Also what tests call to sweep on demand.
+   */
+  async sweepAll(): Promise<number> {
+    let expired = 0;
+    const ids = await this.#target.eventIds();
+    await Promise.all(
+      ids.map(async (eventId) => {
+        for (;;) {
+          const result = await this.#target.sweep(eventId, this.#options.batch);
+          if (result.kind !== "swept") {
+            return;
+          }
+          expired += result.expired;
+          if (!result.more || this.#stopped) {
+            return;
+          }
+        }
+      }),
+    );
+    return expired;
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    await this.#running;
+  }
+
+  #schedule(): void {
+    if (this.#stopped) {
+      return;
+    }
+    this.#timer = setTimeout(() => {
+      const { logger, what } = this.#options;
+      this.#running = this.sweepAll()
+        .then(
+          (expired) => {
+            if (expired > 0) {
+              logger.debug({ expired, what }, "swept expired items");
+            }
+          },
+          (err: unknown) => logger.warn({ err, what }, "sweep failed"),
+        )
+        .finally(() => this.#schedule());
+    }, this.#options.intervalMs);
+    this.#timer.unref();
+  }
+}

@@ -1,0 +1,47 @@
+import { eventLogKey } from "../redis/event-log.js";
+
+/**
+ * Redis key names of one event's seat inventory. Every key shares the hash
+ * tag `{<eventId>}` (the outbox too), so each script touches one Redis
+ * Cluster slot. Ids are validated (`[A-Za-z0-9._:-]`) before keys are built.
+ */
+export interface SeatKeys {
+  /** Hash: settings, section and tier order, loaded_at. Its existence means "a seat map is loaded". */
+  readonly config: string;
+  /** Hash: section id -> layout `row=seat,seat;row=seat` (front to back, left to right). */
+  readonly layout: string;
+  /** Hash: seat id -> `section|row`. */
+  readonly seats: string;
+  /** Hash: seat id -> `H<holdId>` (held) or `S<holdId>` (sold); absent = available. */
+  readonly taken: string;
+  /** Hash: hold id -> `state|user|created_ms|expires_ms|quantity|tier|order|seat,seat`. */
+  readonly holds: string;
+  /** Sorted set: live (HELD) hold ids scored by expiry ms. */
+  readonly expiry: string;
+  /** Hash: user id -> seats (and GA places) held + sold by that user. */
+  readonly users: string;
+  /** Hash: every counter of the event: `e:cap`, `s:<section>:held`, `t:<tier>:sold`… */
+  readonly counts: string;
+  /** The event's outbox stream (shared with the waiting room). */
+  readonly log: string;
+}
+
+export function seatKeys(prefix: string, eventId: string): SeatKeys {
+  const base = `${prefix}{${eventId}}:s:`;
+  return {
+    config: `${base}config`,
+    layout: `${base}layout`,
+    seats: `${base}seats`,
+    taken: `${base}taken`,
+    holds: `${base}holds`,
+    expiry: `${base}expiry`,
+    users: `${base}users`,
+    counts: `${base}counts`,
+    log: eventLogKey(prefix, eventId),
+  };
+}
+
+/** The set of event ids with a seat map: what the hold reaper walks. */
+export function seatEventIndexKey(prefix: string): string {
+  return `${prefix}seats:events`;
+}

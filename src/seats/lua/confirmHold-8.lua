@@ -1,0 +1,60 @@
+--[[
+  Turns a live hold into a sale. Idempotent for the same order id. The hold id
+  is the fencing token: an expired hold is never confirmed, even when its
+  seats are still free.
+
+  KEYS[1] config  KEYS[2] seats   KEYS[3] taken  KEYS[4] holds
+  KEYS[5] expiry  KEYS[6] users   KEYS[7] counts KEYS[8] log
+
+  ARGV[1] hold id
+  ARGV[2] user id
+  ARGV[3] order id
+  ARGV[4] clock skew ms (tests only; "0" in production)
+
+  Output: { code, hold, {}, 0 }   (hold as in hold_view, seat-lib.lua)
+    CONFIRMED          the hold, now CONFIRMED under the order id
+    ALREADY_CONFIRMED  confirmed before under the same order id: unchanged
+    HOLD_CONFIRMED     confirmed before under another order id
+    EVENT_NOT_FOUND    HOLD_NOT_FOUND   NOT_HOLD_OWNER
+    HOLD_EXPIRED       HOLD_RELEASED
+  Events: seat.confirmed (+ order); seat.expired (expired holds swept on the way, possibly this one)
+]]
+local k = {
+  config = KEYS[1], seats = KEYS[2], taken = KEYS[3], holds = KEYS[4],
+  expiry = KEYS[5], users = KEYS[6], counts = KEYS[7], log = KEYS[8],
+}
+local hold_id, user, order, skew = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+
+if redis.call('EXISTS', k.config) == 0 then
+  return { EVENT_NOT_FOUND, {}, {}, 0 }
+end
+local now = now_ms(skew)
+expire_due(k, now, SWEEP_BATCH)
+
+local h, refusal = owned_hold(k, hold_id, user, now)
+if not h then
+  return { refusal, {}, {}, 0 }
+elseif h.state == H_EXPIRED then
+  return { HOLD_EXPIRED, {}, {}, 0 }
+elseif h.state == H_RELEASED then
+  return { HOLD_RELEASED, {}, {}, 0 }
+elseif h.state == H_CONFIRMED and h.order == order then
+  return { ALREADY_CONFIRMED, hold_view(k, h), {}, 0 }
+elseif h.state == H_CONFIRMED then
+  return { HOLD_CONFIRMED, {}, {}, 0 }
+end
+
+-- Writes start here.
+local places, marks = places_of(k, h.seats), {}
+for _, seat in ipairs(h.seats) do
+  marks[#marks + 1] = seat
+  marks[#marks + 1] = 'S' .. hold_id
+end
+chunked('HSET', k.taken, marks)
+count(k, h, places, 'held', -1)
+count(k, h, places, 'sold', 1)
+redis.call('ZREM', k.expiry, hold_id)
+h.state, h.order = H_CONFIRMED, order
+write_hold(k.holds, h)
+log_change(k, 'seat.confirmed', h, places, { 'order', order })
+return { CONFIRMED, hold_view(k, h, places), {}, 0 }

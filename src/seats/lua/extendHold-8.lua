@@ -1,0 +1,47 @@
+--[[
+  Pushes a live hold's expiry to min(now + ttl, created + max hold lifetime).
+
+  KEYS[1] config  KEYS[2] seats   KEYS[3] taken  KEYS[4] holds
+  KEYS[5] expiry  KEYS[6] users   KEYS[7] counts KEYS[8] log
+
+  ARGV[1] hold id
+  ARGV[2] user id
+  ARGV[3] clock skew ms (tests only; "0" in production)
+  ARGV[4] ttl seconds; "" = the event's hold TTL
+
+  Output: { code, hold, {}, 0 }   (hold as in hold_view, seat-lib.lua)
+    EXTENDED         the hold with its new expiry (may be sooner than before with a short ttl)
+    EVENT_NOT_FOUND  HOLD_NOT_FOUND  NOT_HOLD_OWNER
+    HOLD_EXPIRED     HOLD_RELEASED   HOLD_CONFIRMED   the hold is not live
+  Events: seat.expired (expired holds swept on the way, possibly this one)
+]]
+local k = {
+  config = KEYS[1], seats = KEYS[2], taken = KEYS[3], holds = KEYS[4],
+  expiry = KEYS[5], users = KEYS[6], counts = KEYS[7], log = KEYS[8],
+}
+local hold_id, user, skew, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+
+local settings = settings_of(k.config)
+if not settings then
+  return { EVENT_NOT_FOUND, {}, {}, 0 }
+end
+local now = now_ms(skew)
+expire_due(k, now, SWEEP_BATCH)
+
+local h, refusal = owned_hold(k, hold_id, user, now)
+if not h then
+  return { refusal, {}, {}, 0 }
+elseif h.state == H_EXPIRED then
+  return { HOLD_EXPIRED, {}, {}, 0 }
+elseif h.state == H_RELEASED then
+  return { HOLD_RELEASED, {}, {}, 0 }
+elseif h.state == H_CONFIRMED then
+  return { HOLD_CONFIRMED, {}, {}, 0 }
+end
+
+-- Writes start here.
+local ttl_ms = ttl == '' and settings.hold_ttl or tonumber(ttl) * 1000
+h.expires = math.min(now + ttl_ms, h.created + settings.max_hold)
+redis.call('ZADD', k.expiry, int_str(h.expires), hold_id)
+write_hold(k.holds, h)
+return { EXTENDED, hold_view(k, h), {}, 0 }

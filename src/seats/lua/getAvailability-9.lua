@@ -1,0 +1,76 @@
+--[[
+  A consistent snapshot of an event's inventory: counts for the event, each
+  section and each tier, and each seat's status in one section.
+
+  KEYS[1] config  KEYS[2] seats   KEYS[3] taken  KEYS[4] holds  KEYS[5] expiry
+  KEYS[6] users   KEYS[7] counts  KEYS[8] log    KEYS[9] layout
+
+  ARGV[1] section whose seats to list; "" = none
+  ARGV[2] clock skew ms (tests only; "0" in production)
+
+  Output: { code, settings, event, sections, tiers, rows, cursor }
+    settings = { hold_ttl_s, max_hold_ttl_s, max_per_user, require_pass (0/1) }
+    event    = { capacity, held, sold }
+    sections = { section, capacity, held, sold, ... } in load order; tiers likewise
+    rows     = { row, "seat,seat,...", statuses, ... } front to back, where
+               statuses has one digit per seat: S_AVAILABLE, S_HELD or S_SOLD
+    cursor   = id of the newest outbox entry ("0-0" if none): the snapshot
+               includes every change up to it and none after it
+    OK               the snapshot
+    EVENT_NOT_FOUND  no seat map
+    UNKNOWN_SECTION  the section to list does not exist
+  Events: seat.expired (expired holds swept on the way)
+]]
+local k = {
+  config = KEYS[1], seats = KEYS[2], taken = KEYS[3], holds = KEYS[4], expiry = KEYS[5],
+  users = KEYS[6], counts = KEYS[7], log = KEYS[8], layout = KEYS[9],
+}
+local section, skew = ARGV[1], ARGV[2]
+
+local cfg = redis.call('HMGET', k.config, 'hold_ttl', 'max_hold_ttl', 'max_per_user', 'require_pass', 'sections', 'tiers')
+if not cfg[1] then
+  return { EVENT_NOT_FOUND, {}, {}, {}, {}, {}, '' }
+end
+local rows = {}
+if section ~= '' then
+  rows = layout_rows(k, section)
+  if not rows then
+    return { UNKNOWN_SECTION, {}, {}, {}, {}, {}, '' }
+  end
+end
+expire_due(k, now_ms(skew), SWEEP_BATCH)
+
+local flat, counts = redis.call('HGETALL', k.counts), {}
+for i = 1, #flat, 2 do
+  counts[flat[i]] = tonumber(flat[i + 1])
+end
+local function scoped(out, prefix, ids)
+  for _, id in ipairs(split(ids, ',')) do
+    local scope = prefix .. id .. ':'
+    table.insert(out, id)
+    table.insert(out, counts[scope .. 'cap'])
+    table.insert(out, counts[scope .. 'held'])
+    table.insert(out, counts[scope .. 'sold'])
+  end
+  return out
+end
+
+local listed = {}
+for _, row in ipairs(rows) do
+  local statuses = {}
+  for i, value in ipairs(chunked('HMGET', k.taken, row.seats)) do
+    local mark = value and string.sub(value, 1, 1)
+    statuses[i] = mark == 'S' and S_SOLD or mark == 'H' and S_HELD or S_AVAILABLE
+  end
+  table.insert(listed, row.id)
+  table.insert(listed, table.concat(row.seats, ','))
+  table.insert(listed, table.concat(statuses))
+end
+
+local newest = redis.call('XREVRANGE', k.log, '+', '-', 'COUNT', 1)[1]
+return {
+  OK,
+  { tonumber(cfg[1]), tonumber(cfg[2]), tonumber(cfg[3]), tonumber(cfg[4]) },
+  { counts['e:cap'], counts['e:held'], counts['e:sold'] },
+  scoped({}, 's:', cfg[5]), scoped({}, 't:', cfg[6]), listed, newest and newest[1] or '0-0',
+}

@@ -1,0 +1,106 @@
+--[[
+  Holds seats for a user, all or nothing: explicit seats, a general-admission
+  quantity, or the best available seats of a section.
+
+  KEYS[1] config  KEYS[2] seats   KEYS[3] taken  KEYS[4] holds  KEYS[5] expiry
+  KEYS[6] users   KEYS[7] counts  KEYS[8] log    KEYS[9] layout
+
+  ARGV[1] hold id (random, chosen by the caller: the fencing token)
+  ARGV[2] user id
+  ARGV[3] clock skew ms (tests only; "0" in production)
+  ARGV[4] kind: "seats" | "ga" | "best"
+  ARGV[5] tier (ga) or section (best); "" for seats
+  ARGV[6] quantity (ga, best); "0" for seats
+  ARGV[7..] seat ids (seats), distinct
+
+  Output: { code, hold, seat_ids, n }   (hold as in hold_view, seat-lib.lua)
+    HELD                the new hold
+    ALREADY_HELD        this user already has a hold with this id: it, as it stands
+    EVENT_NOT_FOUND     no seat map
+    HOLD_ID_TAKEN       another user's hold has this id
+    UNKNOWN_SEAT        seat_ids = the requested seats the map does not have
+    UNKNOWN_SECTION     UNKNOWN_TIER
+    SEAT_LIMIT_REACHED  n = how many more seats the user may take
+    SEAT_UNAVAILABLE    seat_ids = the requested seats that are held or sold
+    SOLD_OUT            n = available seats of the section or places of the tier
+  Events: seat.held (+ expires); seat.expired (expired holds swept on the way)
+]]
+local k = {
+  config = KEYS[1], seats = KEYS[2], taken = KEYS[3], holds = KEYS[4], expiry = KEYS[5],
+  users = KEYS[6], counts = KEYS[7], log = KEYS[8], layout = KEYS[9],
+}
+local hold_id, user, skew = ARGV[1], ARGV[2], ARGV[3]
+local kind, target, quantity = ARGV[4], ARGV[5], tonumber(ARGV[6])
+
+local settings = settings_of(k.config)
+if not settings then
+  return { EVENT_NOT_FOUND, {}, {}, 0 }
+end
+local now = now_ms(skew)
+expire_due(k, now, SWEEP_BATCH)
+
+local existing = read_hold(k.holds, hold_id)
+if existing and existing.user ~= user then
+  return { HOLD_ID_TAKEN, {}, {}, 0 }
+elseif existing then
+  return { ALREADY_HELD, hold_view(k, settle(k, existing, now)), {}, 0 }
+end
+
+local h = {
+  id = hold_id, user = user, state = H_HELD, created = now, quantity = quantity, tier = '', order = '',
+  expires = now + math.min(settings.hold_ttl, settings.max_hold), seats = {},
+}
+local scope, rows
+if kind == 'seats' then
+  local unknown
+  h.seats, unknown = requested_seats(k, ARGV, 7)
+  h.quantity = #h.seats
+  if #unknown > 0 then
+    return { UNKNOWN_SEAT, {}, unknown, 0 }
+  end
+elseif kind == 'ga' then
+  if redis.call('HEXISTS', k.counts, 't:' .. target .. ':cap') == 0 then
+    return { UNKNOWN_TIER, {}, {}, 0 }
+  end
+  scope, h.tier = 't:' .. target, target
+else
+  rows = layout_rows(k, target)
+  if not rows then
+    return { UNKNOWN_SECTION, {}, {}, 0 }
+  end
+  scope = 's:' .. target
+end
+
+-- Expired holds blocking requested seats expire first: they may be this user's own.
+local busy = kind == 'seats' and unavailable_seats(k, h.seats, now) or {}
+local has = tonumber(redis.call('HGET', k.users, user) or '0')
+if settings.max_per_user > 0 and has + h.quantity > settings.max_per_user then
+  return { SEAT_LIMIT_REACHED, {}, {}, math.max(0, settings.max_per_user - has) }
+end
+if #busy > 0 then
+  return { SEAT_UNAVAILABLE, {}, busy, 0 }
+end
+if scope then
+  local c = redis.call('HMGET', k.counts, scope .. ':cap', scope .. ':held', scope .. ':sold')
+  local available = tonumber(c[1]) - tonumber(c[2]) - tonumber(c[3])
+  if rows and available >= quantity then
+    h.seats = best_available(k, rows, quantity)
+  end
+  if available < quantity or not h.seats then
+    return { SOLD_OUT, {}, {}, available }
+  end
+end
+
+-- The hold's own writes start here (only sweeps of expired holds came before).
+local places, marks = places_of(k, h.seats), {}
+for _, seat in ipairs(h.seats) do
+  marks[#marks + 1] = seat
+  marks[#marks + 1] = 'H' .. hold_id
+end
+chunked('HSET', k.taken, marks)
+count(k, h, places, 'held', 1)
+redis.call('HINCRBY', k.users, user, h.quantity)
+redis.call('ZADD', k.expiry, int_str(h.expires), hold_id)
+write_hold(k.holds, h)
+log_change(k, 'seat.held', h, places, { 'expires', int_str(h.expires) })
+return { HELD, hold_view(k, h, places), {}, 0 }

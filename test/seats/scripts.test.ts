@@ -1,0 +1,56 @@
+import { describe, expect, it, onTestFinished } from "vitest";
+import { queueKeys } from "../../src/queue/keys.js";
+import { Outcome, StoredHoldState, StoredSeatStatus } from "../../src/redis/outcomes.js";
+import { ScriptRunner } from "../../src/redis/script-loader.js";
+import { eventLogKey } from "../../src/redis/event-log.js";
+import { seatKeys } from "../../src/seats/keys.js";
+import { loadSeatScripts } from "../../src/seats/scripts.js";
+import { connectRedis } from "../support/redis.js";
+
+describe("seat scripts", () => {
+  const scripts = loadSeatScripts();
+
+  it("are pinned by SHA, so a change to a script or its prelude is deliberate", () => {
+    // Update with `npx vitest run test/seats/scripts.test.ts -u` after reviewing the change.
+    expect(Object.fromEntries([...scripts.values()].map((s) => [`${s.name}-${s.numberOfKeys}`, s.sha1]))).toMatchSnapshot();
+  });
+
+  it("carry the outcome codes and stored states from TypeScript in their prelude", () => {
+    for (const script of scripts.values()) {
+      for (const [name, code] of Object.entries(Outcome)) {
+        expect(script.source).toContain(`local ${name} = ${code}\n`);
+      }
+      for (const [name, code] of Object.entries(StoredHoldState)) {
+        expect(script.source).toContain(`local H_${name} = ${code}\n`);
+      }
+      for (const [name, code] of Object.entries(StoredSeatStatus)) {
+        expect(script.source).toContain(`local S_${name} = ${code}\n`);
+      }
+    }
+  });
+
+  it("load into Redis under the SHA computed here", async () => {
+    const redis = connectRedis();
+    onTestFinished(async () => {
+      await redis.quit();
+    });
+    for (const script of scripts.values()) {
+      expect(await redis.script("LOAD", script.source)).toBe(script.sha1);
+    }
+  });
+
+  it("refuse a call with the wrong number of keys before reaching Redis", () => {
+    const redis = connectRedis({ lazyConnect: true });
+    const runner = new ScriptRunner(redis, scripts);
+    expect(() => runner.run("holdSeats", ["only-one"], [])).toThrow(/takes 9 keys, got 1/);
+    redis.disconnect();
+  });
+
+  it("write to the same outbox stream as the waiting room, in one hash slot", () => {
+    expect(eventLogKey("bo:", "ev-1")).toBe(queueKeys("bo:", "ev-1").log);
+    expect(seatKeys("bo:", "ev-1").log).toBe(queueKeys("bo:", "ev-1").log);
+    for (const key of Object.values(seatKeys("bo:", "ev-1"))) {
+      expect(key).toMatch(/^bo:\{ev-1\}:/);
+    }
+  });
+});
