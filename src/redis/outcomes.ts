@@ -40,6 +40,7 @@ export const Outcome = {
   HOLD_RELEASED: 41,
   HOLD_CONFIRMED: 42,
   HOLD_ID_TAKEN: 43,
+  PASS_REQUIRED: 44,
 } as const;
 
 export type OutcomeName = keyof typeof Outcome;

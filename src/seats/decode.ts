@@ -91,6 +91,8 @@ export function decodeHold(raw: unknown, eventId: string): HoldResult {
       return { kind: "seat_limit_reached", remaining: reply.int(3) };
     case Outcome.HOLD_ID_TAKEN:
       return { kind: "hold_id_taken" };
+    case Outcome.PASS_REQUIRED:
+      return { kind: "pass_required" };
     default:
       return reply.fail(`outcome ${code}`);
   }

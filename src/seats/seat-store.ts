@@ -108,9 +108,16 @@ export class SeatStore {
    * same id and user returns that hold (`already_held`) instead of a second one.
    * Best available: the front-most row's leftmost run of adjacent seats;
    * failing that, the fewest blocks of adjacent seats (largest first, ties to
-   * the front, then the left).
+   * the front, then the left). A seat map that requires a pass refuses the
+   * hold (`pass_required`) unless the caller says it verified the user's pass.
    */
-  async hold(eventId: string, userId: string, holdId: string, selection: SeatSelection): Promise<HoldResult> {
+  async hold(
+    eventId: string,
+    userId: string,
+    holdId: string,
+    selection: SeatSelection,
+    options: { readonly passVerified?: boolean } = {},
+  ): Promise<HoldResult> {
     assertId(userId);
     assertId(holdId);
     const [kind, target, quantity, seatIds] = selectionArgs(selection);
@@ -118,6 +125,7 @@ export class SeatStore {
       holdId,
       userId,
       this.#skew(),
+      options.passVerified ? "1" : "0",
       kind,
       target,
       quantity,

@@ -141,7 +141,9 @@ export type HoldResult =
   /** The user may take at most `remaining` more seats in this event. */
   | { readonly kind: "seat_limit_reached"; readonly remaining: number }
   /** The hold id belongs to another user's hold (ids are random: a caller bug). */
-  | { readonly kind: "hold_id_taken" };
+  | { readonly kind: "hold_id_taken" }
+  /** The seat map requires an admission pass and the caller verified none. */
+  | { readonly kind: "pass_required" };
 
 export type ExtendResult =
   | { readonly kind: "extended"; readonly hold: HoldView }

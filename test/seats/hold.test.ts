@@ -178,3 +178,14 @@ describe("best available", () => {
     await expectConsistent(f.redis, f.store.keys(f.eventId));
   });
 });
+
+describe("holdSeats with a seat map that requires an admission pass", () => {
+  it("refuses without a verified pass, writing nothing, and holds with one", async () => {
+    const f = await seatFixture();
+    await f.store.loadSeatMap(f.eventId, { sections: [{ sectionId: "A", rows: [{ rowId: "1", seatIds: ["A1", "A2"] }] }], tiers: [], requirePass: true });
+    expect(await f.store.hold(f.eventId, "u1", "hold-a", { kind: "seats", seatIds: ["A1"] })).toEqual({ kind: "pass_required" });
+    expect(await f.redis.hlen(f.store.keys(f.eventId).holds)).toBe(0);
+    const held = await f.store.hold(f.eventId, "u1", "hold-b", { kind: "seats", seatIds: ["A1"] }, { passVerified: true });
+    expect(held.kind).toBe("held");
+  });
+});

@@ -8,15 +8,17 @@
   ARGV[1] hold id (random, chosen by the caller: the fencing token)
   ARGV[2] user id
   ARGV[3] clock skew ms (tests only; "0" in production)
-  ARGV[4] kind: "seats" | "ga" | "best"
-  ARGV[5] tier (ga) or section (best); "" for seats
-  ARGV[6] quantity (ga, best); "0" for seats
-  ARGV[7..] seat ids (seats), distinct
+  ARGV[4] "1" when the caller verified the user's admission pass for this event, else "0"
+  ARGV[5] kind: "seats" | "ga" | "best"
+  ARGV[6] tier (ga) or section (best); "" for seats
+  ARGV[7] quantity (ga, best); "0" for seats
+  ARGV[8..] seat ids (seats), distinct
 
   Output: { code, hold, seat_ids, n }   (hold as in hold_view, seat-lib.lua)
     HELD                the new hold
     ALREADY_HELD        this user already has a hold with this id: it, as it stands
     EVENT_NOT_FOUND     no seat map
+    PASS_REQUIRED       the seat map requires an admission pass and none was verified
     HOLD_ID_TAKEN       another user's hold has this id
     UNKNOWN_SEAT        seat_ids = the requested seats the map does not have
     UNKNOWN_SECTION     UNKNOWN_TIER
@@ -29,12 +31,15 @@ local k = {
   config = KEYS[1], seats = KEYS[2], taken = KEYS[3], holds = KEYS[4], expiry = KEYS[5],
   users = KEYS[6], counts = KEYS[7], log = KEYS[8], layout = KEYS[9],
 }
-local hold_id, user, skew = ARGV[1], ARGV[2], ARGV[3]
-local kind, target, quantity = ARGV[4], ARGV[5], tonumber(ARGV[6])
+local hold_id, user, skew, pass_ok = ARGV[1], ARGV[2], ARGV[3], ARGV[4] == '1'
+local kind, target, quantity = ARGV[5], ARGV[6], tonumber(ARGV[7])
 
 local settings = settings_of(k.config)
 if not settings then
   return { EVENT_NOT_FOUND, {}, {}, 0 }
+end
+if settings.require_pass and not pass_ok then
+  return { PASS_REQUIRED, {}, {}, 0 }
 end
 local now = now_ms(skew)
 expire_due(k, now, SWEEP_BATCH)
@@ -53,7 +58,7 @@ local h = {
 local scope, rows
 if kind == 'seats' then
   local unknown
-  h.seats, unknown = requested_seats(k, ARGV, 7)
+  h.seats, unknown = requested_seats(k, ARGV, 8)
   h.quantity = #h.seats
   if #unknown > 0 then
     return { UNKNOWN_SEAT, {}, unknown, 0 }

@@ -183,11 +183,14 @@ end
 
 -- Settings in milliseconds, or nil when the event has no seat map.
 local function settings_of(config_key)
-  local s = redis.call('HMGET', config_key, 'hold_ttl', 'max_hold_ttl', 'max_per_user')
+  local s = redis.call('HMGET', config_key, 'hold_ttl', 'max_hold_ttl', 'max_per_user', 'require_pass')
   if not s[1] then
     return nil
   end
-  return { hold_ttl = tonumber(s[1]) * 1000, max_hold = tonumber(s[2]) * 1000, max_per_user = tonumber(s[3]) }
+  return {
+    hold_ttl = tonumber(s[1]) * 1000, max_hold = tonumber(s[2]) * 1000, max_per_user = tonumber(s[3]),
+    require_pass = s[4] == '1',
+  }
 end
 
 -- A section's rows front to back, { { id = row, seats = { seat, ... } }, ... }; nil for an unknown section.
