@@ -3,6 +3,7 @@ import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { file_boxoffice_v1_errors } from "../gen/boxoffice/v1/errors_pb.js";
 import { QueueService } from "../gen/boxoffice/v1/queue_pb.js";
+import { SeatService } from "../gen/boxoffice/v1/seats_pb.js";
 import { file_google_rpc_error_details } from "../gen/google/rpc/error_details_pb.js";
 import { Health } from "../gen/grpc/health/v1/health_pb.js";
 import type { Config } from "./config.js";
@@ -14,7 +15,10 @@ import { WatchHub } from "./queue/watch-hub.js";
 import { createReflectionServices, reflectionServiceDescriptors } from "./reflection/reflection-services.js";
 import { withCallPolicy } from "./rpc/policy.js";
 import { registration } from "./rpc/registration.js";
+import { AvailabilityHub } from "./seats/availability-hub.js";
+import { SeatStore } from "./seats/seat-store.js";
 import { createQueueService } from "./services/queue-service.js";
+import { createSeatService } from "./services/seat-service.js";
 import { createConnectServer } from "./transport/connect-server.js";
 import { createGrpcServer } from "./transport/grpc-server.js";
 import type { TransportServer } from "./transport/transport-server.js";
@@ -31,6 +35,9 @@ export interface App {
   readonly store: QueueStore;
   readonly hub: WatchHub;
   readonly sweeper: EventSweeper;
+  readonly seats: SeatStore;
+  readonly availability: AvailabilityHub;
+  readonly reaper: EventSweeper;
   readonly health: HealthStatus;
   readonly grpc: TransportServer;
   readonly connect: TransportServer;
@@ -54,15 +61,23 @@ export function buildApp({ config, redis, logger, clockSkewMs }: AppDeps): App {
     logger,
   });
   const sweeper = new EventSweeper(store, { intervalMs: config.sweepIntervalMs, batch: 500, what: "idle waiters", logger });
+  const seats = new SeatStore(redis, { keyPrefix: config.redisKeyPrefix, clockSkewMs });
+  const availability = new AvailabilityHub(seats, { intervalMs: config.watchIntervalMs, maxChangesPerTick: 10_000, logger });
+  const reaper = new EventSweeper(seats, { intervalMs: config.sweepIntervalMs, batch: 500, what: "seat holds", logger });
   const health = new HealthStatus({
     "": ServingStatus.SERVING,
     [QueueService.typeName]: ServingStatus.SERVING,
+    [SeatService.typeName]: ServingStatus.SERVING,
   });
 
   const validator = createValidator();
-  const services = [registration(QueueService, createQueueService({ store, hub })), createHealthService(health)];
+  const services = [
+    registration(QueueService, createQueueService({ store, hub })),
+    registration(SeatService, createSeatService({ store: seats, hub: availability })),
+    createHealthService(health),
+  ];
   const reflection = createReflectionServices(
-    [QueueService, Health, ...reflectionServiceDescriptors],
+    [QueueService, SeatService, Health, ...reflectionServiceDescriptors],
     [file_google_rpc_error_details, file_boxoffice_v1_errors],
   );
   const registrations = [...services, ...reflection].map((r) => withCallPolicy(r, { logger, validator }));
@@ -75,6 +90,9 @@ export function buildApp({ config, redis, logger, clockSkewMs }: AppDeps): App {
     store,
     hub,
     sweeper,
+    seats,
+    availability,
+    reaper,
     health,
     grpc,
     connect,
@@ -84,13 +102,14 @@ export function buildApp({ config, redis, logger, clockSkewMs }: AppDeps): App {
         connect.listen(config.connectPort, config.host),
       ]);
       sweeper.start();
+      reaper.start();
       return { grpcPort, connectPort };
     },
     shutdown() {
       stopping ??= (async () => {
         health.setAll(ServingStatus.NOT_SERVING);
         await Promise.all([grpc.shutdown(config.shutdownGraceMs), connect.shutdown(config.shutdownGraceMs)]);
-        await sweeper.stop();
+        await Promise.all([sweeper.stop(), reaper.stop()]);
       })();
       return stopping;
     },

@@ -43,3 +43,8 @@ export function invalidRequest(violations: readonly FieldViolation[]): ConnectEr
     },
   ]);
 }
+
+/** Redis cannot be reached (or a stream lost it): UNAVAILABLE, safe to retry elsewhere or later. */
+export function backendUnavailable(): ConnectError {
+  return reasonError(Code.Unavailable, Reason.BACKEND_UNAVAILABLE, "the backing store is unavailable; retry later");
+}

@@ -4,8 +4,7 @@ import { pathToString } from "@bufbuild/protobuf/reflect";
 import type { Validator } from "@bufbuild/protovalidate";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import type { Logger } from "pino";
-import { Reason } from "../../gen/boxoffice/v1/errors_pb.js";
-import { invalidRequest, reasonError } from "./errors.js";
+import { backendUnavailable, invalidRequest } from "./errors.js";
 import type { ServiceRegistration } from "./registration.js";
 
 export interface CallPolicyDeps {
@@ -127,7 +126,7 @@ export function mapError(err: unknown, ctx: HandlerContext, log: () => Logger): 
   }
   if (isRedisUnavailable(err)) {
     log().warn({ err }, "redis unavailable");
-    return reasonError(Code.Unavailable, Reason.BACKEND_UNAVAILABLE, "the backing store is unavailable; retry later");
+    return backendUnavailable();
   }
   log().error({ err }, "call failed with an unexpected error");
   return new ConnectError("internal error", Code.Internal);

@@ -18,6 +18,4 @@ export const queueErrors = {
     reasonError(Code.FailedPrecondition, Reason.QUEUE_CLOSED, `the queue of event ${eventId} is closed`, {
       event_id: eventId,
     }),
-  unavailable: (): ConnectError =>
-    reasonError(Code.Unavailable, Reason.BACKEND_UNAVAILABLE, "the backing store is unavailable; reconnect"),
 } as const;

@@ -1,6 +1,6 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import { QueueService } from "../../gen/boxoffice/v1/queue_pb.js";
-import { invalidRequest } from "../rpc/errors.js";
+import { backendUnavailable, invalidRequest } from "../rpc/errors.js";
 import type { QueueStore } from "../queue/queue-store.js";
 import type { WatchHub } from "../queue/watch-hub.js";
 import { configMessage, queueStateCode, statsMessage, ticketMessage, timestampField } from "./queue-convert.js";
@@ -81,7 +81,7 @@ export function createQueueService({ store, hub }: QueueServiceDeps): ServiceImp
           case "not_in_queue":
             throw queueErrors.not_in_queue(req.eventId, req.userId);
           case "unavailable":
-            throw queueErrors.unavailable();
+            throw backendUnavailable();
         }
       }
     },

@@ -22,6 +22,7 @@ afterAll(async () => {
 
 const SERVICES = [
   "boxoffice.v1.QueueService",
+  "boxoffice.v1.SeatService",
   "grpc.health.v1.Health",
   "grpc.reflection.v1.ServerReflection",
   "grpc.reflection.v1alpha.ServerReflection",
