@@ -135,7 +135,7 @@ export class SeatStore {
     return decodeHold(reply, eventId);
   }
 
-  /** New expiry = min(now + (ttl ?? the event's hold TTL), created + max hold lifetime). */
+  /** New expiry = min(now + (ttl ?? the event's hold TTL), created + max hold lifetime), never sooner than before. */
   async extend(eventId: string, holdId: string, userId: string, ttlSeconds?: number): Promise<ExtendResult> {
     if (ttlSeconds !== undefined && !(Number.isSafeInteger(ttlSeconds) && ttlSeconds > 0)) {
       throw new Error(`ttlSeconds must be a positive integer, got ${ttlSeconds}`);

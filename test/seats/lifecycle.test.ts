@@ -28,6 +28,8 @@ describe("extendHold", () => {
       hold: { state: H.HELD, expiresAtMs: first.createdAtMs + 900_000 },
     });
     expect(await f.redis.zscore(f.store.keys(f.eventId).expiry, "h2")).toBe(String(first.createdAtMs + 900_000));
+    // A shorter ttl never brings the expiry sooner.
+    expect(await f.store.extend(f.eventId, "h2", "u1", 1)).toMatchObject({ hold: { expiresAtMs: first.createdAtMs + 900_000 } });
     f.advance(550_000);
     expect(await f.store.extend(f.eventId, "h2", "u1")).toEqual({ kind: "hold_expired" });
     await expectConsistent(f.redis, f.store.keys(f.eventId));

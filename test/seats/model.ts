@@ -121,7 +121,7 @@ export class InventoryModel {
     if (h.state === H.EXPIRED) return { kind: "hold_expired" };
     if (h.state === H.RELEASED) return { kind: "hold_released" };
     if (h.state === H.CONFIRMED) return { kind: "hold_confirmed" };
-    h.expires = Math.min(this.now + (ttlSeconds === undefined ? this.#ttl : ttlSeconds * 1000), h.created + this.#maxTtl);
+    h.expires = Math.max(h.expires, Math.min(this.now + (ttlSeconds === undefined ? this.#ttl : ttlSeconds * 1000), h.created + this.#maxTtl));
     return { kind: "extended", state: H.HELD };
   }
 

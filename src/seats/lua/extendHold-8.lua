@@ -1,5 +1,6 @@
 --[[
-  Pushes a live hold's expiry to min(now + ttl, created + max hold lifetime).
+  Pushes a live hold's expiry out to min(now + ttl, created + max hold lifetime);
+  never brings it sooner.
 
   KEYS[1] config  KEYS[2] seats   KEYS[3] taken  KEYS[4] holds
   KEYS[5] expiry  KEYS[6] users   KEYS[7] counts KEYS[8] log
@@ -10,7 +11,7 @@
   ARGV[4] ttl seconds; "" = the event's hold TTL
 
   Output: { code, hold, {}, 0 }   (hold as in hold_view, seat-lib.lua)
-    EXTENDED         the hold with its new expiry (may be sooner than before with a short ttl)
+    EXTENDED         the hold with its new expiry (unchanged when already later)
     EVENT_NOT_FOUND  HOLD_NOT_FOUND  NOT_HOLD_OWNER
     HOLD_EXPIRED     HOLD_RELEASED   HOLD_CONFIRMED   the hold is not live
   Events: seat.expired (expired holds swept on the way, possibly this one)
@@ -41,7 +42,7 @@ end
 
 -- Writes start here.
 local ttl_ms = ttl == '' and settings.hold_ttl or tonumber(ttl) * 1000
-h.expires = math.min(now + ttl_ms, h.created + settings.max_hold)
+h.expires = math.max(h.expires, math.min(now + ttl_ms, h.created + settings.max_hold))
 redis.call('ZADD', k.expiry, int_str(h.expires), hold_id)
 write_hold(k.holds, h)
 return { EXTENDED, hold_view(k, h), {}, 0 }
