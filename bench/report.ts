@@ -1,0 +1,95 @@
+import type { ResultRow } from "./context.js";
+import type { FanoutResult } from "./fanout.js";
+import type { FreshRow } from "./fresh.js";
+import { percentile } from "./grpc-wire.js";
+
+/** A Markdown table with columns padded so it also reads well in a terminal. */
+export function table(header: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: readonly string[]): string =>
+    `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join(" | ")} |`;
+  const rule = `|${widths.map((w, i) => (i === 0 ? `:${"-".repeat(w + 1)}` : `${"-".repeat(w + 1)}:`)).join("|")}|`;
+  return [line(header), rule, ...rows.map(line)].join("\n");
+}
+
+const fixed = (value: number, digits: number): string => (Number.isFinite(value) ? value.toFixed(digits) : "–");
+const ratio = (value: number, base: number | undefined): string => (base ? `${(value / base).toFixed(2)}×` : "–");
+
+/** The h2load rows and the fresh-join rows, with ratios to the peer and to the baseline. */
+export function unaryTable(rows: readonly ResultRow[], fresh: readonly FreshRow[]): string {
+  const rate = (key: string): number | undefined => [...rows, ...fresh].find((r) => r.key === key)?.reqPerSec;
+  const baseline = rate("baseline");
+  const header = ["Call", "req/s", "range", "p50 ms", "p99 ms", "× peer", "× baseline", "server CPU µs/call", "Redis CPU µs/call", "other load", "verified"];
+  const cells = (row: ResultRow): string[] => [
+    row.label,
+    fixed(row.reqPerSec, 0),
+    row.minReqPerSec === row.maxReqPerSec ? "" : `${fixed(row.minReqPerSec, 0)}–${fixed(row.maxReqPerSec, 0)}`,
+    fixed(row.p50Ms, 2),
+    fixed(row.p99Ms, 2),
+    row.paced ? "–" : ratio(row.reqPerSec, rate(row.peerKey ?? "peer")),
+    row.paced ? "–" : ratio(row.reqPerSec, baseline),
+    fixed(row.serverCpuUs, 1),
+    fixed(row.redisCpuUs, 1),
+    `${fixed(row.otherLoad * 100, 0)}%`,
+    row.check,
+  ];
+  const parts = [table(header, rows.map(cells))];
+  if (fresh.length > 0) {
+    parts.push(
+      "",
+      table(
+        [...header, "client CPU µs/call"],
+        fresh.map((row) => [...cells(row), fixed(row.clientCpuUs, 1)]),
+      ),
+    );
+  }
+  return parts.join("\n");
+}
+
+export function fanoutTable(results: readonly FanoutResult[]): string {
+  const header = ["Scenario", "streams / conns", "open all", "Leave RPC", "first update", "all updated: median", "max", "RSS/stream", "other load"];
+  return table(
+    header,
+    results.map((r) => {
+      const last = Float64Array.from(r.rounds.map((x) => x.lastMs)).sort();
+      const first = Float64Array.from(r.rounds.map((x) => x.firstMs)).sort();
+      const leave = Float64Array.from(r.rounds.map((x) => x.leaveMs)).sort();
+      return [
+        r.label,
+        `${r.watchers} / ${r.sessions}`,
+        `${fixed(r.setupMs / 1000, 1)} s`,
+        `${fixed(percentile(leave, 50), 1)} ms`,
+        `${fixed(percentile(first, 50), 0)} ms`,
+        `${fixed(percentile(last, 50), 0)} ms`,
+        `${fixed(percentile(last, 100), 0)} ms`,
+        `${fixed(r.rssPerStreamKiB, 1)} KiB`,
+        `${fixed(r.otherLoad * 100, 0)}%`,
+      ];
+    }),
+  );
+}
+
+/** The spec's targets, each with its verdict. */
+export function targets(rows: readonly ResultRow[], fanout: readonly FanoutResult[]): string[] {
+  const find = (key: string): ResultRow | undefined => rows.find((r) => r.key === key);
+  const lines: string[] = [];
+  const peer = find("peer");
+  const join = find("join-grpc");
+  if (peer && join) {
+    const r = join.reqPerSec / peer.reqPerSec;
+    lines.push(`Join on the gRPC port ≥ 0.8× the peer: ${r.toFixed(2)}× — ${r >= 0.8 ? "met" : "NOT met"}`);
+  }
+  const paced = find("join-grpc-paced");
+  if (paced) {
+    const peerPaced = find("peer-paced");
+    const reference = peerPaced ? ` (peer at the same rate: ${peerPaced.p99Ms.toFixed(2)} ms)` : "";
+    lines.push(
+      `Join p99 < 10 ms at 80% of saturation: ${paced.p99Ms.toFixed(2)} ms${reference} — ${paced.p99Ms < 10 ? "met" : "NOT met"}`,
+    );
+  }
+  for (const f of fanout) {
+    const worst = Math.max(...f.rounds.map((x) => x.lastMs));
+    lines.push(`${f.watchers} watchers updated < 200 ms (${f.label}): worst ${worst.toFixed(0)} ms — ${worst < 200 ? "met" : "NOT met"}`);
+  }
+  return lines;
+}

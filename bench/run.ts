@@ -1,0 +1,141 @@
+/**
+ * `npm run bench`: Boxoffice against a bare grpc-js peer, on this machine.
+ *
+ * Starts a private redis-server, the service (`src/main.ts`) and the peer as
+ * separate processes, drives unary load with h2load and a Node client, opens
+ * thousands of WatchPosition streams from another process, prints the
+ * results, and stops everything it started, also on failure or Ctrl-C.
+ * Knobs: see `settings.ts` (BENCH_SECONDS, BENCH_WATCHERS, …).
+ */
+import { randomBytes } from "node:crypto";
+import { rmSync } from "node:fs";
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Redis } from "ioredis";
+import { loadConfig } from "../src/config.js";
+import { QueueStore } from "../src/queue/queue-store.js";
+import { startEmbeddedRedis, type EmbeddedRedis } from "../src/redis/embedded-redis.js";
+import { type Child, ChildSet } from "./children.js";
+import type { BenchContext, ResultRow, Servers } from "./context.js";
+import { runFanout, type FanoutResult } from "./fanout.js";
+import { QuietWindow } from "./foreign-load.js";
+import { runFresh, type FreshRow } from "./fresh.js";
+import { describeMachine, machineLines } from "./machine.js";
+import { fanoutTable, targets, unaryTable } from "./report.js";
+import { startService, type ServiceProcess } from "./service.js";
+import { loadBenchSettings, type BenchSettings } from "./settings.js";
+import { runUnary } from "./unary.js";
+
+async function main(): Promise<void> {
+  const settings = loadBenchSettings(process.env);
+  const children = new ChildSet();
+  // Ctrl-C or a kill: exit normally so the exit hooks stop every child and remove the scratch files.
+  process.once("SIGINT", () => process.exit(130));
+  process.once("SIGTERM", () => process.exit(143));
+
+  const dir = await mkdtemp(join(tmpdir(), "boxoffice-bench-"));
+  process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
+  let embedded: EmbeddedRedis | undefined;
+  let redis: Redis | undefined;
+  try {
+    embedded = await startEmbeddedRedis();
+    redis = new Redis(embedded.url, { lazyConnect: true, maxRetriesPerRequest: 2, enableAutoPipelining: true });
+    await redis.connect();
+    const ctx: BenchContext = {
+      settings,
+      children,
+      redis,
+      store: new QueueStore(redis),
+      redisUrl: embedded.url,
+      dir,
+      quiet: new QuietWindow(settings.quietBudgetSeconds * 1000),
+      runId: randomBytes(4).toString("hex"),
+    };
+    const machine = await describeMachine(redis);
+    for (const line of machineLines(machine)) console.log(line);
+    console.log(settingsLine(settings));
+
+    const rows: ResultRow[] = [];
+    const fresh: FreshRow[] = [];
+    const fanout: FanoutResult[] = [];
+
+    const defaultInterval = loadConfig({}).watchIntervalMs;
+    const service = await startService(children, {
+      redisUrl: embedded.url,
+      watchIntervalMs: defaultInterval,
+      cpuProfileDir: settings.cpuProfileDir && join(settings.cpuProfileDir, "service"),
+    });
+    const peer = await startPeer(ctx);
+    const servers: Servers = { service, peer: { port: peer.port, pid: peer.child.pid } };
+    if (settings.unary) {
+      console.log("\nUnary calls (h2load):");
+      rows.push(...(await runUnary(ctx, servers)));
+    }
+    if (settings.fresh) {
+      console.log("\nJoins of new users (Node http2 client):");
+      fresh.push(...(await runFresh(ctx, servers)));
+    }
+    const peerExit = await peer.child.stop("SIGTERM");
+    if (peerExit.code !== 0) throw new Error(`peer exited with code ${peerExit.code}, signal ${peerExit.signal}: ${peer.child.output}`);
+    if (settings.fanout) {
+      console.log(`\nFan-out (${settings.watchers} WatchPosition streams):`);
+      fanout.push(await runFanout(ctx, service, "grpc"));
+    }
+    await service.stop();
+    console.log("service stopped on SIGTERM with exit code 0");
+
+    if (settings.fanout && settings.fastWatchIntervalMs !== defaultInterval) {
+      const fast = await startService(children, { redisUrl: embedded.url, watchIntervalMs: settings.fastWatchIntervalMs });
+      await withService(fast, async () => {
+        fanout.push(await runFanout(ctx, fast, "grpc"));
+        if (settings.fanoutConnect) fanout.push(await runFanout(ctx, fast, "connect"));
+      });
+    }
+
+    console.log("\n## Results\n");
+    console.log(unaryTable(rows, fresh));
+    if (fanout.length > 0) console.log(`\n${fanoutTable(fanout)}`);
+    console.log(`\n${targets(rows, fanout).map((line) => `- ${line}`).join("\n")}`);
+  } finally {
+    await children.killAll();
+    redis?.disconnect();
+    await embedded?.stop();
+  }
+}
+
+async function startPeer(ctx: BenchContext): Promise<{ port: number; child: Child }> {
+  const profile = ctx.settings.cpuProfileDir;
+  const child = ctx.children.node("peer", "bench/peer-server.ts", {
+    env: { REDIS_URL: ctx.redisUrl },
+    nodeArgs: profile ? ["--cpu-prof", "--cpu-prof-dir", join(profile, "peer")] : [],
+  });
+  const ready = await child.message(
+    (m): m is { kind: "ready"; port: number } => (m as { kind?: string })?.kind === "ready",
+    30_000,
+  );
+  return { port: ready.port, child };
+}
+
+/** Runs `body`, then stops the service and insists on a clean exit. */
+async function withService(service: ServiceProcess, body: () => Promise<void>): Promise<void> {
+  try {
+    await body();
+  } finally {
+    await service.stop();
+  }
+  console.log("service stopped on SIGTERM with exit code 0");
+}
+
+function settingsLine(s: BenchSettings): string {
+  return (
+    `Settings: ${s.connections} connections × ${s.streams} streams, ${s.seconds} s per run after ${s.warmupSeconds} s warm-up, ` +
+    `${s.repeat} interleaved repeats (median reported); ` +
+    `${s.watchers} watchers over ${s.watchSessions} connections, ${s.fanoutRounds} leaves per fan-out scenario`
+  );
+}
+
+main().catch((err: unknown) => {
+  console.error(`\nbench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  process.exitCode = 1;
+});

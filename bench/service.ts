@@ -1,0 +1,72 @@
+import { create, toBinary } from "@bufbuild/protobuf";
+import {
+  HealthCheckRequestSchema,
+  HealthCheckResponse_ServingStatus,
+  HealthCheckResponseSchema,
+} from "../gen/grpc/health/v1/health_pb.js";
+import { type Child, type ChildSet, freePort } from "./children.js";
+import { callOk, until } from "./h2-unary.js";
+
+export const HEALTH_CHECK = "/grpc.health.v1.Health/Check";
+
+/** An empty Check request: the baseline body and the readiness probe. */
+export const healthCheckBody = toBinary(HealthCheckRequestSchema, create(HealthCheckRequestSchema, {}));
+
+/** Boxoffice running as its own process (`src/main.ts`), as in production. */
+export interface ServiceProcess {
+  readonly child: Child;
+  readonly grpcPort: number;
+  readonly connectPort: number;
+  readonly watchIntervalMs: number;
+  /** SIGTERM, then checks the process exited with code 0. */
+  stop(): Promise<void>;
+}
+
+export interface ServiceOptions {
+  readonly redisUrl: string;
+  readonly watchIntervalMs: number;
+  /** Node writes a .cpuprofile here when the process exits. */
+  readonly cpuProfileDir?: string | undefined;
+}
+
+/** Starts `src/main.ts` on two free loopback ports and waits until both answer a health Check with SERVING. */
+export async function startService(children: ChildSet, options: ServiceOptions): Promise<ServiceProcess> {
+  const [grpcPort, connectPort] = await Promise.all([freePort(), freePort()]);
+  const nodeArgs = options.cpuProfileDir ? ["--cpu-prof", "--cpu-prof-dir", options.cpuProfileDir] : [];
+  const child = children.node(`service (WATCH_INTERVAL_MS=${options.watchIntervalMs})`, "src/main.ts", {
+    nodeArgs,
+    env: {
+      REDIS_URL: options.redisUrl,
+      PORT: String(grpcPort),
+      CONNECT_PORT: String(connectPort),
+      HOST: "127.0.0.1",
+      LOG_LEVEL: "warn",
+      WATCH_INTERVAL_MS: String(options.watchIntervalMs),
+      SHUTDOWN_GRACE_MS: "5000",
+    },
+  });
+  const serving = async (port: number): Promise<void> => {
+    if (!child.running) throw new Error(`${child.name} exited; output: ${child.output.slice(-1500)}`);
+    const { response } = await callOk(port, HEALTH_CHECK, healthCheckBody, HealthCheckResponseSchema);
+    if (response.status !== HealthCheckResponse_ServingStatus.SERVING) throw new Error(`status ${response.status}`);
+  };
+  try {
+    await until(`${child.name} on port ${grpcPort}`, 30_000, () => serving(grpcPort));
+    await until(`${child.name} on port ${connectPort}`, 10_000, () => serving(connectPort));
+  } catch (err) {
+    await child.stop("SIGKILL", 0);
+    throw err;
+  }
+  return {
+    child,
+    grpcPort,
+    connectPort,
+    watchIntervalMs: options.watchIntervalMs,
+    async stop() {
+      const { code, signal } = await child.stop("SIGTERM");
+      if (code !== 0) {
+        throw new Error(`${child.name} did not exit cleanly on SIGTERM (code ${code}, signal ${signal}): ${child.output.slice(-1500)}`);
+      }
+    },
+  };
+}

@@ -1,0 +1,163 @@
+/**
+ * Fan-out load: opens one WatchPosition stream per user over a few HTTP/2
+ * connections (`node:http2`, gRPC framing by hand) and reports, for each
+ * measured round, when the first and the last stream received its
+ * decremented position.
+ *
+ * Run as a child of the benchmark. Reads its job from `BENCH_JOB` (JSON);
+ * IPC protocol: → `ready` once every stream has its first message;
+ * ← `expect` arms a round (every stream must next see position − 1) → `armed`;
+ * → `updated` when all have; ← `close` → `closed`.
+ */
+import { fromBinary } from "@bufbuild/protobuf";
+import http2 from "node:http2";
+import { WatchPositionRequestSchema, WatchPositionResponseSchema } from "../gen/boxoffice/v1/queue_pb.js";
+import { FrameReader, framedRequest, grpcHeaders, peekTicket } from "./grpc-wire.js";
+
+export interface WatchJob {
+  readonly port: number;
+  readonly eventId: string;
+  /** Users `<userPrefix><first + i>` for i < count. */
+  readonly userPrefix: string;
+  readonly first: number;
+  readonly count: number;
+  readonly sessions: number;
+}
+
+export type WatchClientMessage =
+  | {
+      kind: "ready";
+      streams: number;
+      sessions: number;
+      endedEarly: number;
+      minPosition: number;
+      maxPosition: number;
+      setupMs: number;
+    }
+  | { kind: "armed" }
+  | { kind: "updated"; firstAt: number; lastAt: number; wrong: number }
+  | { kind: "closed"; endedEarly: number };
+
+interface Watch {
+  readonly userId: string;
+  position: number;
+  /** Position this stream must see next in the current round; 0 when not armed or already seen. */
+  expected: number;
+  ended: boolean;
+  stream: http2.ClientHttp2Stream;
+}
+
+const PATH = "/boxoffice.v1.QueueService/WatchPosition";
+const now = (): number => performance.timeOrigin + performance.now();
+
+async function main(job: WatchJob): Promise<void> {
+  const started = performance.now();
+  const first = await connect(job.port);
+  // Never queue streams behind the server's limit: open enough connections for all of them.
+  const limit = first.remoteSettings.maxConcurrentStreams ?? 100;
+  const sessionCount = Math.max(job.sessions, Math.ceil(job.count / limit));
+  const sessions = [first, ...(await Promise.all(Array.from({ length: sessionCount - 1 }, () => connect(job.port))))];
+
+  const watches: Watch[] = [];
+  let waitingFirst = job.count;
+  let pending = 0;
+  let wrong = 0;
+  let endedEarly = 0;
+  let firstAt = 0;
+  let lastAt = 0;
+  let closing = false;
+  let onReady: () => void = () => {};
+  const allReady = new Promise<void>((resolve) => (onReady = resolve));
+
+  for (let i = 0; i < job.count; i++) {
+    const userId = `${job.userPrefix}${job.first + i}`;
+    const session = sessions[i % sessions.length] as http2.ClientHttp2Session;
+    const stream = session.request(grpcHeaders(PATH));
+    const watch: Watch = { userId, position: -1, expected: 0, ended: false, stream };
+    watches.push(watch);
+    const reader = new FrameReader();
+    stream.on("data", (chunk: Buffer) => {
+      for (const message of reader.push(chunk)) {
+        const { position } = peekTicket(message);
+        if (watch.position === -1) {
+          const full = fromBinary(WatchPositionResponseSchema, message);
+          if (full.ticket?.position !== position || full.ticket.userId !== userId) {
+            throw new Error(`peekTicket disagrees with protobuf-es for ${userId}`);
+          }
+          watch.position = position;
+          if (--waitingFirst === 0) onReady();
+          continue;
+        }
+        if (watch.expected !== 0 && position === watch.expected) {
+          const at = now();
+          if (firstAt === 0) firstAt = at;
+          lastAt = at;
+          watch.expected = 0;
+          if (--pending === 0) send({ kind: "updated", firstAt, lastAt, wrong });
+        } else {
+          wrong++;
+        }
+        watch.position = position;
+      }
+    });
+    stream.on("error", () => {});
+    stream.on("close", () => {
+      watch.ended = true;
+      if (closing) return;
+      endedEarly++;
+      // A stream that ends before its first message must not hold up the start.
+      if (watch.position === -1 && --waitingFirst === 0) onReady();
+    });
+    stream.end(framedRequest(WatchPositionRequestSchema, { eventId: job.eventId, userId }));
+  }
+  await allReady;
+  const positions = watches.map((w) => w.position).filter((p) => p !== -1);
+  send({
+    kind: "ready",
+    streams: watches.length,
+    sessions: sessions.length,
+    endedEarly,
+    minPosition: Math.min(...positions),
+    maxPosition: Math.max(...positions),
+    setupMs: performance.now() - started,
+  });
+
+  process.on("message", (message: { kind: string }) => {
+    if (message.kind === "expect") {
+      firstAt = 0;
+      lastAt = 0;
+      wrong = 0;
+      const live = watches.filter((w) => !w.ended && w.position > 0);
+      pending = live.length;
+      for (const watch of live) watch.expected = watch.position - 1;
+      send({ kind: "armed" });
+    } else if (message.kind === "close") {
+      closing = true;
+      for (const watch of watches) watch.stream.close(http2.constants.NGHTTP2_CANCEL);
+      for (const session of sessions) session.close();
+      send({ kind: "closed", endedEarly }, () => process.exit(0));
+    }
+  });
+}
+
+function send(message: WatchClientMessage, then: () => void = () => {}): void {
+  process.send?.(message, then);
+}
+
+function connect(port: number): Promise<http2.ClientHttp2Session> {
+  return new Promise((resolve, reject) => {
+    const session = http2.connect(`http://127.0.0.1:${port}`, { maxSessionMemory: 256 });
+    session.once("error", reject);
+    session.once("remoteSettings", () => resolve(session));
+  });
+}
+
+const job = JSON.parse(process.env["BENCH_JOB"] ?? "null") as WatchJob | null;
+if (job === null) {
+  process.stderr.write("watch-client: BENCH_JOB is required\n");
+  process.exit(2);
+}
+main(job).catch((err: unknown) => {
+  process.stderr.write(`watch-client: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});
