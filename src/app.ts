@@ -1,4 +1,3 @@
-import { createValidator } from "@bufbuild/protovalidate";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { file_boxoffice_v1_errors } from "../gen/boxoffice/v1/errors_pb.js";
@@ -15,6 +14,7 @@ import { WatchHub } from "./queue/watch-hub.js";
 import { createReflectionServices, reflectionServiceDescriptors } from "./reflection/reflection-services.js";
 import { withCallPolicy } from "./rpc/policy.js";
 import { registration } from "./rpc/registration.js";
+import { createRequestValidator } from "./rpc/validator.js";
 import { AvailabilityHub } from "./seats/availability-hub.js";
 import { SeatStore } from "./seats/seat-store.js";
 import { createQueueService } from "./services/queue-service.js";
@@ -70,7 +70,7 @@ export function buildApp({ config, redis, logger, clockSkewMs }: AppDeps): App {
     [SeatService.typeName]: ServingStatus.SERVING,
   });
 
-  const validator = createValidator();
+  const validator = createRequestValidator();
   const services = [
     registration(QueueService, createQueueService({ store, hub })),
     registration(SeatService, createSeatService({ store: seats, hub: availability })),

@@ -36,11 +36,11 @@ export class WatchHub {
    */
   async *watch(eventId: string, userId: string, signal: AbortSignal): AsyncGenerator<WatchItem> {
     signal.throwIfAborted();
-    const watcher = new Watcher(userId);
+    const watcher = new Watcher(userId, signal);
     const loop = this.#register(eventId, watcher);
     try {
       for (;;) {
-        const item = await watcher.next(signal);
+        const item = await watcher.next();
         yield item;
         if (isFinal(item)) {
           return;
@@ -48,6 +48,7 @@ export class WatchHub {
       }
     } finally {
       loop.remove(watcher);
+      watcher.dispose();
     }
   }
 

@@ -15,6 +15,9 @@ export interface WatchLoopOptions {
   readonly logger: Logger;
 }
 
+/** Watchers updated between two turns of the event loop during a fan-out. */
+const SLICE = 256;
+
 /** Outbox kinds that take a user out of the line, and the state they end in. */
 const REMOVALS: ReadonlyMap<string, TicketStateCode> = new Map([
   ["queue.left", StoredTicketState.LEFT],
@@ -111,7 +114,7 @@ export class WatchLoop {
       }
       this.#resolved.clear();
     } else {
-      this.#apply(tick.changes, tick.waitingTotal);
+      await this.#apply(tick.changes, tick.waitingTotal);
     }
     for (const watcher of [...this.#pending]) {
       if (tick.tickets.has(watcher.userId)) {
@@ -121,7 +124,7 @@ export class WatchLoop {
     }
   }
 
-  #apply(changes: readonly QueueChange[], waitingTotal: number): void {
+  async #apply(changes: readonly QueueChange[], waitingTotal: number): Promise<void> {
     const removedSeqs: number[] = [];
     const ended = new Map<string, QueueChange>();
     for (const change of changes) {
@@ -131,7 +134,13 @@ export class WatchLoop {
       }
     }
     removedSeqs.sort((a, b) => a - b);
+    let pushed = 0;
     for (const watcher of this.#resolved) {
+      // Let the messages built so far reach their sockets before building more.
+      if (pushed >= SLICE) {
+        pushed = 0;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
       const ticket = watcher.current;
       if (!ticket) {
         continue;
@@ -140,11 +149,13 @@ export class WatchLoop {
       if (end && end.seq === watcher.seq) {
         const state = REMOVALS.get(end.kind) as TicketStateCode;
         this.#push(watcher, { ...ticket, state, position: 0, waitingTotal });
+        pushed++;
         continue;
       }
       const position = ticket.position - countBelow(removedSeqs, watcher.seq);
       if (position !== ticket.position) {
         this.#push(watcher, { ...ticket, position, waitingTotal });
+        pushed++;
       } else if (waitingTotal !== ticket.waitingTotal) {
         // Not worth a message on its own, but keep the next one accurate.
         watcher.current = { ...ticket, waitingTotal };

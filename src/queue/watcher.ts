@@ -19,12 +19,18 @@ export class Watcher {
   seq = 0;
   /** Last ticket pushed; undefined until the first read. */
   current: TicketView | undefined;
+  readonly #signal: AbortSignal;
+  readonly #onAbort: () => void;
   #pending: WatchItem | undefined;
-  #wake: (() => void) | undefined;
+  #waiter: { resolve: () => void; reject: (reason: unknown) => void } | undefined;
   #closed = false;
 
-  constructor(userId: string) {
+  /** Listens to `signal` once for the watcher's whole life; call `dispose` when done. */
+  constructor(userId: string, signal: AbortSignal) {
     this.userId = userId;
+    this.#signal = signal;
+    this.#onAbort = () => this.#waiter?.reject(signal.reason);
+    signal.addEventListener("abort", this.#onAbort, { once: true });
   }
 
   get closed(): boolean {
@@ -42,27 +48,28 @@ export class Watcher {
       this.#closed = true;
     }
     this.#pending = item;
-    this.#wake?.();
+    this.#waiter?.resolve();
   }
 
-  /** The next item, or a rejection with `signal.reason` once the signal aborts. */
-  async next(signal: AbortSignal): Promise<WatchItem> {
+  /** The next item, or a rejection with the signal's reason once it aborts. */
+  async next(): Promise<WatchItem> {
     while (this.#pending === undefined) {
-      signal.throwIfAborted();
-      await new Promise<void>((resolve, reject) => {
-        const onAbort = (): void => reject(signal.reason);
-        this.#wake = () => {
-          signal.removeEventListener("abort", onAbort);
-          resolve();
-        };
-        signal.addEventListener("abort", onAbort, { once: true });
-      }).finally(() => {
-        this.#wake = undefined;
-      });
+      this.#signal.throwIfAborted();
+      try {
+        await new Promise<void>((resolve, reject) => {
+          this.#waiter = { resolve, reject };
+        });
+      } finally {
+        this.#waiter = undefined;
+      }
     }
     const item = this.#pending;
     this.#pending = undefined;
     return item;
+  }
+
+  dispose(): void {
+    this.#signal.removeEventListener("abort", this.#onAbort);
   }
 }
 

@@ -1,5 +1,4 @@
 import { Writable } from "node:stream";
-import { createValidator } from "@bufbuild/protovalidate";
 import { Code, ConnectError, createClient, createRouterTransport, type ServiceImpl } from "@connectrpc/connect";
 import pino from "pino";
 import { createServer } from "node:net";
@@ -9,6 +8,7 @@ import { QueueStore } from "../../src/queue/queue-store.js";
 import { QueueService } from "../../gen/boxoffice/v1/queue_pb.js";
 import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { withCallPolicy } from "../../src/rpc/policy.js";
+import { createRequestValidator } from "../../src/rpc/validator.js";
 import { registration } from "../../src/rpc/registration.js";
 
 /** A QueueService whose Join does whatever the test says, mounted in memory behind the policy. */
@@ -38,7 +38,7 @@ function harness(join: ServiceImpl<typeof QueueService>["join"]) {
     watchPosition: fail,
     leave: fail,
   };
-  const wrapped = withCallPolicy(registration(QueueService, impl), { logger, validator: createValidator() });
+  const wrapped = withCallPolicy(registration(QueueService, impl), { logger, validator: createRequestValidator() });
   const transport = createRouterTransport((router) => router.service(QueueService, wrapped.impl as unknown as ServiceImpl<typeof QueueService>));
   return { client: createClient(QueueService, transport), lines, calls: () => calls };
 }
