@@ -1,6 +1,8 @@
 import { Outcome, StoredQueueState, StoredTicketState } from "../redis/outcomes.js";
 import { Reply } from "../redis/reply.js";
+import { estimatedWaitSeconds } from "./estimate.js";
 import type {
+  AdmitResult,
   ConfigureResult,
   JoinResult,
   LeaveResult,
@@ -28,17 +30,39 @@ function queueState(reply: Reply, index: number): QueueStateCode {
   return QUEUE_STATES.has(value) ? (value as QueueStateCode) : reply.fail(`bad queue state ${value}`);
 }
 
-/** Reads `{state, position, waiting_total, joined_ms}` starting at item 1. */
+/** A measured rate carried as a decimal string; "" (none yet) is undefined. */
+export function optionalRate(reply: Reply, index: number): number | undefined {
+  if (reply.str(index) === "") {
+    return undefined;
+  }
+  const rate = reply.decimal(index);
+  return rate >= 0 ? rate : reply.fail(`negative rate at ${index}`);
+}
+
+/** The session fields of a ticket view: present once admitted (`issued_ms` > 0). */
+export function sessionFields(issuedAtMs: number, expiresAtMs: number): Pick<TicketView, "issuedAtMs" | "expiresAtMs"> {
+  return issuedAtMs > 0 ? { issuedAtMs, expiresAtMs } : {};
+}
+
+/** Reads `{state, position, waiting_total, joined_ms, issued_ms, expires_ms, rate_ewma}` starting at item 1. */
 function ticket(reply: Reply, eventId: string, userId: string): TicketView {
+  const state = ticketState(reply, 1);
+  const position = reply.int(2);
+  const wait = estimatedWaitSeconds(state, position, optionalRate(reply, 7));
   return {
     eventId,
     userId,
-    state: ticketState(reply, 1),
-    position: reply.int(2),
+    state,
+    position,
     waitingTotal: reply.int(3),
     joinedAtMs: reply.int(4),
+    ...sessionFields(reply.int(5), reply.int(6)),
+    ...(wait === undefined ? {} : { estimatedWaitSeconds: wait }),
   };
 }
+
+/** Ticket replies: the code, the ticket fields and the rate. */
+const TICKET_REPLY_LENGTH = 8;
 
 /** Reads the 7 configuration items starting at `at`. */
 function config(reply: Reply, eventId: string, at: number): QueueConfigView {
@@ -69,7 +93,7 @@ export function decodeConfigure(raw: unknown, eventId: string): ConfigureResult 
 }
 
 export function decodeJoin(raw: unknown, eventId: string, userId: string): JoinResult {
-  const reply = new Reply("joinQueue", raw, 5);
+  const reply = new Reply("joinQueue", raw, TICKET_REPLY_LENGTH);
   const code = reply.int(0);
   switch (code) {
     case Outcome.JOINED:
@@ -86,7 +110,7 @@ export function decodeJoin(raw: unknown, eventId: string, userId: string): JoinR
 }
 
 export function decodePosition(raw: unknown, eventId: string, userId: string): PositionResult {
-  const reply = new Reply("getPosition", raw, 5);
+  const reply = new Reply("getPosition", raw, TICKET_REPLY_LENGTH);
   const code = reply.int(0);
   switch (code) {
     case Outcome.OK:
@@ -101,7 +125,7 @@ export function decodePosition(raw: unknown, eventId: string, userId: string): P
 }
 
 export function decodeLeave(raw: unknown, eventId: string, userId: string): LeaveResult {
-  const reply = new Reply("leaveQueue", raw, 5);
+  const reply = new Reply("leaveQueue", raw, TICKET_REPLY_LENGTH);
   const code = reply.int(0);
   switch (code) {
     case Outcome.LEFT:
@@ -118,10 +142,11 @@ export function decodeLeave(raw: unknown, eventId: string, userId: string): Leav
 }
 
 export function decodeStats(raw: unknown, eventId: string): StatsResult {
-  const reply = new Reply("readQueueStats", raw, 12);
+  const reply = new Reply("readQueueStats", raw, 14);
   const code = reply.int(0);
   switch (code) {
-    case Outcome.OK:
+    case Outcome.OK: {
+      const admittedPerSec = optionalRate(reply, 13);
       return {
         kind: "stats",
         stats: {
@@ -130,8 +155,11 @@ export function decodeStats(raw: unknown, eventId: string): StatsResult {
           joinedTotal: reply.int(9),
           admittedTotal: reply.int(10),
           oldestWaiterAgeMs: reply.int(11),
+          active: reply.int(12),
+          ...(admittedPerSec === undefined ? {} : { admittedPerSec }),
         },
       };
+    }
     case Outcome.EVENT_NOT_FOUND:
       return { kind: "event_not_found" };
     default:
@@ -145,6 +173,26 @@ export function decodeSweep(raw: unknown): SweepResult {
   switch (code) {
     case Outcome.OK:
       return { kind: "swept", expired: reply.int(1), more: reply.int(2) === 1 };
+    case Outcome.EVENT_NOT_FOUND:
+      return { kind: "event_not_found" };
+    default:
+      return reply.fail(`outcome ${code}`);
+  }
+}
+
+export function decodeAdmit(raw: unknown): AdmitResult {
+  const reply = new Reply("admitQueue", raw, 6);
+  const code = reply.int(0);
+  switch (code) {
+    case Outcome.OK:
+      return {
+        kind: "admission",
+        admitted: reply.int(1),
+        sessionsEnded: reply.int(2),
+        tokens: reply.decimal(3),
+        admittedPerSec: optionalRate(reply, 4),
+        more: reply.int(5) === 1,
+      };
     case Outcome.EVENT_NOT_FOUND:
       return { kind: "event_not_found" };
     default:

@@ -11,7 +11,16 @@ export interface QueueKeys {
   readonly waiting: string;
   readonly seen: string;
   readonly tickets: string;
+  /**
+   * Counters (`joined_total`, `admitted_total`, …) and the measured admission
+   * rate: `rate_ewma` (admissions/s, decimal string) with its state
+   * `rate_sum`, `rate_span`, `rate_at`.
+   */
   readonly stats: string;
+  /** Admitted users with a session, scored by its expiry (epoch ms). */
+  readonly active: string;
+  /** The admission token bucket: `tokens` (decimal string) and `refilled_ms`. */
+  readonly bucket: string;
   /** The event's outbox stream (shared with the seat inventory). */
   readonly log: string;
 }
@@ -25,11 +34,13 @@ export function queueKeys(prefix: string, eventId: string): QueueKeys {
     seen: `${base}q:seen`,
     tickets: `${base}q:tickets`,
     stats: `${base}q:stats`,
+    active: `${base}q:active`,
+    bucket: `${base}q:bucket`,
     log: eventLogKey(prefix, eventId),
   };
 }
 
-/** The set of configured event ids: what the periodic sweeper walks. */
+/** The set of configured event ids: what the periodic sweeper and the admitter walk. */
 export function eventIndexKey(prefix: string): string {
   return `${prefix}events`;
 }

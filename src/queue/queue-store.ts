@@ -1,9 +1,11 @@
 import type { Redis } from "ioredis";
 import { ScriptRunner } from "../redis/script-loader.js";
-import { decodeConfigure, decodeJoin, decodeLeave, decodePosition, decodeStats, decodeSweep } from "./decode.js";
+import { decodeAdmit, decodeConfigure, decodeJoin, decodeLeave, decodePosition, decodeStats, decodeSweep } from "./decode.js";
 import { eventIndexKey, queueKeys, type QueueKeys } from "./keys.js";
-import { loadQueueScripts, type QueueScriptName } from "./scripts.js";
+import { loadQueueScripts, QueueDefaults, type QueueScriptName } from "./scripts.js";
 import type {
+  AdmitOptions,
+  AdmitResult,
   ConfigureResult,
   JoinResult,
   LeaveResult,
@@ -87,7 +89,7 @@ export class QueueStore {
     const k = this.keys(eventId);
     const reply = await this.#scripts.run(
       "joinQueue",
-      [k.config, k.seq, k.waiting, k.seen, k.tickets, k.stats, k.log],
+      [k.config, k.seq, k.waiting, k.seen, k.tickets, k.stats, k.log, k.active],
       [userId, this.#skew()],
     );
     return decodeJoin(reply, eventId, userId);
@@ -99,14 +101,16 @@ export class QueueStore {
     return decodePosition(reply, eventId, userId);
   }
 
+  /** Leaves the line, or ends the user's admission session. */
   async leave(eventId: string, userId: string): Promise<LeaveResult> {
-    const reply = await this.#scripts.run("leaveQueue", this.#lineKeys(eventId), [userId]);
+    const k = this.keys(eventId);
+    const reply = await this.#scripts.run("leaveQueue", [...this.#lineKeys(eventId), k.active], [userId, this.#skew()]);
     return decodeLeave(reply, eventId, userId);
   }
 
   async stats(eventId: string): Promise<StatsResult> {
     const k = this.keys(eventId);
-    const reply = await this.#scripts.run("readQueueStats", [k.config, k.waiting, k.tickets, k.stats], [this.#skew()]);
+    const reply = await this.#scripts.run("readQueueStats", [k.config, k.waiting, k.tickets, k.stats, k.active], [this.#skew()]);
     return decodeStats(reply, eventId);
   }
 
@@ -114,6 +118,26 @@ export class QueueStore {
   async sweep(eventId: string, limit: number): Promise<SweepResult> {
     const reply = await this.#scripts.run("sweepQueue", this.#lineKeys(eventId), [this.#skew(), limit]);
     return decodeSweep(reply);
+  }
+
+  /**
+   * One admission step of one event: ends lapsed sessions, refills the token
+   * bucket and admits from the head of the line. Safe to call from any number
+   * of instances at once; `more` asks for another call right away.
+   */
+  async admit(eventId: string, options: AdmitOptions = {}): Promise<AdmitResult> {
+    const maxAdmissions = options.maxAdmissions ?? QueueDefaults.admitBatch;
+    const sessionBatch = options.sessionBatch ?? QueueDefaults.sessionBatch;
+    if (!isPositiveInteger(maxAdmissions) || !isPositiveInteger(sessionBatch)) {
+      throw new RangeError(`admission limits must be positive integers, got ${maxAdmissions} and ${sessionBatch}`);
+    }
+    const k = this.keys(eventId);
+    const reply = await this.#scripts.run(
+      "admitQueue",
+      [k.config, k.waiting, k.seen, k.tickets, k.stats, k.log, k.active, k.bucket],
+      [this.#skew(), maxAdmissions, sessionBatch],
+    );
+    return decodeAdmit(reply);
   }
 
   /** Every configured event id (an index set, not a key scan). */
@@ -129,4 +153,8 @@ export class QueueStore {
 
 function optional(value: number | undefined): string {
   return value === undefined ? "" : String(value);
+}
+
+function isPositiveInteger(value: number): boolean {
+  return Number.isSafeInteger(value) && value > 0;
 }

@@ -11,16 +11,31 @@ export const QueueDefaults = {
   idleTimeoutSeconds: 300,
   /** Idle users expired per script call on the request path. */
   sweepBatch: 32,
+  /** Pause between two admission steps of one instance. */
+  admitIntervalMs: 250,
+  /** Users admitted per script call; a bigger step is split into several calls. */
+  admitBatch: 1000,
+  /** Lapsed sessions ended (and idle users met at the head of the line) per admission call. */
+  sessionBatch: 500,
+  /** Time constant of the measured admission rate (an exponentially weighted average). */
+  rateTimeConstantMs: 10_000,
+  /**
+   * Longest gap between two admission steps that counts towards the measured
+   * rate; a longer one means the line was empty or paused, which must not
+   * decay it. Must exceed the admission interval.
+   */
+  rateMaxGapMs: 1_000,
 } as const;
 
 export const QUEUE_SCRIPT_FILES = [
   "configureQueue-1.lua",
-  "joinQueue-7.lua",
+  "joinQueue-8.lua",
   "getPosition-6.lua",
-  "leaveQueue-6.lua",
+  "leaveQueue-7.lua",
   "sweepQueue-6.lua",
-  "readQueueStats-4.lua",
-  "watchQueue-5.lua",
+  "readQueueStats-5.lua",
+  "watchQueue-6.lua",
+  "admitQueue-8.lua",
 ] as const;
 
 type FileName = (typeof QUEUE_SCRIPT_FILES)[number];
@@ -38,6 +53,8 @@ export function loadQueueScripts(): ReadonlyMap<string, LuaScript> {
       DEFAULT_SESSION_TTL: String(QueueDefaults.sessionTtlSeconds),
       DEFAULT_IDLE_TIMEOUT: String(QueueDefaults.idleTimeoutSeconds),
       SWEEP_BATCH: QueueDefaults.sweepBatch,
+      RATE_TAU_MS: QueueDefaults.rateTimeConstantMs,
+      RATE_MAX_GAP_MS: QueueDefaults.rateMaxGapMs,
       LOG_MAXLEN: EVENT_LOG_MAXLEN,
     },
     library,

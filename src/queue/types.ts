@@ -12,6 +12,12 @@ export interface TicketView {
   readonly position: number;
   readonly waitingTotal: number;
   readonly joinedAtMs: number;
+  /** When the admission session began (epoch ms): set once ADMITTED, kept after the session ends. */
+  readonly issuedAtMs?: number;
+  /** When the admission pass expires (epoch ms): set with `issuedAtMs`. */
+  readonly expiresAtMs?: number;
+  /** Seconds until admission at the measured rate: WAITING only, absent while there is no rate. */
+  readonly estimatedWaitSeconds?: number;
 }
 
 export interface QueueConfigView {
@@ -44,6 +50,10 @@ export interface QueueStatsView {
   readonly joinedTotal: number;
   readonly admittedTotal: number;
   readonly oldestWaiterAgeMs: number;
+  /** Admission sessions not yet expired. */
+  readonly active: number;
+  /** Measured admissions per second; absent before the first admission. */
+  readonly admittedPerSec?: number;
 }
 
 export type NotFound = { readonly kind: "event_not_found" };
@@ -63,3 +73,26 @@ export type LeaveResult =
   | { readonly kind: "not_in_queue" };
 export type StatsResult = { readonly kind: "stats"; readonly stats: QueueStatsView } | NotFound;
 export type SweepResult = { readonly kind: "swept"; readonly expired: number; readonly more: boolean } | NotFound;
+
+/** Limits of one admission call; defaults from `QueueDefaults`. */
+export interface AdmitOptions {
+  /** Most users admitted by this call. */
+  readonly maxAdmissions?: number;
+  /** Most lapsed sessions ended (and idle users met at the head of the line) by this call. */
+  readonly sessionBatch?: number;
+}
+
+/** What one admission step of one event did. */
+export interface AdmissionStep {
+  readonly kind: "admission";
+  readonly admitted: number;
+  readonly sessionsEnded: number;
+  /** Tokens left in the bucket (fractions carry over to the next step). */
+  readonly tokens: number;
+  /** Measured admissions per second; undefined before there is one. */
+  readonly admittedPerSec: number | undefined;
+  /** A limit of this call left work that is already due: call again at once. */
+  readonly more: boolean;
+}
+
+export type AdmitResult = AdmissionStep | NotFound;

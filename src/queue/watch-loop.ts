@@ -1,5 +1,7 @@
 import type { Logger } from "pino";
 import { StoredTicketState } from "../redis/outcomes.js";
+import { sessionFields } from "./decode.js";
+import { estimatedWaitSeconds } from "./estimate.js";
 import type { QueueStore } from "./queue-store.js";
 import type { TicketStateCode, TicketView } from "./types.js";
 import { decodeWatchTick, type QueueChange, type WatchedTicket } from "./watch-decode.js";
@@ -18,7 +20,11 @@ export interface WatchLoopOptions {
 /** Watchers updated between two turns of the event loop during a fan-out. */
 const SLICE = 256;
 
-/** Outbox kinds that take a user out of the line, and the state they end in. */
+/**
+ * Outbox kinds that take a user out of the line, and the state they end in.
+ * `queue.session_ended` is not one: an admitted user had already left the
+ * line, so the end of their session moves nobody.
+ */
 const REMOVALS: ReadonlyMap<string, TicketStateCode> = new Map([
   ["queue.left", StoredTicketState.LEFT],
   ["queue.expired", StoredTicketState.EXPIRED],
@@ -97,7 +103,7 @@ export class WatchLoop {
     const k = this.#store.keys(this.eventId);
     const raw = await this.#store.run(
       "watchQueue",
-      [k.config, k.waiting, k.seen, k.tickets, k.log],
+      [k.config, k.waiting, k.seen, k.tickets, k.log, k.stats],
       [this.#store.skewMs(), this.#cursor, this.#options.maxChangesPerTick, touching.length, ...touching, ...reading],
     );
     const tick = decodeWatchTick(raw);
@@ -114,17 +120,17 @@ export class WatchLoop {
       }
       this.#resolved.clear();
     } else {
-      await this.#apply(tick.changes, tick.waitingTotal);
+      await this.#apply(tick.changes, tick.waitingTotal, tick.admittedPerSec);
     }
     for (const watcher of [...this.#pending]) {
       if (tick.tickets.has(watcher.userId)) {
         this.#pending.delete(watcher);
-        this.#resolve(watcher, tick.tickets.get(watcher.userId), tick.waitingTotal);
+        this.#resolve(watcher, tick.tickets.get(watcher.userId), tick.waitingTotal, tick.admittedPerSec);
       }
     }
   }
 
-  async #apply(changes: readonly QueueChange[], waitingTotal: number): Promise<void> {
+  async #apply(changes: readonly QueueChange[], waitingTotal: number, rate: number | undefined): Promise<void> {
     const removedSeqs: number[] = [];
     const ended = new Map<string, QueueChange>();
     for (const change of changes) {
@@ -147,14 +153,22 @@ export class WatchLoop {
       }
       const end = ended.get(watcher.userId);
       if (end && end.seq === watcher.seq) {
-        const state = REMOVALS.get(end.kind) as TicketStateCode;
-        this.#push(watcher, { ...ticket, state, position: 0, waitingTotal });
+        this.#push(watcher, {
+          eventId: ticket.eventId,
+          userId: ticket.userId,
+          state: REMOVALS.get(end.kind) as TicketStateCode,
+          position: 0,
+          waitingTotal,
+          joinedAtMs: ticket.joinedAtMs,
+          ...sessionFields(end.issuedAtMs, end.expiresAtMs),
+        });
         pushed++;
         continue;
       }
       const position = ticket.position - countBelow(removedSeqs, watcher.seq);
-      if (position !== ticket.position) {
-        this.#push(watcher, { ...ticket, position, waitingTotal });
+      const wait = estimatedWaitSeconds(ticket.state, position, rate);
+      if (position !== ticket.position || wait !== ticket.estimatedWaitSeconds) {
+        this.#push(watcher, { ...ticket, position, waitingTotal, estimatedWaitSeconds: wait });
         pushed++;
       } else if (waitingTotal !== ticket.waitingTotal) {
         // Not worth a message on its own, but keep the next one accurate.
@@ -163,11 +177,12 @@ export class WatchLoop {
     }
   }
 
-  #resolve(watcher: Watcher, found: WatchedTicket | undefined, waitingTotal: number): void {
+  #resolve(watcher: Watcher, found: WatchedTicket | undefined, waitingTotal: number, rate: number | undefined): void {
     if (!found) {
       watcher.push({ kind: "not_in_queue" });
       return;
     }
+    const wait = estimatedWaitSeconds(found.state, found.position, rate);
     const ticket: TicketView = {
       eventId: this.eventId,
       userId: watcher.userId,
@@ -175,10 +190,17 @@ export class WatchLoop {
       position: found.position,
       waitingTotal,
       joinedAtMs: found.joinedAtMs,
+      ...sessionFields(found.issuedAtMs, found.expiresAtMs),
+      ...(wait === undefined ? {} : { estimatedWaitSeconds: wait }),
     };
     const previous = watcher.current;
     watcher.seq = found.seq;
-    if (!previous || previous.state !== ticket.state || previous.position !== ticket.position) {
+    if (
+      !previous ||
+      previous.state !== ticket.state ||
+      previous.position !== ticket.position ||
+      previous.estimatedWaitSeconds !== ticket.estimatedWaitSeconds
+    ) {
       watcher.push({ kind: "ticket", ticket });
     } else {
       watcher.current = ticket;

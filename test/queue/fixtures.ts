@@ -1,6 +1,7 @@
 import type { Redis } from "ioredis";
 import pino from "pino";
 import { onTestFinished } from "vitest";
+import { Admitter, type AdmitterOptions } from "../../src/queue/admitter.js";
 import { QueueStore } from "../../src/queue/queue-store.js";
 import { WatchHub } from "../../src/queue/watch-hub.js";
 import { connectRedis, uniqueId } from "../support/redis.js";
@@ -10,23 +11,46 @@ export interface QueueFixture {
   readonly redis: Redis;
   readonly store: QueueStore;
   readonly eventId: string;
-  /** Moves the scripts' clock forward (added to Redis TIME). */
+  /**
+   * This test's own key prefix, so the event index holds only this test's
+   * events: an admitter or sweeper of the test (or of a server another test
+   * file runs) never touches another test's line.
+   */
+  readonly keyPrefix: string;
+  /** Moves the scripts' clock (added to Redis TIME); negative moves it back. */
   advance(ms: number): void;
+  /** Another store on its own connection, with this fixture's prefix and clock: a second server instance. */
+  connectStore(): QueueStore;
+  /** An admitter over `store` (default: the fixture's); tests drive it with `tickAll()`. */
+  admitter(store?: QueueStore, options?: Partial<AdmitterOptions>): Admitter;
 }
 
 export async function queueFixture(): Promise<QueueFixture> {
+  const keyPrefix = `${uniqueId("p")}:`;
+  let skew = 0;
+  const connectStore = (): QueueStore => {
+    const redis = connectRedis();
+    onTestFinished(async () => {
+      await redis.quit();
+    });
+    return new QueueStore(redis, { keyPrefix, clockSkewMs: () => skew });
+  };
   const redis = connectRedis();
   onTestFinished(async () => {
     await redis.quit();
   });
-  let skew = 0;
-  const store = new QueueStore(redis, { clockSkewMs: () => skew });
+  const store = new QueueStore(redis, { keyPrefix, clockSkewMs: () => skew });
   return {
     redis,
     store,
     eventId: uniqueId(),
+    keyPrefix,
     advance(ms) {
       skew += ms;
+    },
+    connectStore,
+    admitter(over = store, options = {}) {
+      return new Admitter(over, { logger: pino({ level: "silent" }), ...options });
     },
   };
 }
@@ -39,4 +63,18 @@ export function testHub(store: QueueStore, overrides: Partial<ConstructorParamet
     logger: pino({ level: "silent" }),
     ...overrides,
   });
+}
+
+/** The queue entries of an event's outbox, oldest first, each as a field map. */
+export async function queueLog(f: QueueFixture, eventId = f.eventId): Promise<Array<Record<string, string>>> {
+  const entries = await f.redis.xrange(f.store.keys(eventId).log, "-", "+");
+  return entries
+    .map(([, flat]) => {
+      const fields: Record<string, string> = {};
+      for (let i = 0; i + 1 < flat.length; i += 2) {
+        fields[flat[i] as string] = flat[i + 1] as string;
+      }
+      return fields;
+    })
+    .filter((fields) => fields["type"]?.startsWith("queue."));
 }

@@ -183,8 +183,9 @@ describe("readQueueStats", () => {
     f.advance(5_000);
     const result = await f.store.stats(f.eventId);
     if (result.kind !== "stats") throw new Error(result.kind);
-    expect(result.stats).toMatchObject({ waiting: 1, joinedTotal: 2, admittedTotal: 0 });
+    expect(result.stats).toMatchObject({ waiting: 1, joinedTotal: 2, admittedTotal: 0, active: 0 });
     expect(result.stats.oldestWaiterAgeMs).toBeGreaterThanOrEqual(5_000);
+    expect(result.stats).not.toHaveProperty("admittedPerSec");
   });
 });
 

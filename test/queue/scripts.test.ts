@@ -33,7 +33,7 @@ describe("queue scripts", () => {
   it("refuse a call with the wrong number of keys before reaching Redis", () => {
     const redis = connectRedis({ lazyConnect: true });
     const runner = new ScriptRunner(redis, scripts);
-    expect(() => runner.run("joinQueue", ["only-one"], [])).toThrow(/takes 7 keys, got 1/);
+    expect(() => runner.run("joinQueue", ["only-one"], [])).toThrow(/takes 8 keys, got 1/);
     redis.disconnect();
   });
 });

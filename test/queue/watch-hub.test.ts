@@ -70,7 +70,7 @@ describe("WatchHub", () => {
 
   it("skips the seat changes that share the event's outbox", async () => {
     const f = await queueFixture();
-    const seats = new SeatStore(f.redis);
+    const seats = new SeatStore(f.redis, { keyPrefix: f.keyPrefix });
     const hub = testHub(f.store);
     await f.store.configure(f.eventId, {});
     await seats.loadSeatMap(f.eventId, { sections: [{ sectionId: "A", rows: [{ rowId: "1", seatIds: ["A1", "A2"] }] }], tiers: [] });
@@ -126,5 +126,72 @@ describe("WatchHub", () => {
     const refreshed = Number(await f.redis.zscore(k.seen, "watched"));
     expect(refreshed).toBeGreaterThan(before);
     expect(Number(await f.redis.zscore(k.seen, "idle"))).toBeLessThan(refreshed);
+  });
+});
+
+describe("WatchHub with admissions", () => {
+  const SLOW = { admitRatePerSec: 0.004, idleTimeoutSeconds: 3600 } as const;
+
+  it("delivers ADMITTED with the session to the watcher and moves the others up", async () => {
+    const f = await queueFixture();
+    const hub = testHub(f.store);
+    await f.store.configure(f.eventId, { ...SLOW, admitBurst: 1, sessionTtlSeconds: 90 });
+    for (const u of ["a", "b", "c"]) await f.store.join(f.eventId, u);
+    const first = reader(hub.watch(f.eventId, "a", new AbortController().signal));
+    const third = reader(hub.watch(f.eventId, "c", new AbortController().signal));
+    expect(await first.next()).toMatchObject({ ticket: { position: 1, state: T.WAITING } });
+    expect(await third.next()).toMatchObject({ ticket: { position: 3 } });
+
+    expect(await f.store.admit(f.eventId)).toMatchObject({ admitted: 1 });
+    const admitted = await first.next();
+    const stored = await f.store.position(f.eventId, "a");
+    if (admitted.kind !== "ticket" || stored.kind !== "ticket") throw new Error("no ticket");
+    expect(admitted.ticket).toMatchObject({ state: T.ADMITTED, position: 0, waitingTotal: 2 });
+    expect(admitted.ticket.issuedAtMs).toBe(stored.ticket.issuedAtMs);
+    expect(admitted.ticket.expiresAtMs).toBe((stored.ticket.issuedAtMs ?? 0) + 90_000);
+    expect(await first.ended()).toBe(true);
+    expect(await third.next()).toMatchObject({ ticket: { position: 2, state: T.WAITING, waitingTotal: 2 } });
+  });
+
+  it("moves nobody when an admission session ends, by leave or by expiry", async () => {
+    const f = await queueFixture();
+    const hub = testHub(f.store);
+    await f.store.configure(f.eventId, { ...SLOW, admitBurst: 2, sessionTtlSeconds: 60 });
+    for (const u of ["a", "b", "x", "c"]) await f.store.join(f.eventId, u);
+    expect(await f.store.admit(f.eventId)).toMatchObject({ admitted: 2 });
+    const watch = reader(hub.watch(f.eventId, "c", new AbortController().signal));
+    expect(await watch.next()).toMatchObject({ ticket: { position: 2 } });
+
+    expect(await f.store.leave(f.eventId, "a")).toMatchObject({ kind: "left" });
+    f.advance(60_000);
+    expect(await f.store.admit(f.eventId)).toMatchObject({ sessionsEnded: 1, admitted: 0 });
+    // Only x, who waited ahead of c, moves c.
+    await f.store.leave(f.eventId, "x");
+    expect(await watch.next()).toMatchObject({ ticket: { position: 1, state: T.WAITING } });
+  });
+
+  it("sends the estimated wait once there is a measured rate", async () => {
+    const f = await queueFixture();
+    const hub = testHub(f.store);
+    await f.store.configure(f.eventId, { admitRatePerSec: 20, admitBurst: 2, idleTimeoutSeconds: 3600 });
+    for (let i = 0; i < 10; i++) await f.store.join(f.eventId, `u${i}`);
+    const watch = reader(hub.watch(f.eventId, "u9", new AbortController().signal));
+    const initial = await watch.next();
+    expect(initial).toMatchObject({ ticket: { position: 10 } });
+    expect(initial.kind === "ticket" && initial.ticket.estimatedWaitSeconds).toBeUndefined();
+
+    await f.store.admit(f.eventId);
+    const moved = await watch.next();
+    expect(moved).toMatchObject({ ticket: { position: 8 } });
+    expect(moved.kind === "ticket" && moved.ticket.estimatedWaitSeconds).toBeUndefined();
+
+    f.advance(250);
+    await f.store.admit(f.eventId);
+    const stats = await f.store.stats(f.eventId);
+    if (stats.kind !== "stats") throw new Error(stats.kind);
+    const rate = stats.stats.admittedPerSec ?? 0;
+    expect(rate).toBeGreaterThan(0);
+    expect(await watch.next()).toMatchObject({ ticket: { position: 6, estimatedWaitSeconds: Math.ceil(6 / rate) } });
+    expect(await f.store.position(f.eventId, "u9")).toMatchObject({ ticket: { estimatedWaitSeconds: Math.ceil(6 / rate) } });
   });
 });

@@ -7,8 +7,11 @@
   ARGV[1] user id
   ARGV[2] clock skew ms (tests only; "0" in production)
 
-  Output: { code, ticket_state, position, waiting_total, joined_ms }
-    OK               the ticket (WAITING, ADMITTED, LEFT or EXPIRED)
+  Output: { code, ticket_state, position, waiting_total, joined_ms, issued_ms, expires_ms, rate_ewma }
+    issued_ms/expires_ms: the admission session, 0 when never admitted
+    rate_ewma: measured admissions per second (decimal string), "" before the first
+    OK               the ticket (WAITING, ADMITTED, LEFT or EXPIRED; an admitted
+                     session past its expiry reads EXPIRED before it is swept)
     EVENT_NOT_FOUND  no queue configured for the event
     NOT_IN_QUEUE     the user never joined this event
   Events: queue.expired (idle users swept on the way, possibly this one)
@@ -20,11 +23,11 @@ local k = {
 local user, skew = ARGV[1], ARGV[2]
 
 if redis.call('EXISTS', k.config) == 0 then
-  return { EVENT_NOT_FOUND, 0, 0, 0, 0 }
+  return { EVENT_NOT_FOUND, 0, 0, 0, 0, 0, 0, '' }
 end
 local ticket = read_ticket(k.tickets, user)
 if not ticket then
-  return { NOT_IN_QUEUE, 0, 0, 0, 0 }
+  return { NOT_IN_QUEUE, 0, 0, 0, 0, 0, 0, '' }
 end
 
 -- Writes start here.
@@ -32,20 +35,18 @@ local now = now_ms(skew)
 local idle_ms = idle_ms_of(k.config)
 expire_idle(k, now, idle_ms, SWEEP_BATCH)
 
-if ticket.state == T_WAITING then
+local state = state_at(ticket, now)
+if state == T_WAITING then
   local seen = tonumber(redis.call('ZSCORE', k.seen, user))
   if seen == nil or seen < now - idle_ms then
     if seen ~= nil then
       end_waiting(k, user, ticket, T_EXPIRED, 'queue.expired')
       redis.call('HINCRBY', k.stats, 'expired_total', 1)
     end
-    ticket.state = T_EXPIRED
+    state = T_EXPIRED
   else
     redis.call('ZADD', k.seen, 'XX', now, user)
   end
 end
 
-return {
-  OK, ticket.state, position_of(k.waiting, user),
-  redis.call('ZCARD', k.waiting), tonumber(ticket.joined),
-}
+return ticket_reply(OK, k, user, ticket, state, rate_of(k.stats))

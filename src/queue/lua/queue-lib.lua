@@ -1,9 +1,12 @@
 -- Shared helpers for the queue scripts, included after the prelude.
 --
--- A ticket record lives in the event's `tickets` hash, field = user id,
--- value = "<state>|<seq>|<joined_ms>". `seq` is the user's place in arrival
--- order (an INCR per event), so positions are ranks in the `waiting` sorted set
--- scored by seq: integers, exact, no timestamps involved.
+-- A ticket record lives in the event's `tickets` hash, field = user id, value
+--   "<state>|<seq>|<joined_ms>"                          waiting, or ended while waiting
+--   "<state>|<seq>|<joined_ms>|<issued_ms>|<expires_ms>" admitted, or ended after admission
+-- `seq` is the user's place in arrival order (an INCR per event), so positions
+-- are ranks in the `waiting` sorted set scored by seq: integers, exact, no
+-- timestamps involved. An admitted user's session lives in `active`, scored by
+-- its expiry; it ends (EXPIRED) from `expires_ms` on, swept or not.
 
 local function now_ms(skew_ms)
   local t = redis.call('TIME')
@@ -19,16 +22,32 @@ local function read_ticket(tickets_key, user)
   if not raw then
     return nil
   end
-  local state, seq, joined = string.match(raw, '^(%d+)|(%d+)|(%d+)$')
-  return { state = tonumber(state), seq = seq, joined = joined }
+  local state, seq, joined, rest = string.match(raw, '^(%d+)|(%d+)|(%d+)(.*)$')
+  local issued, expires = string.match(rest, '^|(%d+)|(%d+)$')
+  return { state = tonumber(state), seq = seq, joined = joined, issued = issued, expires = expires }
 end
 
-local function write_ticket(tickets_key, user, state, seq, joined)
-  redis.call('HSET', tickets_key, user, state .. '|' .. seq .. '|' .. joined)
+-- `issued` and `expires` (strings) are given for admitted and session-ended tickets only.
+local function write_ticket(tickets_key, user, state, seq, joined, issued, expires)
+  local raw = state .. '|' .. seq .. '|' .. joined
+  if issued then
+    raw = raw .. '|' .. issued .. '|' .. expires
+  end
+  redis.call('HSET', tickets_key, user, raw)
 end
 
-local function log_change(log_key, kind, user, seq)
-  redis.call('XADD', log_key, 'MAXLEN', '~', LOG_MAXLEN, '*', 'type', kind, 'user', user, 'seq', seq)
+-- The state a reader sees: an admitted session is over from its expiry on,
+-- even before the admitter has swept it.
+local function state_at(ticket, now)
+  if ticket.state == T_ADMITTED and tonumber(ticket.expires) <= now then
+    return T_EXPIRED
+  end
+  return ticket.state
+end
+
+-- Extra field/value pairs follow `seq` in the entry.
+local function log_change(log_key, kind, user, seq, ...)
+  redis.call('XADD', log_key, 'MAXLEN', '~', LOG_MAXLEN, '*', 'type', kind, 'user', user, 'seq', seq, ...)
 end
 
 -- 1-based position of a waiting user, 0 when not waiting.
@@ -40,12 +59,95 @@ local function position_of(waiting_key, user)
   return 0
 end
 
+-- A ticket reply: { code, state, position, waiting_total, joined_ms, issued_ms, expires_ms, rate }
+-- (`issued_ms`/`expires_ms` 0 before admission; `rate` as `rate_of`, or '').
+local function ticket_reply(code, k, user, ticket, state, rate)
+  return {
+    code, state, position_of(k.waiting, user), redis.call('ZCARD', k.waiting),
+    tonumber(ticket.joined), tonumber(ticket.issued or 0), tonumber(ticket.expires or 0), rate,
+  }
+end
+
+-- The measured admission rate (a decimal string), or '' before there is one.
+local function rate_of(stats_key)
+  return redis.call('HGET', stats_key, 'rate_ewma') or ''
+end
+
+local function decimal(x)
+  return string.format('%.17g', x)
+end
+
+-- A rate for readers: nine decimals, trailing zeros trimmed ("19.5", "20"), so
+-- the last bits of floating-point noise never reach an estimate.
+local function rate_str(x)
+  local text = string.gsub(string.format('%.9f', x), '0+$', '')
+  return (string.gsub(text, '%.$', ''))
+end
+
+-- Updates the measured admission rate with one admission step and returns it
+-- as `rate_of` would. It is an exponentially weighted average of admissions
+-- per second (time constant RATE_TAU_MS) kept as two decayed sums, the
+-- admissions and the seconds they were measured over, so it is unbiased from
+-- the first steps on instead of creeping up from zero. Only steps where
+-- someone waited to be admitted (`measuring`) count, and the gap between two
+-- counts at most RATE_MAX_GAP_MS, so a quiet or paused line does not decay it.
+local function update_rate(stats_key, now, admitted, measuring)
+  local r = redis.call('HMGET', stats_key, 'rate_sum', 'rate_span', 'rate_at', 'rate_ewma')
+  local rate = r[4] or ''
+  if not measuring then
+    return rate
+  end
+  local sum, span, at = tonumber(r[1]), tonumber(r[2]), tonumber(r[3])
+  if sum then
+    local decay = math.exp(-math.min(math.max(0, now - at), RATE_MAX_GAP_MS) / RATE_TAU_MS)
+    sum = sum * decay + admitted
+    span = span * decay + (1 - decay) * RATE_TAU_MS / 1000
+    at = math.max(at, now)
+  elseif admitted > 0 then
+    sum, span, at = admitted, 0, now
+  else
+    return rate
+  end
+  redis.call('HSET', stats_key, 'rate_sum', decimal(sum), 'rate_span', decimal(span), 'rate_at', int_str(at))
+  if span > 0 then
+    rate = rate_str(sum / span)
+    redis.call('HSET', stats_key, 'rate_ewma', rate)
+  end
+  return rate
+end
+
+-- Token counts travel as exact decimal strings of whole micro-tokens ("2.05").
+local MICRO = 1000000
+
+local function parse_micro(text)
+  local whole, frac = string.match(text, '^(%d+)%.?(%d*)$')
+  return tonumber(whole) * MICRO + tonumber(string.sub(frac .. '000000', 1, 6))
+end
+
+local function format_micro(micro)
+  local whole = math.floor(micro / MICRO)
+  local frac = micro - whole * MICRO
+  if frac == 0 then
+    return int_str(whole)
+  end
+  return (string.gsub(string.format('%d.%06d', whole, frac), '0+$', ''))
+end
+
 -- Removes a waiting user from the line and records their terminal state.
 local function end_waiting(k, user, ticket, state, kind)
   redis.call('ZREM', k.waiting, user)
   redis.call('ZREM', k.seen, user)
   write_ticket(k.tickets, user, state, ticket.seq, ticket.joined)
   log_change(k.log, kind, user, ticket.seq)
+end
+
+-- Ends an admitted user's session (`reason` 'expired' or 'left'), freeing its
+-- max_active slot. Not a change of the line: nobody's position moves.
+local function end_session(k, user, ticket, state, reason)
+  redis.call('ZREM', k.active, user)
+  write_ticket(k.tickets, user, state, ticket.seq, ticket.joined, ticket.issued, ticket.expires)
+  log_change(k.log, 'queue.session_ended', user, ticket.seq,
+    'reason', reason, 'issued', ticket.issued, 'expires', ticket.expires)
 end
 
 -- Expires up to `limit` users who have neither polled nor watched since

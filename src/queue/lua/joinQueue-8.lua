@@ -1,28 +1,30 @@
 --[[
   Puts a user in an event's line, or returns their existing place.
 
-  KEYS[1] config   KEYS[2] seq   KEYS[3] waiting   KEYS[4] seen
-  KEYS[5] tickets  KEYS[6] stats KEYS[7] log
+  KEYS[1] config   KEYS[2] seq    KEYS[3] waiting   KEYS[4] seen
+  KEYS[5] tickets  KEYS[6] stats  KEYS[7] log       KEYS[8] active
 
   ARGV[1] user id
   ARGV[2] clock skew ms (tests only; "0" in production)
 
-  Output: { code, ticket_state, position, waiting_total, joined_ms }
+  Output: { code, ticket_state, position, waiting_total, joined_ms, issued_ms, expires_ms, rate_ewma }
+    (the ticket fields as in getPosition)
     JOINED          a new place at the back of the line
-    ALREADY_JOINED  the user already waits (or was admitted): the original ticket
+    ALREADY_JOINED  the user waits, or holds a live admission: the original ticket
     EVENT_NOT_FOUND no queue configured for the event
     QUEUE_CLOSED    the queue is closed and the user has no live ticket
-  Events: queue.joined (new place); queue.expired (idle users swept on the way)
+  Events: queue.joined (new place); queue.expired (idle users swept on the way);
+    queue.session_ended reason=expired (the user's own lapsed session, before rejoining)
 ]]
 local k = {
   config = KEYS[1], seq = KEYS[2], waiting = KEYS[3], seen = KEYS[4],
-  tickets = KEYS[5], stats = KEYS[6], log = KEYS[7],
+  tickets = KEYS[5], stats = KEYS[6], log = KEYS[7], active = KEYS[8],
 }
 local user, skew = ARGV[1], ARGV[2]
 
 local state = tonumber(redis.call('HGET', k.config, 'state'))
 if not state then
-  return { EVENT_NOT_FOUND, 0, 0, 0, 0 }
+  return { EVENT_NOT_FOUND, 0, 0, 0, 0, 0, 0, '' }
 end
 local now = now_ms(skew)
 local idle_ms = idle_ms_of(k.config)
@@ -33,10 +35,10 @@ if ticket and ticket.state == T_WAITING then
   local seen = tonumber(redis.call('ZSCORE', k.seen, user))
   live = seen ~= nil and seen >= now - idle_ms
 elseif ticket and ticket.state == T_ADMITTED then
-  live = true
+  live = state_at(ticket, now) == T_ADMITTED
 end
 if not live and state == Q_CLOSED then
-  return { QUEUE_CLOSED, 0, 0, 0, 0 }
+  return { QUEUE_CLOSED, 0, 0, 0, 0, 0, 0, '' }
 end
 
 -- Writes start here.
@@ -46,16 +48,15 @@ if live then
   if ticket.state == T_WAITING then
     redis.call('ZADD', k.seen, 'XX', now, user)
   end
-  return {
-    ALREADY_JOINED, ticket.state, position_of(k.waiting, user),
-    redis.call('ZCARD', k.waiting), tonumber(ticket.joined),
-  }
+  return ticket_reply(ALREADY_JOINED, k, user, ticket, ticket.state, rate_of(k.stats))
 end
 
--- A stale waiting ticket the sweep did not reach yet ends here, before rejoining.
+-- A stale ticket the sweeps did not reach yet ends here, before rejoining.
 if ticket and ticket.state == T_WAITING and redis.call('ZSCORE', k.waiting, user) then
   end_waiting(k, user, ticket, T_EXPIRED, 'queue.expired')
   redis.call('HINCRBY', k.stats, 'expired_total', 1)
+elseif ticket and ticket.state == T_ADMITTED then
+  end_session(k, user, ticket, T_EXPIRED, 'expired')
 end
 
 local seq = int_str(redis.call('INCR', k.seq))
@@ -66,5 +67,4 @@ write_ticket(k.tickets, user, T_WAITING, seq, joined)
 redis.call('HINCRBY', k.stats, 'joined_total', 1)
 log_change(k.log, 'queue.joined', user, seq)
 
-local total = redis.call('ZCARD', k.waiting)
-return { JOINED, T_WAITING, position_of(k.waiting, user), total, now }
+return ticket_reply(JOINED, k, user, { joined = joined }, T_WAITING, rate_of(k.stats))

@@ -1,35 +1,39 @@
 --[[
   Reads a consistent snapshot of an event's queue configuration and counters.
 
-  KEYS[1] config   KEYS[2] waiting   KEYS[3] tickets   KEYS[4] stats
+  KEYS[1] config   KEYS[2] waiting   KEYS[3] tickets   KEYS[4] stats   KEYS[5] active
 
   ARGV[1] clock skew ms (tests only; "0" in production)
 
   Output: { code, rate, burst, max_active, session_ttl, idle_timeout, opens_at, state,
-            waiting, joined_total, admitted_total, oldest_waiter_age_ms }
+            waiting, joined_total, admitted_total, oldest_waiter_age_ms, active, rate_ewma }
+    active: admission sessions not yet expired (lapsed ones count out before they are swept)
+    rate_ewma: measured admissions per second (decimal string), "" before the first
     OK               the snapshot
     EVENT_NOT_FOUND  no queue configured for the event
   Events: none
 ]]
-local k = { config = KEYS[1], waiting = KEYS[2], tickets = KEYS[3], stats = KEYS[4] }
+local k = { config = KEYS[1], waiting = KEYS[2], tickets = KEYS[3], stats = KEYS[4], active = KEYS[5] }
 local skew = ARGV[1]
 
 local c = redis.call('HMGET', k.config, 'rate', 'burst', 'max_active', 'session_ttl', 'idle_timeout', 'opens_at', 'state')
 if not c[7] then
-  return { EVENT_NOT_FOUND, '', 0, 0, 0, 0, '', 0, 0, 0, 0, 0 }
+  return { EVENT_NOT_FOUND, '', 0, 0, 0, 0, '', 0, 0, 0, 0, 0, 0, '' }
 end
-local s = redis.call('HMGET', k.stats, 'joined_total', 'admitted_total')
+local s = redis.call('HMGET', k.stats, 'joined_total', 'admitted_total', 'rate_ewma')
+local now = now_ms(skew)
 
 local oldest_age = 0
 local head = redis.call('ZRANGE', k.waiting, 0, 0)
 if head[1] then
   local ticket = read_ticket(k.tickets, head[1])
   if ticket then
-    oldest_age = math.max(0, now_ms(skew) - tonumber(ticket.joined))
+    oldest_age = math.max(0, now - tonumber(ticket.joined))
   end
 end
 
 return {
   OK, c[1], tonumber(c[2]), tonumber(c[3]), tonumber(c[4]), tonumber(c[5]), c[6], tonumber(c[7]),
   redis.call('ZCARD', k.waiting), tonumber(s[1] or 0), tonumber(s[2] or 0), oldest_age,
+  redis.call('ZCOUNT', k.active, '(' .. int_str(now), '+inf'), s[3] or '',
 }

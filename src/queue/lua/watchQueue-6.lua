@@ -5,6 +5,7 @@
   that registered since the last tick, never to everyone watching.
 
   KEYS[1] config   KEYS[2] waiting   KEYS[3] seen   KEYS[4] tickets   KEYS[5] log
+  KEYS[6] stats
 
   ARGV[1] clock skew ms (tests only; "0" in production)
   ARGV[2] cursor: last outbox id the loop has applied ("" = start from now)
@@ -13,20 +14,24 @@
   ARGV[5 .. 4+n_touch]   users to touch (still waiting ones only)
   ARGV[5+n_touch ..]     users whose tickets to read (newly registered watchers)
 
-  Output: { code, cursor, resync, waiting_total, changes, tickets, idle_timeout_seconds }
-    changes = { kind, user, seq, kind, user, seq, ... } of queue.* entries after the cursor, in order
-    tickets = { user, found (0/1), state, position, joined_ms, seq, ... } per user read
+  Output: { code, cursor, resync, waiting_total, changes, tickets, idle_timeout_seconds, rate_ewma }
+    changes = { kind, user, seq, issued, expires, ... } of queue.* entries after the
+      cursor, in order; issued/expires are the session's ("0" unless the entry has them:
+      queue.admitted, queue.session_ended)
+    tickets = { user, found (0/1), state, position, joined_ms, seq, issued_ms, expires_ms, ... }
+      per user read (an admitted session past its expiry reads EXPIRED)
+    rate_ewma = measured admissions per second (decimal string), "" before the first
     resync = 1 when changes were lost (trimmed) or too many: the cursor jumped
       to the newest entry and every watcher must be re-read
     OK               the tick
     EVENT_NOT_FOUND  no queue configured for the event
   Events: none
 ]]
-local k = { config = KEYS[1], waiting = KEYS[2], seen = KEYS[3], tickets = KEYS[4], log = KEYS[5] }
+local k = { config = KEYS[1], waiting = KEYS[2], seen = KEYS[3], tickets = KEYS[4], log = KEYS[5], stats = KEYS[6] }
 local skew, cursor, max_changes, n_touch = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 
 if redis.call('EXISTS', k.config) == 0 then
-  return { EVENT_NOT_FOUND, cursor, 0, 0, {}, {}, 0 }
+  return { EVENT_NOT_FOUND, cursor, 0, 0, {}, {}, 0, '' }
 end
 
 local function newest_id()
@@ -65,6 +70,8 @@ else
         table.insert(changes, fields.type)
         table.insert(changes, fields.user)
         table.insert(changes, fields.seq)
+        table.insert(changes, fields.issued or '0')
+        table.insert(changes, fields.expires or '0')
       end
       cursor = entry[1]
     end
@@ -87,12 +94,14 @@ for i = 5 + n_touch, #ARGV do
       redis.call('ZADD', k.seen, 'XX', now, user)
     end
     table.insert(tickets, 1)
-    table.insert(tickets, ticket.state)
+    table.insert(tickets, state_at(ticket, now))
     table.insert(tickets, rank and rank + 1 or 0)
     table.insert(tickets, tonumber(ticket.joined))
     table.insert(tickets, ticket.seq)
+    table.insert(tickets, tonumber(ticket.issued or 0))
+    table.insert(tickets, tonumber(ticket.expires or 0))
   else
-    for _ = 1, 5 do
+    for _ = 1, 7 do
       table.insert(tickets, 0)
     end
   end
@@ -100,5 +109,5 @@ end
 
 return {
   OK, cursor, resync, redis.call('ZCARD', k.waiting), changes, tickets,
-  tonumber(redis.call('HGET', k.config, 'idle_timeout')),
+  tonumber(redis.call('HGET', k.config, 'idle_timeout')), rate_of(k.stats),
 }
