@@ -8,6 +8,7 @@ import { Health } from "../gen/grpc/health/v1/health_pb.js";
 import type { Config } from "./config.js";
 import { createHealthService } from "./health/health-service.js";
 import { HealthStatus, ServingStatus } from "./health/health-status.js";
+import { Admitter } from "./queue/admitter.js";
 import { QueueStore } from "./queue/queue-store.js";
 import { EventSweeper } from "./redis/event-sweeper.js";
 import { WatchHub } from "./queue/watch-hub.js";
@@ -32,12 +33,15 @@ export interface AppDeps {
 }
 
 export interface App {
+  readonly config: Config;
   readonly store: QueueStore;
   readonly hub: WatchHub;
   readonly sweeper: EventSweeper;
   readonly seats: SeatStore;
   readonly availability: AvailabilityHub;
   readonly reaper: EventSweeper;
+  /** Undefined when this instance runs no admitter (ADMIT_INTERVAL_MS=0). */
+  readonly admitter: Admitter | undefined;
   readonly health: HealthStatus;
   readonly grpc: TransportServer;
   readonly connect: TransportServer;
@@ -61,6 +65,7 @@ export function buildApp({ config, redis, logger, clockSkewMs }: AppDeps): App {
     logger,
   });
   const sweeper = new EventSweeper(store, { intervalMs: config.sweepIntervalMs, batch: 500, what: "idle waiters", logger });
+  const admitter = config.admitIntervalMs > 0 ? new Admitter(store, { intervalMs: config.admitIntervalMs, logger }) : undefined;
   const seats = new SeatStore(redis, { keyPrefix: config.redisKeyPrefix, clockSkewMs });
   const availability = new AvailabilityHub(seats, { intervalMs: config.watchIntervalMs, maxChangesPerTick: 10_000, logger });
   const reaper = new EventSweeper(seats, { intervalMs: config.sweepIntervalMs, batch: 500, what: "seat holds", logger });
@@ -72,7 +77,7 @@ export function buildApp({ config, redis, logger, clockSkewMs }: AppDeps): App {
 
   const validator = createRequestValidator();
   const services = [
-    registration(QueueService, createQueueService({ store, hub })),
+    registration(QueueService, createQueueService({ store, hub, passes: config.passKeys })),
     registration(SeatService, createSeatService({ store: seats, hub: availability })),
     createHealthService(health),
   ];
@@ -87,12 +92,14 @@ export function buildApp({ config, redis, logger, clockSkewMs }: AppDeps): App {
 
   let stopping: Promise<void> | undefined;
   return {
+    config,
     store,
     hub,
     sweeper,
     seats,
     availability,
     reaper,
+    admitter,
     health,
     grpc,
     connect,
@@ -103,13 +110,14 @@ export function buildApp({ config, redis, logger, clockSkewMs }: AppDeps): App {
       ]);
       sweeper.start();
       reaper.start();
+      admitter?.start();
       return { grpcPort, connectPort };
     },
     shutdown() {
       stopping ??= (async () => {
         health.setAll(ServingStatus.NOT_SERVING);
         await Promise.all([grpc.shutdown(config.shutdownGraceMs), connect.shutdown(config.shutdownGraceMs)]);
-        await Promise.all([sweeper.stop(), reaper.stop()]);
+        await Promise.all([sweeper.stop(), reaper.stop(), admitter?.stop()]);
       })();
       return stopping;
     },

@@ -1,3 +1,6 @@
+import { randomBytes } from "node:crypto";
+import { parsePassKeys, type PassKeyring } from "./pass/pass.js";
+
 /** Boxoffice's runtime configuration, read once from the environment. */
 export interface Config {
   /** gRPC port served by grpc-js (the fast lane). */
@@ -15,6 +18,12 @@ export interface Config {
   readonly sweepIntervalMs: number;
   /** How long shutdown waits for in-flight calls before closing connections. */
   readonly shutdownGraceMs: number;
+  /** Pause between admitter ticks; 0 = this instance runs no admitter. */
+  readonly admitIntervalMs: number;
+  /** Admission pass keys: the first signs, all verify. */
+  readonly passKeys: PassKeyring;
+  /** True when PASS_KEYS was unset and a random key was made for this process (development only). */
+  readonly passKeysGenerated: boolean;
 }
 
 export class ConfigError extends Error {
@@ -64,6 +73,13 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
   if (!/^[A-Za-z0-9._:-]{0,32}$/.test(redisKeyPrefix)) {
     problems.push(`REDIS_KEY_PREFIX may hold at most 32 of [A-Za-z0-9._:-], got "${redisKeyPrefix}"`);
   }
+  const admitIntervalMs = int("ADMIT_INTERVAL_MS", 250, 0, 999);
+  const passSpec = env["PASS_KEYS"];
+  const passKeysGenerated = passSpec === undefined || passSpec === "";
+  const parsed = parsePassKeys(passKeysGenerated ? `dev:base64:${randomBytes(32).toString("base64")}` : passSpec);
+  if ("problems" in parsed) {
+    problems.push(...parsed.problems.map((p) => `PASS_KEYS: ${p}`));
+  }
   const config: Config = {
     port,
     connectPort,
@@ -74,6 +90,9 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     watchIntervalMs: int("WATCH_INTERVAL_MS", 250, 20, 10_000),
     sweepIntervalMs: int("SWEEP_INTERVAL_MS", 1000, 50, 60_000),
     shutdownGraceMs: int("SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
+    admitIntervalMs,
+    passKeys: "keys" in parsed ? parsed.keys : (undefined as never),
+    passKeysGenerated,
   };
   if (problems.length > 0) {
     throw new ConfigError(problems);

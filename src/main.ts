@@ -49,6 +49,9 @@ async function main(): Promise<void> {
   const app = buildApp({ config, redis, logger });
   const { grpcPort, connectPort } = await app.listen();
   logger.warn("running WITHOUT authentication (development mode): every caller may call every RPC");
+  if (config.passKeysGenerated) {
+    logger.warn("PASS_KEYS is not set: admission passes are signed with a random key of this process only; other instances and backends cannot verify them");
+  }
   logger.info({ grpc: `${config.host}:${grpcPort}`, connect: `${config.host}:${connectPort}` }, "boxoffice is serving");
 
   let exiting = false;

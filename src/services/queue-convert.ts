@@ -7,19 +7,36 @@ import {
   type TicketSchema,
   type TicketState,
 } from "../../gen/boxoffice/v1/queue_pb.js";
+import type { PassKeyring } from "../pass/pass.js";
+import { StoredTicketState } from "../redis/outcomes.js";
 import { invalidRequest } from "../rpc/errors.js";
 import type { QueueConfigView, QueueStateCode, QueueStatsView, TicketView } from "../queue/types.js";
 
 /** Domain views → protobuf messages. The stored state codes equal the proto enum values. */
 
-export function ticketMessage(ticket: TicketView): MessageInitShape<typeof TicketSchema> {
+/**
+ * A ticket as callers see it. An ADMITTED ticket carries its admission pass,
+ * signed here from the admission's stored times: any instance re-derives the
+ * same token for the same admission.
+ */
+export function ticketMessage(ticket: TicketView, passes: PassKeyring): MessageInitShape<typeof TicketSchema> {
+  const { issuedAtMs, expiresAtMs } = ticket;
+  const admitted = ticket.state === StoredTicketState.ADMITTED && issuedAtMs !== undefined && expiresAtMs !== undefined;
   return {
     eventId: ticket.eventId,
     userId: ticket.userId,
     state: ticket.state as number as TicketState,
     position: ticket.position,
     waitingTotal: ticket.waitingTotal,
+    estimatedWaitSeconds: ticket.estimatedWaitSeconds,
     joinedAt: timestampFromMs(ticket.joinedAtMs),
+    pass: admitted
+      ? {
+          token: passes.sign({ eventId: ticket.eventId, userId: ticket.userId, issuedAtMs, expiresAtMs }),
+          issuedAt: timestampFromMs(issuedAtMs),
+          expiresAt: timestampFromMs(expiresAtMs),
+        }
+      : undefined,
   };
 }
 
@@ -42,7 +59,8 @@ export function statsMessage(stats: QueueStatsView): MessageInitShape<typeof Que
     state: stats.config.state as number as QueueState,
     waiting: stats.waiting,
     preQueue: 0,
-    active: 0,
+    active: stats.active,
+    admittedPerSec: stats.admittedPerSec,
     admittedTotal: stats.admittedTotal,
     joinedTotal: stats.joinedTotal,
     oldestWaiterAgeSeconds: Math.floor(stats.oldestWaiterAgeMs / 1000),

@@ -1,7 +1,9 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import { QueueService } from "../../gen/boxoffice/v1/queue_pb.js";
 import { backendUnavailable, invalidRequest } from "../rpc/errors.js";
+import type { PassKeyring } from "../pass/pass.js";
 import type { QueueStore } from "../queue/queue-store.js";
+import type { TicketView } from "../queue/types.js";
 import type { WatchHub } from "../queue/watch-hub.js";
 import { configMessage, queueStateCode, statsMessage, ticketMessage, timestampField } from "./queue-convert.js";
 import { queueErrors } from "./queue-errors.js";
@@ -9,6 +11,8 @@ import { queueErrors } from "./queue-errors.js";
 export interface QueueServiceDeps {
   readonly store: QueueStore;
   readonly hub: WatchHub;
+  /** Signs the admission pass carried by ADMITTED tickets. */
+  readonly passes: PassKeyring;
 }
 
 /**
@@ -16,7 +20,8 @@ export interface QueueServiceDeps {
  * policy; each method is one store call whose result kinds map to a response
  * or to an entry of `queueErrors`.
  */
-export function createQueueService({ store, hub }: QueueServiceDeps): ServiceImpl<typeof QueueService> {
+export function createQueueService({ store, hub, passes }: QueueServiceDeps): ServiceImpl<typeof QueueService> {
+  const ticket = (view: TicketView) => ticketMessage(view, passes);
   return {
     async configureQueue(req) {
       if (req.clearOpensAt && req.opensAt) {
@@ -50,7 +55,7 @@ export function createQueueService({ store, hub }: QueueServiceDeps): ServiceImp
       switch (result.kind) {
         case "joined":
         case "already_joined":
-          return { ticket: ticketMessage(result.ticket), newlyJoined: result.kind === "joined" };
+          return { ticket: ticket(result.ticket), newlyJoined: result.kind === "joined" };
         case "event_not_found":
           throw queueErrors.event_not_found(req.eventId);
         case "queue_closed":
@@ -62,7 +67,7 @@ export function createQueueService({ store, hub }: QueueServiceDeps): ServiceImp
       const result = await store.position(req.eventId, req.userId);
       switch (result.kind) {
         case "ticket":
-          return { ticket: ticketMessage(result.ticket) };
+          return { ticket: ticket(result.ticket) };
         case "event_not_found":
           throw queueErrors.event_not_found(req.eventId);
         case "not_in_queue":
@@ -74,7 +79,7 @@ export function createQueueService({ store, hub }: QueueServiceDeps): ServiceImp
       for await (const item of hub.watch(req.eventId, req.userId, ctx.signal)) {
         switch (item.kind) {
           case "ticket":
-            yield { ticket: ticketMessage(item.ticket) };
+            yield { ticket: ticket(item.ticket) };
             break;
           case "event_not_found":
             throw queueErrors.event_not_found(req.eventId);
@@ -91,7 +96,7 @@ export function createQueueService({ store, hub }: QueueServiceDeps): ServiceImp
       switch (result.kind) {
         case "left":
         case "already_ended":
-          return { ticket: ticketMessage(result.ticket) };
+          return { ticket: ticket(result.ticket) };
         case "event_not_found":
           throw queueErrors.event_not_found(req.eventId);
         case "not_in_queue":

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import type { DescService } from "@bufbuild/protobuf";
 import { createClient, type Client, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
@@ -23,7 +24,18 @@ export interface RunningServer {
 
 /** The real app, in-process, on two free ports of 127.0.0.1, over the test Redis. */
 export async function startServer(env: Record<string, string> = {}): Promise<RunningServer> {
-  const config = loadConfig({ PORT: "0", CONNECT_PORT: "0", HOST: "127.0.0.1", WATCH_INTERVAL_MS: "50", SHUTDOWN_GRACE_MS: "2000", ...env });
+  const config = loadConfig({
+    PORT: "0",
+    CONNECT_PORT: "0",
+    HOST: "127.0.0.1",
+    WATCH_INTERVAL_MS: "50",
+    SHUTDOWN_GRACE_MS: "2000",
+    // Each server owns its keys, so its sweepers and admitter touch only its own tests' events.
+    REDIS_KEY_PREFIX: `t${randomBytes(6).toString("hex")}:`,
+    // Most tests watch positions hold still; the admission tests turn the admitter on.
+    ADMIT_INTERVAL_MS: "0",
+    ...env,
+  });
   const redis = await connectRedis();
   let skew = 0;
   const app = buildApp({ config, redis, logger: pino({ level: "silent" }), clockSkewMs: () => skew });
