@@ -78,7 +78,7 @@ export function buildApp({ config, redis, logger, clockSkewMs }: AppDeps): App {
   const validator = createRequestValidator();
   const services = [
     registration(QueueService, createQueueService({ store, hub, passes: config.passKeys })),
-    registration(SeatService, createSeatService({ store: seats, hub: availability })),
+    registration(SeatService, createSeatService({ store: seats, hub: availability, passes: config.passKeys })),
     createHealthService(health),
   ];
   const reflection = createReflectionServices(

@@ -41,6 +41,7 @@ export const Outcome = {
   HOLD_CONFIRMED: 42,
   HOLD_ID_TAKEN: 43,
   PASS_REQUIRED: 44,
+  SESSION_NOT_ACTIVE: 45,
 } as const;
 
 export type OutcomeName = keyof typeof Outcome;

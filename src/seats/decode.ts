@@ -93,6 +93,8 @@ export function decodeHold(raw: unknown, eventId: string): HoldResult {
       return { kind: "hold_id_taken" };
     case Outcome.PASS_REQUIRED:
       return { kind: "pass_required" };
+    case Outcome.SESSION_NOT_ACTIVE:
+      return { kind: "session_not_active" };
     default:
       return reply.fail(`outcome ${code}`);
   }

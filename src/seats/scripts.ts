@@ -14,10 +14,10 @@ export const SeatScriptDefaults = {
 
 export const SEAT_SCRIPT_FILES = [
   "loadSeatMap-9.lua",
-  "holdSeats-9.lua",
+  "holdSeats-10.lua",
   "extendHold-8.lua",
   "releaseHold-8.lua",
-  "confirmHold-8.lua",
+  "confirmHold-10.lua",
   "getHold-8.lua",
   "getAvailability-9.lua",
   "sweepHolds-8.lua",

@@ -1,5 +1,6 @@
 import type { Redis } from "ioredis";
 import { ScriptRunner } from "../redis/script-loader.js";
+import { queueKeys } from "../queue/keys.js";
 import { parseSeatChange, type SeatChange, type SeatChangesPage } from "./changes.js";
 import { decodeAvailability, decodeLoad } from "./decode-inventory.js";
 import { decodeConfirm, decodeExtend, decodeGetHold, decodeHold, decodeHoldSweep, decodeRelease } from "./decode.js";
@@ -110,7 +111,8 @@ export class SeatStore {
    * Best available: the front-most row's leftmost run of adjacent seats;
    * failing that, the fewest blocks of adjacent seats (largest first, ties to
    * the front, then the left). A seat map that requires a pass refuses the
-   * hold (`pass_required`) unless the caller says it verified the user's pass.
+   * hold (`pass_required`) unless the caller says it verified the user's pass,
+   * and (`session_not_active`) unless the user's admission session is active.
    */
   async hold(
     eventId: string,
@@ -122,7 +124,8 @@ export class SeatStore {
     assertId(userId);
     assertId(holdId);
     const [kind, target, quantity, seatIds] = selectionArgs(selection);
-    const reply = await this.#scripts.run("holdSeats", this.#withLayout(eventId), [
+    const queue = queueKeys(this.#prefix, eventId);
+    const reply = await this.#scripts.run("holdSeats", [...this.#withLayout(eventId), queue.active], [
       holdId,
       userId,
       this.#skew(),
@@ -155,10 +158,19 @@ export class SeatStore {
     return decodeRelease(reply, eventId);
   }
 
-  /** HELD and live → SOLD; idempotent (`already_confirmed`) for the same order id. */
+  /**
+   * HELD and live → SOLD; idempotent (`already_confirmed`) for the same order
+   * id. Ends the user's admission session in the event's queue, if active.
+   */
   async confirm(eventId: string, holdId: string, userId: string, orderId: string): Promise<ConfirmResult> {
     assertId(orderId, 128);
-    const reply = await this.#scripts.run("confirmHold", this.#core(eventId), [holdId, userId, orderId, this.#skew()]);
+    const queue = queueKeys(this.#prefix, eventId);
+    const reply = await this.#scripts.run("confirmHold", [...this.#core(eventId), queue.tickets, queue.active], [
+      holdId,
+      userId,
+      orderId,
+      this.#skew(),
+    ]);
     return decodeConfirm(reply, eventId);
   }
 

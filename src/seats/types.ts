@@ -143,7 +143,9 @@ export type HoldResult =
   /** The hold id belongs to another user's hold (ids are random: a caller bug). */
   | { readonly kind: "hold_id_taken" }
   /** The seat map requires an admission pass and the caller verified none. */
-  | { readonly kind: "pass_required" };
+  | { readonly kind: "pass_required" }
+  /** The pass verified, but the user's admission session has ended (left, confirmed, expired). */
+  | { readonly kind: "session_not_active" };
 
 export type ExtendResult =
   | { readonly kind: "extended"; readonly hold: HoldView }

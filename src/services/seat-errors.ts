@@ -46,6 +46,14 @@ export const seatErrors = {
     reasonError(Code.PermissionDenied, Reason.PASS_INVALID, `holding seats of event ${eventId} requires a valid admission pass`, {
       event_id: eventId,
     }),
+  pass_expired: ({ eventId }: Ids): ConnectError =>
+    reasonError(Code.PermissionDenied, Reason.PASS_EXPIRED, "the admission pass has expired", { event_id: eventId }),
+  pass_wrong_event: ({ eventId }: Ids): ConnectError =>
+    reasonError(Code.PermissionDenied, Reason.PASS_WRONG_EVENT, `the admission pass is not for event ${eventId}`, { event_id: eventId }),
+  session_ended: ({ eventId }: Ids): ConnectError =>
+    reasonError(Code.PermissionDenied, Reason.SESSION_ENDED, `the user's admission session for event ${eventId} has ended`, {
+      event_id: eventId,
+    }),
   hold_not_found: ({ eventId, holdId = "" }: Ids): ConnectError =>
     reasonError(Code.NotFound, Reason.HOLD_NOT_FOUND, `event ${eventId} has no hold ${holdId}`, { event_id: eventId, hold_id: holdId }),
   not_hold_owner: ({ eventId, holdId = "" }: Ids): ConnectError =>

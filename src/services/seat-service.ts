@@ -5,6 +5,7 @@ import { backendUnavailable, invalidRequest } from "../rpc/errors.js";
 import type { AvailabilityHub } from "../seats/availability-hub.js";
 import type { SeatStore } from "../seats/seat-store.js";
 import { validateSeatMap } from "../seats/seat-map.js";
+import { verifyPass, type PassKeyring } from "../pass/pass.js";
 import type { HoldResult, HoldView } from "../seats/types.js";
 import { availabilityMessage, holdMessage, seatMapMessage, seatMapOf, seatStateMessage, selectionOf } from "./seat-convert.js";
 import { holdRefusal, seatErrors } from "./seat-errors.js";
@@ -12,6 +13,8 @@ import { holdRefusal, seatErrors } from "./seat-errors.js";
 export interface SeatServiceDeps {
   readonly store: SeatStore;
   readonly hub: AvailabilityHub;
+  /** Verifies admission passes offline. */
+  readonly passes: PassKeyring;
 }
 
 /** A fresh hold id: 128 random bits, unguessable, so it can serve as the fencing token. */
@@ -25,7 +28,7 @@ function newHoldId(): string {
  * then makes one store call per RPC and maps each result kind to a response
  * or to an entry of `seatErrors`.
  */
-export function createSeatService({ store, hub }: SeatServiceDeps): ServiceImpl<typeof SeatService> {
+export function createSeatService({ store, hub, passes }: SeatServiceDeps): ServiceImpl<typeof SeatService> {
   const ownHold = (hold: HoldView, userId: string): HoldView => {
     if (hold.userId !== userId) {
       throw seatErrors.not_hold_owner({ eventId: hold.eventId, holdId: hold.holdId });
@@ -53,11 +56,13 @@ export function createSeatService({ store, hub }: SeatServiceDeps): ServiceImpl<
 
     async holdSeats(req) {
       const selection = selectionOf(req);
-      // Admission passes are verified once the waiting room issues them; until
-      // then a seat map that requires one refuses every hold.
-      let result: HoldResult = await store.hold(req.eventId, req.userId, newHoldId(), selection);
+      // Verified offline first; the hold script decides whether the map needs
+      // it and checks the admission session is still active.
+      const pass = req.pass === "" ? undefined : verifyPass(req.pass, passes, { eventId: req.eventId, userId: req.userId });
+      const options = { passVerified: pass?.kind === "valid" };
+      let result: HoldResult = await store.hold(req.eventId, req.userId, newHoldId(), selection, options);
       if (result.kind === "hold_id_taken") {
-        result = await store.hold(req.eventId, req.userId, newHoldId(), selection);
+        result = await store.hold(req.eventId, req.userId, newHoldId(), selection, options);
       }
       const ids = { eventId: req.eventId };
       switch (result.kind) {
@@ -79,7 +84,13 @@ export function createSeatService({ store, hub }: SeatServiceDeps): ServiceImpl<
         case "seat_limit_reached":
           throw seatErrors.seat_limit_reached(ids, result.remaining);
         case "pass_required":
-          throw seatErrors.pass_required(ids);
+          throw pass?.kind === "expired"
+            ? seatErrors.pass_expired(ids)
+            : pass?.kind === "wrong_event"
+              ? seatErrors.pass_wrong_event(ids)
+              : seatErrors.pass_required(ids);
+        case "session_not_active":
+          throw seatErrors.session_ended(ids);
         case "hold_id_taken":
           throw new ConnectError("two random hold ids collided", Code.Internal);
       }

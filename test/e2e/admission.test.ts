@@ -1,6 +1,8 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { QueueService, QueueState, TicketState, type WatchPositionResponse } from "../../gen/boxoffice/v1/queue_pb.js";
+import { SeatService } from "../../gen/boxoffice/v1/seats_pb.js";
+import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { verifyPass } from "../../src/pass/pass.js";
 import { uniqueId } from "../support/redis.js";
 import { startServer, type RunningServer } from "./server.js";
@@ -52,3 +54,47 @@ it("admits the head of the line, streaming the pass to the watcher, and frees th
   const err = await client.getPosition({ eventId, userId: "ghost" }).catch((e: unknown) => ConnectError.from(e));
   expect(err).toMatchObject({ code: Code.NotFound });
 });
+
+it("joins, is admitted with a pass, holds seats with it, confirms, and the freed slot admits the next user", async () => {
+  const queue = server.client(QueueService);
+  const seats = server.client(SeatService);
+  const eventId = uniqueId();
+  await seats.loadSeatMap({ eventId, sections: [{ sectionId: "A", rows: [{ rowId: "1", seatIds: ["A1", "A2", "A3"] }] }], requirePass: true });
+  await queue.configureQueue({ eventId, state: QueueState.PAUSED, admitRatePerSec: 100, maxActive: 1 });
+  for (const userId of ["ann", "ben"]) await queue.join({ eventId, userId });
+  const ann = pull(queue.watchPosition({ eventId, userId: "ann" }));
+  const ben = pull(queue.watchPosition({ eventId, userId: "ben" }));
+  await ann();
+  await ben();
+  await queue.configureQueue({ eventId, state: QueueState.OPEN });
+  const pass = (await ann()).ticket!.pass!.token;
+  expect((await ben()).ticket).toMatchObject({ state: TicketState.WAITING, position: 1 });
+
+  const denied = async (promise: Promise<unknown>) => promise.then(() => undefined, (e: unknown) => ConnectError.from(e));
+  const seatsOf = (userId: string, token: string) =>
+    seats.holdSeats({ eventId, userId, pass: token, selection: { case: "seats", value: { seatIds: ["A1"] } } });
+  // Forged, someone else's, for another event, expired, or none: all refused before any seat moves.
+  const keys = server.app.config.passKeys;
+  const forged = `${pass.slice(0, -2)}${pass.endsWith("AA") ? "AB" : "AA"}`;
+  expect(reason(await denied(seatsOf("ann", forged)))).toBe("PASS_INVALID");
+  expect(reason(await denied(seatsOf("ben", pass)))).toBe("PASS_INVALID");
+  const now = Date.now();
+  expect(reason(await denied(seatsOf("ann", keys.sign({ eventId: uniqueId(), userId: "ann", issuedAtMs: now, expiresAtMs: now + 60_000 }))))).toBe("PASS_WRONG_EVENT");
+  expect(reason(await denied(seatsOf("ann", keys.sign({ eventId, userId: "ann", issuedAtMs: now - 120_000, expiresAtMs: now - 60_000 }))))).toBe("PASS_EXPIRED");
+  expect(reason(await denied(seatsOf("ann", "")))).toBe("PASS_INVALID");
+  expect((await seats.getAvailability({ eventId })).availability?.event?.held ?? 0).toBe(0);
+
+  const hold = (await seatsOf("ann", pass)).hold!;
+  await seats.confirmHold({ eventId, holdId: hold.holdId, userId: "ann", orderId: "order-ann" });
+  // The sale ended ann's session: her pass no longer holds, and ben takes the slot.
+  expect(reason(await denied(seatsOf("ann", pass)))).toBe("SESSION_ENDED");
+  const benTicket = (await ben()).ticket!;
+  expect(benTicket).toMatchObject({ state: TicketState.ADMITTED });
+  const second = await seats.holdSeats({ eventId, userId: "ben", pass: benTicket.pass!.token, selection: { case: "bestAvailable", value: { sectionId: "A", quantity: 2 } } });
+  expect(second.hold?.seatIds).toEqual(["A2", "A3"]);
+});
+
+function reason(err: ConnectError | undefined): string | undefined {
+  expect(err?.code).toBe(Code.PermissionDenied);
+  return err?.findDetails(ErrorInfoSchema)[0]?.reason;
+}

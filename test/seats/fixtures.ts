@@ -14,6 +14,8 @@ export interface SeatFixture {
   readonly redis: Redis;
   readonly store: SeatStore;
   readonly eventId: string;
+  /** The key prefix of this fixture's stores (for other stores over the same events). */
+  readonly prefix: string;
   /** Another store on its own connection, same prefix and clock: for real concurrency. */
   connect(): SeatStore;
   /** A reaper over this fixture's events; tests call `sweepAll()` instead of waiting. */
@@ -33,6 +35,7 @@ export function seatFixture(): SeatFixture {
   return {
     redis,
     store,
+    prefix: options.keyPrefix,
     eventId: uniqueId(),
     connect() {
       const other = connectRedis();

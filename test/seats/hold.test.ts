@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { StoredHoldState as H } from "../../src/redis/outcomes.js";
+import { QueueStore } from "../../src/queue/queue-store.js";
+import { StoredHoldState as H, StoredTicketState as T } from "../../src/redis/outcomes.js";
 import type { SeatSelection } from "../../src/seats/types.js";
 import { grid, held, outbox, seatFixture, seatIdsOf, smallMap, type SeatFixture } from "./fixtures.js";
 import { expectConsistent } from "./invariant.js";
@@ -180,12 +181,23 @@ describe("best available", () => {
 });
 
 describe("holdSeats with a seat map that requires an admission pass", () => {
-  it("refuses without a verified pass, writing nothing, and holds with one", async () => {
-    const f = await seatFixture();
+  it("refuses without a verified pass or an active admission session, writing nothing", async () => {
+    const f = seatFixture();
+    const queue = new QueueStore(f.redis, { keyPrefix: f.prefix });
     await f.store.loadSeatMap(f.eventId, { sections: [{ sectionId: "A", rows: [{ rowId: "1", seatIds: ["A1", "A2"] }] }], tiers: [], requirePass: true });
     expect(await f.store.hold(f.eventId, "u1", "hold-a", { kind: "seats", seatIds: ["A1"] })).toEqual({ kind: "pass_required" });
+    expect(await f.store.hold(f.eventId, "u1", "hold-b", { kind: "seats", seatIds: ["A1"] }, { passVerified: true })).toEqual({ kind: "session_not_active" });
     expect(await f.redis.hlen(f.store.keys(f.eventId).holds)).toBe(0);
-    const held = await f.store.hold(f.eventId, "u1", "hold-b", { kind: "seats", seatIds: ["A1"] }, { passVerified: true });
+
+    // Admitted through the event's queue: the session is active until it is confirmed away.
+    await queue.configure(f.eventId, {});
+    await queue.join(f.eventId, "u1");
+    expect(await queue.admit(f.eventId, {})).toMatchObject({ kind: "admission", admitted: 1 });
+    const held = await f.store.hold(f.eventId, "u1", "hold-c", { kind: "seats", seatIds: ["A1"] }, { passVerified: true });
     expect(held.kind).toBe("held");
+    expect((await f.store.confirm(f.eventId, "hold-c", "u1", "order-1")).kind).toBe("confirmed");
+    expect(await f.redis.zscore(queue.keys(f.eventId).active, "u1")).toBeNull();
+    expect(await queue.position(f.eventId, "u1")).toMatchObject({ ticket: { state: T.LEFT } });
+    expect(await f.store.hold(f.eventId, "u1", "hold-d", { kind: "seats", seatIds: ["A2"] }, { passVerified: true })).toEqual({ kind: "session_not_active" });
   });
 });

@@ -86,9 +86,8 @@ describe("loadSeatMap", () => {
       seatMap: { sections: 1, seats: 4, tiers: 1, capacity: 7, maxSeatsPerUser: 2, requirePass: true },
     });
     expect(await f.store.getHold(f.eventId, "h2")).toEqual({ kind: "hold_not_found" });
-    const pass = { passVerified: true };
-    expect(await f.store.hold(f.eventId, "u1", "h3", { kind: "seats", seatIds: ["A-R1-1"] }, pass)).toEqual({ kind: "unknown_seat", seatIds: ["A-R1-1"] });
-    expect(await f.store.hold(f.eventId, "u1", "h4", { kind: "best_available", section: "A", quantity: 1 }, pass)).toEqual({ kind: "unknown_section" });
+    // The new map requires a pass: without one nothing about the old seats is even looked at.
+    expect(await f.store.hold(f.eventId, "u1", "h3", { kind: "seats", seatIds: ["A-R1-1"] })).toEqual({ kind: "pass_required" });
     const result = await f.store.availability(f.eventId, "Z");
     expect(result).toMatchObject({
       kind: "availability",

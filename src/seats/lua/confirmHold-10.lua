@@ -1,10 +1,12 @@
 --[[
   Turns a live hold into a sale. Idempotent for the same order id. The hold id
   is the fencing token: an expired hold is never confirmed, even when its
-  seats are still free.
+  seats are still free. A sale ends the user's admission session, if one is
+  active, freeing its max_active slot.
 
   KEYS[1] config  KEYS[2] seats   KEYS[3] taken  KEYS[4] holds
   KEYS[5] expiry  KEYS[6] users   KEYS[7] counts KEYS[8] log
+  KEYS[9] the event's queue tickets   KEYS[10] the event's queue active sessions
 
   ARGV[1] hold id
   ARGV[2] user id
@@ -17,11 +19,13 @@
     HOLD_CONFIRMED     confirmed before under another order id
     EVENT_NOT_FOUND    HOLD_NOT_FOUND   NOT_HOLD_OWNER
     HOLD_EXPIRED       HOLD_RELEASED
-  Events: seat.confirmed (+ order); seat.expired (expired holds swept on the way, possibly this one)
+  Events: seat.confirmed (+ order); queue.session_ended (reason confirmed) when a
+    session ends; seat.expired (expired holds swept on the way, possibly this one)
 ]]
 local k = {
   config = KEYS[1], seats = KEYS[2], taken = KEYS[3], holds = KEYS[4],
   expiry = KEYS[5], users = KEYS[6], counts = KEYS[7], log = KEYS[8],
+  tickets = KEYS[9], active = KEYS[10],
 }
 local hold_id, user, order, skew = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 
@@ -57,4 +61,15 @@ redis.call('ZREM', k.expiry, hold_id)
 h.state, h.order = H_CONFIRMED, order
 write_hold(k.holds, h)
 log_change(k, 'seat.confirmed', h, places, { 'order', order })
+
+-- The sale ends the admission session (ticket record: state|seq|joined|issued|expires).
+if redis.call('ZREM', k.active, user) == 1 then
+  local raw = redis.call('HGET', k.tickets, user) or ''
+  local seq, joined, issued, expires = string.match(raw, '^%d+|(%d+)|(%d+)|(%d+)|(%d+)$')
+  if seq then
+    redis.call('HSET', k.tickets, user, T_LEFT .. '|' .. seq .. '|' .. joined .. '|' .. issued .. '|' .. expires)
+    redis.call('XADD', k.log, 'MAXLEN', '~', LOG_MAXLEN, '*', 'type', 'queue.session_ended', 'user', user,
+      'seq', seq, 'reason', 'confirmed', 'issued', issued, 'expires', expires)
+  end
+end
 return { CONFIRMED, hold_view(k, h, places), {}, 0 }

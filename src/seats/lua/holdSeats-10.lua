@@ -4,6 +4,7 @@
 
   KEYS[1] config  KEYS[2] seats   KEYS[3] taken  KEYS[4] holds  KEYS[5] expiry
   KEYS[6] users   KEYS[7] counts  KEYS[8] log    KEYS[9] layout
+  KEYS[10] the event's queue `active` sessions (user -> session expiry ms)
 
   ARGV[1] hold id (random, chosen by the caller: the fencing token)
   ARGV[2] user id
@@ -19,6 +20,7 @@
     ALREADY_HELD        this user already has a hold with this id: it, as it stands
     EVENT_NOT_FOUND     no seat map
     PASS_REQUIRED       the seat map requires an admission pass and none was verified
+    SESSION_NOT_ACTIVE  the pass verified, but the user's admission session has ended
     HOLD_ID_TAKEN       another user's hold has this id
     UNKNOWN_SEAT        seat_ids = the requested seats the map does not have
     UNKNOWN_SECTION     UNKNOWN_TIER
@@ -29,7 +31,7 @@
 ]]
 local k = {
   config = KEYS[1], seats = KEYS[2], taken = KEYS[3], holds = KEYS[4], expiry = KEYS[5],
-  users = KEYS[6], counts = KEYS[7], log = KEYS[8], layout = KEYS[9],
+  users = KEYS[6], counts = KEYS[7], log = KEYS[8], layout = KEYS[9], active = KEYS[10],
 }
 local hold_id, user, skew, pass_ok = ARGV[1], ARGV[2], ARGV[3], ARGV[4] == '1'
 local kind, target, quantity = ARGV[5], ARGV[6], tonumber(ARGV[7])
@@ -42,6 +44,13 @@ if settings.require_pass and not pass_ok then
   return { PASS_REQUIRED, {}, {}, 0 }
 end
 local now = now_ms(skew)
+if settings.require_pass then
+  -- A pass verifies offline until it expires; the session may have ended sooner (leave, confirm).
+  local session_ends = tonumber(redis.call('ZSCORE', k.active, user))
+  if not session_ends or session_ends <= now then
+    return { SESSION_NOT_ACTIVE, {}, {}, 0 }
+  end
+end
 expire_due(k, now, SWEEP_BATCH)
 
 local existing = read_hold(k.holds, hold_id)
