@@ -73,12 +73,18 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
   if (!/^[A-Za-z0-9._:-]{0,32}$/.test(redisKeyPrefix)) {
     problems.push(`REDIS_KEY_PREFIX may hold at most 32 of [A-Za-z0-9._:-], got "${redisKeyPrefix}"`);
   }
+  const watchIntervalMs = int("WATCH_INTERVAL_MS", 250, 20, 10_000);
+  const sweepIntervalMs = int("SWEEP_INTERVAL_MS", 1000, 50, 60_000);
+  const shutdownGraceMs = int("SHUTDOWN_GRACE_MS", 10_000, 0, 600_000);
   const admitIntervalMs = int("ADMIT_INTERVAL_MS", 250, 0, 999);
   const passSpec = env["PASS_KEYS"];
   const passKeysGenerated = passSpec === undefined || passSpec === "";
   const parsed = parsePassKeys(passKeysGenerated ? `dev:base64:${randomBytes(32).toString("base64")}` : passSpec);
   if ("problems" in parsed) {
     problems.push(...parsed.problems.map((p) => `PASS_KEYS: ${p}`));
+  }
+  if (problems.length > 0 || !("keys" in parsed)) {
+    throw new ConfigError(problems);
   }
   const config: Config = {
     port,
@@ -87,15 +93,12 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     redisUrl,
     redisKeyPrefix,
     logLevel,
-    watchIntervalMs: int("WATCH_INTERVAL_MS", 250, 20, 10_000),
-    sweepIntervalMs: int("SWEEP_INTERVAL_MS", 1000, 50, 60_000),
-    shutdownGraceMs: int("SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
+    watchIntervalMs,
+    sweepIntervalMs,
+    shutdownGraceMs,
     admitIntervalMs,
-    passKeys: "keys" in parsed ? parsed.keys : (undefined as never),
+    passKeys: parsed.keys,
     passKeysGenerated,
   };
-  if (problems.length > 0) {
-    throw new ConfigError(problems);
-  }
   return Object.freeze(config);
 }
