@@ -5,6 +5,7 @@ import { estimatedWaitSeconds } from "./estimate.js";
 import type { QueueStore } from "./queue-store.js";
 import type { TicketStateCode, TicketView } from "./types.js";
 import { decodeWatchTick, type QueueChange, type WatchedTicket } from "./watch-decode.js";
+import { WatcherLoop } from "../util/watcher-loop.js";
 import type { Watcher } from "./watcher.js";
 
 export interface WatchLoopOptions {
@@ -38,67 +39,31 @@ const REMOVALS: ReadonlyMap<string, TicketStateCode> = new Map([
  * so the Redis work per tick follows the changes, not the number of watchers.
  * New watchers are read in batches on the next tick, which runs at once.
  */
-export class WatchLoop {
+export class WatchLoop extends WatcherLoop<Watcher> {
   readonly eventId: string;
   readonly #store: QueueStore;
   readonly #options: WatchLoopOptions;
-  readonly #resolved = new Set<Watcher>();
-  readonly #pending = new Set<Watcher>();
   /** Users in presence order: the head is the one refreshed longest ago. */
   readonly #presence: Array<{ userId: string; at: number }> = [];
   #cursor = "";
   #touchEveryMs = Number.POSITIVE_INFINITY;
-  #wake: (() => void) | undefined;
-  readonly done: Promise<void>;
 
   /** Starts serving `first`; `onStopped` runs synchronously once no watcher is left. */
   constructor(eventId: string, store: QueueStore, options: WatchLoopOptions, first: Watcher, onStopped: () => void) {
+    super();
     this.eventId = eventId;
     this.#store = store;
     this.#options = options;
-    this.#pending.add(first);
-    this.done = this.#run(onStopped);
+    this.start(first, options.intervalMs, onStopped);
   }
 
-  get size(): number {
-    return this.#resolved.size + this.#pending.size;
+  protected override failed(cause: unknown): void {
+    this.#options.logger.error({ err: cause, eventId: this.eventId }, "watch loop tick failed");
+    this.#failAll({ kind: "unavailable", cause });
   }
 
-  add(watcher: Watcher): void {
-    this.#pending.add(watcher);
-    this.#wake?.();
-  }
-
-  remove(watcher: Watcher): void {
-    this.#pending.delete(watcher);
-    this.#resolved.delete(watcher);
-    if (this.size === 0) {
-      this.#wake?.();
-    }
-  }
-
-  async #run(onStopped: () => void): Promise<void> {
-    try {
-      while (this.size > 0) {
-        try {
-          await this.#tick();
-        } catch (cause) {
-          this.#options.logger.error({ err: cause, eventId: this.eventId }, "watch loop tick failed");
-          this.#failAll({ kind: "unavailable", cause });
-          return;
-        }
-        if (this.#pending.size === 0 && this.size > 0) {
-          await this.#sleep();
-        }
-      }
-    } finally {
-      // Synchronous with the last size check: no watcher can slip in between.
-      onStopped();
-    }
-  }
-
-  async #tick(): Promise<void> {
-    const reading = [...new Set([...this.#pending].slice(0, this.#options.batchSize).map((w) => w.userId))];
+  protected override async tick(): Promise<boolean> {
+    const reading = [...new Set([...this.pending].slice(0, this.#options.batchSize).map((w) => w.userId))];
     const touching = this.#dueForPresence(reading);
     const k = this.#store.keys(this.eventId);
     const raw = await this.#store.run(
@@ -109,25 +74,27 @@ export class WatchLoop {
     const tick = decodeWatchTick(raw);
     if (tick.kind === "event_not_found") {
       this.#failAll({ kind: "event_not_found" });
-      return;
+      return false;
     }
     this.#cursor = tick.cursor;
     // Presence is refreshed three times per idle timeout, so one late tick never costs a place.
     this.#touchEveryMs = (tick.idleTimeoutSeconds * 1000) / 3;
     if (tick.resync) {
-      for (const watcher of this.#resolved) {
-        this.#pending.add(watcher);
+      for (const watcher of this.live) {
+        this.pending.add(watcher);
       }
-      this.#resolved.clear();
+      this.live.clear();
     } else {
       await this.#apply(tick.changes, tick.waitingTotal, tick.admittedPerSec);
     }
-    for (const watcher of [...this.#pending]) {
+    for (const watcher of [...this.pending]) {
       if (tick.tickets.has(watcher.userId)) {
-        this.#pending.delete(watcher);
+        this.pending.delete(watcher);
         this.#resolve(watcher, tick.tickets.get(watcher.userId), tick.waitingTotal, tick.admittedPerSec);
       }
     }
+    // Watchers still unread (or back for a resync) make the next tick run at once.
+    return false;
   }
 
   async #apply(changes: readonly QueueChange[], waitingTotal: number, rate: number | undefined): Promise<void> {
@@ -141,7 +108,7 @@ export class WatchLoop {
     }
     removedSeqs.sort((a, b) => a - b);
     let pushed = 0;
-    for (const watcher of this.#resolved) {
+    for (const watcher of this.live) {
       // Let the messages built so far reach their sockets before building more.
       if (pushed >= SLICE) {
         pushed = 0;
@@ -206,7 +173,7 @@ export class WatchLoop {
       watcher.current = ticket;
     }
     if (!watcher.closed) {
-      this.#resolved.add(watcher);
+      this.live.add(watcher);
       if (!previous) {
         this.#presence.push({ userId: watcher.userId, at: Date.now() });
       }
@@ -216,7 +183,7 @@ export class WatchLoop {
   #push(watcher: Watcher, ticket: TicketView): void {
     watcher.push({ kind: "ticket", ticket });
     if (watcher.closed) {
-      this.#resolved.delete(watcher);
+      this.live.delete(watcher);
     }
   }
 
@@ -228,7 +195,7 @@ export class WatchLoop {
     if (!head || now - head.at < this.#touchEveryMs) {
       return due;
     }
-    const watched = new Set([...this.#resolved].map((w) => w.userId));
+    const watched = new Set([...this.live].map((w) => w.userId));
     const skip = new Set(reading);
     while (due.length < this.#options.batchSize && this.#presence.length > 0) {
       const head = this.#presence[0] as { userId: string; at: number };
@@ -245,24 +212,11 @@ export class WatchLoop {
   }
 
   #failAll(item: Parameters<Watcher["push"]>[0]): void {
-    for (const watcher of [...this.#pending, ...this.#resolved]) {
+    for (const watcher of [...this.pending, ...this.live]) {
       watcher.push(item);
     }
-    this.#pending.clear();
-    this.#resolved.clear();
-  }
-
-  #sleep(): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const timer = setTimeout(done, this.#options.intervalMs);
-      function done(): void {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.#wake = done;
-    }).finally(() => {
-      this.#wake = undefined;
-    });
+    this.pending.clear();
+    this.live.clear();
   }
 }
 

@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import { AvailabilityWatcher, type AvailabilityItem } from "./availability-watcher.js";
+import { WatcherLoop } from "../util/watcher-loop.js";
 import type { SeatStore } from "./seat-store.js";
 import type { AvailabilityView, SeatStatusView } from "./types.js";
 
@@ -66,65 +67,29 @@ export class AvailabilityHub {
   }
 }
 
-class AvailabilityLoop {
-  readonly done: Promise<void>;
+class AvailabilityLoop extends WatcherLoop<AvailabilityWatcher> {
   readonly #eventId: string;
   readonly #store: SeatStore;
   readonly #options: AvailabilityHubOptions;
-  readonly #live = new Set<AvailabilityWatcher>();
-  readonly #pending = new Set<AvailabilityWatcher>();
   #cursor: string | undefined;
-  #wake: (() => void) | undefined;
 
   constructor(eventId: string, store: SeatStore, options: AvailabilityHubOptions, first: AvailabilityWatcher, onStopped: () => void) {
+    super();
     this.#eventId = eventId;
     this.#store = store;
     this.#options = options;
-    this.#pending.add(first);
-    this.done = this.#run(onStopped);
+    this.start(first, options.intervalMs, onStopped);
   }
 
-  get size(): number {
-    return this.#live.size + this.#pending.size;
-  }
-
-  add(watcher: AvailabilityWatcher): void {
-    this.#pending.add(watcher);
-    this.#wake?.();
-  }
-
-  remove(watcher: AvailabilityWatcher): void {
-    this.#pending.delete(watcher);
-    this.#live.delete(watcher);
-    if (this.size === 0) {
-      this.#wake?.();
-    }
-  }
-
-  async #run(onStopped: () => void): Promise<void> {
-    try {
-      while (this.size > 0) {
-        let more = false;
-        try {
-          more = await this.#tick();
-        } catch (cause) {
-          this.#options.logger.error({ err: cause, eventId: this.#eventId }, "availability loop tick failed");
-          this.#failAll({ kind: "unavailable", cause });
-          return;
-        }
-        if (!more && this.#pending.size === 0 && this.size > 0) {
-          await this.#sleep();
-        }
-      }
-    } finally {
-      onStopped();
-    }
+  protected override failed(cause: unknown): void {
+    this.#options.logger.error({ err: cause, eventId: this.#eventId }, "availability loop tick failed");
+    this.#failAll({ kind: "unavailable", cause });
   }
 
   /** One tick; true when another is due at once (a full page of changes). */
-  async #tick(): Promise<boolean> {
+  protected override async tick(): Promise<boolean> {
     let more = false;
-    if (this.#cursor !== undefined && this.#live.size > 0) {
+    if (this.#cursor !== undefined && this.live.size > 0) {
       const page = await this.#store.changesSince(this.#eventId, this.#cursor, this.#options.maxChangesPerTick);
       this.#cursor = page.cursor;
       more = page.more;
@@ -136,7 +101,7 @@ class AvailabilityLoop {
         const changes: SeatStatusView[] = page.changes.flatMap((c) =>
           c.seats.map((seat) => ({ seatId: seat.seatId, section: seat.section, row: seat.row, status: c.status })),
         );
-        for (const watcher of this.#live) {
+        for (const watcher of this.live) {
           watcher.update(counts, changes);
         }
       }
@@ -144,7 +109,7 @@ class AvailabilityLoop {
     // New watchers: one snapshot per distinct section. Its cursor is at least
     // this loop's, so the changes after it reach them through later ticks.
     const bySection = new Map<string | undefined, AvailabilityWatcher[]>();
-    for (const watcher of this.#pending) {
+    for (const watcher of this.pending) {
       bySection.set(watcher.section, [...(bySection.get(watcher.section) ?? []), watcher]);
     }
     for (const [section, watchers] of bySection) {
@@ -154,9 +119,9 @@ class AvailabilityLoop {
       }
       this.#cursor ??= snapshot.cursor;
       for (const watcher of watchers) {
-        if (this.#pending.delete(watcher)) {
+        if (this.pending.delete(watcher)) {
           watcher.update(snapshot, []);
-          this.#live.add(watcher);
+          this.live.add(watcher);
         }
       }
     }
@@ -174,7 +139,7 @@ class AvailabilityLoop {
         return undefined;
       case "unknown_section":
         for (const watcher of failing ?? []) {
-          this.#pending.delete(watcher);
+          this.pending.delete(watcher);
           watcher.fail({ kind: "unknown_section" });
         }
         return undefined;
@@ -182,23 +147,10 @@ class AvailabilityLoop {
   }
 
   #failAll(item: Exclude<AvailabilityItem, { kind: "update" }>): void {
-    for (const watcher of [...this.#pending, ...this.#live]) {
+    for (const watcher of [...this.pending, ...this.live]) {
       watcher.fail(item);
     }
-    this.#pending.clear();
-    this.#live.clear();
-  }
-
-  #sleep(): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const timer = setTimeout(done, this.#options.intervalMs);
-      function done(): void {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.#wake = done;
-    }).finally(() => {
-      this.#wake = undefined;
-    });
+    this.pending.clear();
+    this.live.clear();
   }
 }

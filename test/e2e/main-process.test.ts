@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import { Code, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { expect, it } from "vitest";
-import { QueueService } from "../../gen/boxoffice/v1/queue_pb.js";
+import { QueueService, QueueState } from "../../gen/boxoffice/v1/queue_pb.js";
 import { uniqueId } from "../support/redis.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -43,7 +43,8 @@ it("starts with a private Redis, serves, and drains on SIGTERM: streams end UNAV
   expect(redisPort).toBeGreaterThan(0);
   const clients = [grpc, connectAddr].map((addr) => createClient(QueueService, createGrpcTransport({ baseUrl: `http://${addr}` })));
   const eventId = uniqueId();
-  await clients[0]!.configureQueue({ eventId });
+  // Paused: the admitter of the started process must not let the user through mid-test.
+  await clients[0]!.configureQueue({ eventId, state: QueueState.PAUSED });
   await clients[0]!.join({ eventId, userId: "u" });
   const streams = clients.map((c) => c.watchPosition({ eventId, userId: "u" })[Symbol.asyncIterator]());
   for (const stream of streams) {
