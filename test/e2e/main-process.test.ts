@@ -5,7 +5,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { Code, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { expect, it } from "vitest";
+import { expect, it, onTestFinished } from "vitest";
 import { QueueService, QueueState } from "../../gen/boxoffice/v1/queue_pb.js";
 import { uniqueId } from "../support/redis.js";
 
@@ -27,6 +27,10 @@ it("starts with a private Redis, serves, and drains on SIGTERM: streams end UNAV
   delete env["REDIS_URL"];
   const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
   const exited = once(child, "exit");
+  // Whatever happens in the test, the process (and with it its private Redis) does not outlive it.
+  onTestFinished(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+  });
   const lines = createInterface({ input: child.stdout });
   let redisPort = 0;
   let grpc = "";
