@@ -68,11 +68,15 @@ export async function interleaved<T extends { readonly key: string }, R extends 
       runs.set(target.key, [...(runs.get(target.key) ?? []), row]);
     }
   }
-  return targets.map((target) => {
-    const rows = [...(runs.get(target.key) ?? [])].sort((a, b) => a.reqPerSec - b.reqPerSec);
-    const median = rows[Math.floor((rows.length - 1) / 2)] as R;
-    return { ...median, minReqPerSec: rows[0]?.reqPerSec ?? NaN, maxReqPerSec: rows.at(-1)?.reqPerSec ?? NaN };
-  });
+  return targets.map((target) => medianRun(runs.get(target.key) ?? []));
+}
+
+/** The median of a target's runs by req/s (the lower one of an even count), with the range over all of them. */
+export function medianRun<R extends ResultRow>(runs: readonly R[]): R {
+  const rows = [...runs].sort((a, b) => a.reqPerSec - b.reqPerSec);
+  const median = rows[Math.floor((rows.length - 1) / 2)];
+  if (!median) throw new Error("no runs to take the median of");
+  return { ...median, minReqPerSec: rows[0]?.reqPerSec ?? NaN, maxReqPerSec: rows.at(-1)?.reqPerSec ?? NaN };
 }
 
 /** Queue state code for PAUSED: joins accepted, nobody admitted, so positions only move when the benchmark says so. */

@@ -2,6 +2,7 @@ import type { ResultRow } from "./context.js";
 import type { FanoutResult } from "./fanout.js";
 import type { FreshRow } from "./fresh.js";
 import { percentile } from "./grpc-wire.js";
+import type { SeatRow } from "./seats.js";
 
 /** A Markdown table with columns padded so it also reads well in a terminal. */
 export function table(header: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
@@ -90,6 +91,50 @@ export function targets(rows: readonly ResultRow[], fanout: readonly FanoutResul
   for (const f of fanout) {
     const worst = Math.max(...f.rounds.map((x) => x.lastMs));
     lines.push(`${f.watchers} watchers updated < 200 ms (${f.label}): worst ${worst.toFixed(0)} ms — ${worst < 200 ? "met" : "NOT met"}`);
+  }
+  return lines;
+}
+
+/** The seat scenario's rows: ratios to the Health/Check of the same client, and to h2load's when it ran. */
+export function seatTable(rows: readonly SeatRow[], h2loadBaseline: ResultRow | undefined): string {
+  const baseline = rows.find((r) => r.key === "seats-baseline")?.reqPerSec;
+  const header = ["Call (seat scenario)", "req/s", "range", "p50 ms", "p99 ms", "× baseline", "× h2load baseline", "server CPU µs/call", "Redis CPU µs/call", "client CPU µs/call", "other load", "verified"];
+  return table(
+    header,
+    rows.map((row) => [
+      row.label,
+      fixed(row.reqPerSec, 0),
+      row.minReqPerSec === row.maxReqPerSec ? "" : `${fixed(row.minReqPerSec, 0)}–${fixed(row.maxReqPerSec, 0)}`,
+      fixed(row.p50Ms, 2),
+      fixed(row.p99Ms, 2),
+      ratio(row.reqPerSec, baseline),
+      ratio(row.reqPerSec, h2loadBaseline?.reqPerSec),
+      fixed(row.serverCpuUs, 1),
+      fixed(row.redisCpuUs, 1),
+      fixed(row.clientCpuUs, 1),
+      `${fixed(row.otherLoad * 100, 0)}%`,
+      row.check,
+    ]),
+  );
+}
+
+/** The seat targets: explicit holds against the baseline, best available against explicit holds. */
+export function seatTargets(rows: readonly SeatRow[], h2loadBaseline: ResultRow | undefined): string[] {
+  const rate = (key: string): number | undefined => rows.find((r) => r.key === key)?.reqPerSec;
+  const baseline = rate("seats-baseline");
+  const explicit = rate("seats-explicit");
+  const best = rate("seats-best");
+  const lines: string[] = [];
+  if (baseline && explicit) {
+    const r = explicit / baseline;
+    const h2load = h2loadBaseline ? `; ${(explicit / h2loadBaseline.reqPerSec).toFixed(2)}× h2load's Health/Check` : "";
+    lines.push(
+      `HoldSeats (2 explicit seats) ≥ 0.5× the baseline: ${r.toFixed(2)}× Health/Check through the same client${h2load} — ${r >= 0.5 ? "met" : "NOT met"}`,
+    );
+  }
+  if (explicit && best) {
+    const r = best / explicit;
+    lines.push(`HoldSeats best available within 2× of explicit holds (≥ 0.5×): ${r.toFixed(2)}× — ${r >= 0.5 ? "met" : "NOT met"}`);
   }
   return lines;
 }

@@ -2,9 +2,10 @@
  * `npm run bench`: Boxoffice against a bare grpc-js peer, on this machine.
  *
  * Starts a private redis-server, the service (`src/main.ts`) and the peer as
- * separate processes, drives unary load with h2load and a Node client, opens
- * thousands of WatchPosition streams from another process, prints the
- * results, and stops everything it started, also on failure or Ctrl-C.
+ * separate processes, drives unary load with h2load and a Node client, holds
+ * and sells seats of a 100,000-seat map, opens thousands of WatchPosition
+ * streams from another process, prints the results, and stops everything it
+ * started, also on failure or Ctrl-C.
  * Knobs: see `settings.ts` (BENCH_SECONDS, BENCH_WATCHERS, …).
  */
 import { randomBytes } from "node:crypto";
@@ -22,7 +23,8 @@ import { runFanout, type FanoutResult } from "./fanout.js";
 import { QuietWindow } from "./foreign-load.js";
 import { runFresh, type FreshRow } from "./fresh.js";
 import { describeMachine, machineLines } from "./machine.js";
-import { fanoutTable, targets, unaryTable } from "./report.js";
+import { fanoutTable, seatTable, seatTargets, targets, unaryTable } from "./report.js";
+import { runSeats, type SeatResults } from "./seats.js";
 import { startService, type ServiceProcess } from "./service.js";
 import { loadBenchSettings, type BenchSettings } from "./settings.js";
 import { runUnary } from "./unary.js";
@@ -59,6 +61,7 @@ async function main(): Promise<void> {
     const rows: ResultRow[] = [];
     const fresh: FreshRow[] = [];
     const fanout: FanoutResult[] = [];
+    let seats: SeatResults | undefined;
 
     const defaultInterval = loadConfig({}).watchIntervalMs;
     const service = await startService(children, {
@@ -78,6 +81,10 @@ async function main(): Promise<void> {
     }
     const peerExit = await peer.child.stop("SIGTERM");
     if (peerExit.code !== 0) throw new Error(`peer exited with code ${peerExit.code}, signal ${peerExit.signal}: ${peer.child.output}`);
+    if (settings.seats) {
+      console.log(`\nSeats (Node http2 client, ${settings.repeat} rounds, each on a fresh 100,000-seat event):`);
+      seats = await runSeats(ctx, service);
+    }
     if (settings.fanout) {
       console.log(`\nFan-out (${settings.watchers} WatchPosition streams):`);
       fanout.push(await runFanout(ctx, service, "grpc"));
@@ -95,8 +102,10 @@ async function main(): Promise<void> {
 
     console.log("\n## Results\n");
     console.log(unaryTable(rows, fresh));
+    if (seats) console.log(`\n${seatTable(seats.rows, rows.find((r) => r.key === "baseline"))}\n\nLast round's check — ${seats.verified}`);
     if (fanout.length > 0) console.log(`\n${fanoutTable(fanout)}`);
-    console.log(`\n${targets(rows, fanout).map((line) => `- ${line}`).join("\n")}`);
+    const lines = [...targets(rows, fanout), ...(seats ? seatTargets(seats.rows, rows.find((r) => r.key === "baseline")) : [])];
+    console.log(`\n${lines.map((line) => `- ${line}`).join("\n")}`);
   } finally {
     await children.killAll();
     redis?.disconnect();

@@ -1,6 +1,6 @@
 /**
  * Benchmark knobs, read once from the environment. Defaults keep a full
- * `npm run bench` under about five minutes on a 2-core machine.
+ * `npm run bench` around six minutes on an idle 2-core machine.
  */
 export interface BenchSettings {
   /** Measured seconds of each unary run. */
@@ -27,6 +27,8 @@ export interface BenchSettings {
   readonly unary: boolean;
   readonly fresh: boolean;
   readonly fanout: boolean;
+  /** The seat scenario: a 100,000-seat map, then HoldSeats, ConfirmHold and the baseline through a lean client. */
+  readonly seats: boolean;
   /** Fan-out over the Connect port as well. */
   readonly fanoutConnect: boolean;
   /** Most seconds the whole run may spend waiting for, or re-measuring after, other processes' CPU use. */
@@ -75,6 +77,7 @@ export function loadBenchSettings(env: Readonly<Record<string, string | undefine
     unary: flag("BENCH_UNARY", true),
     fresh: flag("BENCH_FRESH", true),
     fanout: flag("BENCH_FANOUT", true),
+    seats: flag("BENCH_SEATS", true),
     fanoutConnect: flag("BENCH_FANOUT_CONNECT", true),
     quietBudgetSeconds: num("BENCH_QUIET_BUDGET_SECONDS", 60, 0, 3600),
     only: env["BENCH_ONLY"] ? new Set(env["BENCH_ONLY"].split(",").map((key) => key.trim())) : undefined,
