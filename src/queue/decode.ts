@@ -10,7 +10,6 @@ import type {
   QueueConfigView,
   QueueStateCode,
   StatsResult,
-  SweepResult,
   TicketStateCode,
   TicketView,
 } from "./types.js";
@@ -160,19 +159,6 @@ export function decodeStats(raw: unknown, eventId: string): StatsResult {
         },
       };
     }
-    case Outcome.EVENT_NOT_FOUND:
-      return { kind: "event_not_found" };
-    default:
-      return reply.fail(`outcome ${code}`);
-  }
-}
-
-export function decodeSweep(raw: unknown): SweepResult {
-  const reply = new Reply("sweepQueue", raw, 3);
-  const code = reply.int(0);
-  switch (code) {
-    case Outcome.OK:
-      return { kind: "swept", expired: reply.int(1), more: reply.int(2) === 1 };
     case Outcome.EVENT_NOT_FOUND:
       return { kind: "event_not_found" };
     default:

@@ -1,6 +1,7 @@
 import type { Redis } from "ioredis";
+import { decodeSweepReply, type SweepResult } from "../redis/event-sweeper.js";
 import { ScriptRunner } from "../redis/script-loader.js";
-import { decodeAdmit, decodeConfigure, decodeJoin, decodeLeave, decodePosition, decodeStats, decodeSweep } from "./decode.js";
+import { decodeAdmit, decodeConfigure, decodeJoin, decodeLeave, decodePosition, decodeStats } from "./decode.js";
 import { eventIndexKey, queueKeys, type QueueKeys } from "./keys.js";
 import { loadQueueScripts, QueueDefaults, type QueueScriptName } from "./scripts.js";
 import type {
@@ -12,7 +13,6 @@ import type {
   PositionResult,
   QueueConfigChange,
   StatsResult,
-  SweepResult,
 } from "./types.js";
 
 export interface QueueStoreOptions {
@@ -117,7 +117,7 @@ export class QueueStore {
   /** Expires up to `limit` idle waiters of one event. */
   async sweep(eventId: string, limit: number): Promise<SweepResult> {
     const reply = await this.#scripts.run("sweepQueue", this.#lineKeys(eventId), [this.#skew(), limit]);
-    return decodeSweep(reply);
+    return decodeSweepReply("sweepQueue", reply);
   }
 
   /**

@@ -72,7 +72,6 @@ export type LeaveResult =
   | NotFound
   | { readonly kind: "not_in_queue" };
 export type StatsResult = { readonly kind: "stats"; readonly stats: QueueStatsView } | NotFound;
-export type SweepResult = { readonly kind: "swept"; readonly expired: number; readonly more: boolean } | NotFound;
 
 /** Limits of one admission call; defaults from `QueueDefaults`. */
 export interface AdmitOptions {

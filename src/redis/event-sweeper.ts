@@ -1,14 +1,32 @@
 import type { Logger } from "pino";
+import { Outcome } from "./outcomes.js";
+import { Reply } from "./reply.js";
+
+/** What one bounded sweep of an event did. */
+export type SweepResult =
+  | { readonly kind: "swept"; readonly expired: number; readonly more: boolean }
+  | { readonly kind: "event_not_found" };
+
+/** Decodes the `{code, expired, more}` reply every sweep script returns. */
+export function decodeSweepReply(script: string, raw: unknown): SweepResult {
+  const reply = new Reply(script, raw, 3);
+  const code = reply.int(0);
+  switch (code) {
+    case Outcome.OK:
+      return { kind: "swept", expired: reply.int(1), more: reply.int(2) === 1 };
+    case Outcome.EVENT_NOT_FOUND:
+      return { kind: "event_not_found" };
+    default:
+      return reply.fail(`outcome ${code}`);
+  }
+}
 
 /** A store whose events need periodic maintenance, one bounded script call at a time. */
 export interface SweepTarget {
   /** Every event the store knows (an index set, never a key scan). */
   eventIds(): Promise<string[]>;
   /** Expires up to `limit` due items of one event; `more` when another batch is due. */
-  sweep(
-    eventId: string,
-    limit: number,
-  ): Promise<{ readonly kind: "swept"; readonly expired: number; readonly more: boolean } | { readonly kind: "event_not_found" }>;
+  sweep(eventId: string, limit: number): Promise<SweepResult>;
 }
 
 export interface EventSweeperOptions {

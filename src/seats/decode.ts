@@ -7,7 +7,6 @@ import type {
   HeldSeat,
   HoldResult,
   HoldStateCode,
-  HoldSweepResult,
   HoldView,
   ReleaseResult,
 } from "./types.js";
@@ -163,19 +162,6 @@ export function decodeGetHold(raw: unknown, eventId: string): GetHoldResult {
       return { kind: "event_not_found" };
     case Outcome.HOLD_NOT_FOUND:
       return { kind: "hold_not_found" };
-    default:
-      return reply.fail(`outcome ${code}`);
-  }
-}
-
-export function decodeHoldSweep(raw: unknown): HoldSweepResult {
-  const reply = new Reply("sweepHolds", raw, 3);
-  const code = reply.int(0);
-  switch (code) {
-    case Outcome.OK:
-      return { kind: "swept", expired: reply.int(1), more: reply.int(2) === 1 };
-    case Outcome.EVENT_NOT_FOUND:
-      return { kind: "event_not_found" };
     default:
       return reply.fail(`outcome ${code}`);
   }

@@ -1,9 +1,10 @@
 import type { Redis } from "ioredis";
+import { decodeSweepReply, type SweepResult } from "../redis/event-sweeper.js";
 import { ScriptRunner } from "../redis/script-loader.js";
 import { queueKeys } from "../queue/keys.js";
 import { parseSeatChange, type SeatChange, type SeatChangesPage } from "./changes.js";
 import { decodeAvailability, decodeLoad } from "./decode-inventory.js";
-import { decodeConfirm, decodeExtend, decodeGetHold, decodeHold, decodeHoldSweep, decodeRelease } from "./decode.js";
+import { decodeConfirm, decodeExtend, decodeGetHold, decodeHold, decodeRelease } from "./decode.js";
 import { seatEventIndexKey, seatKeys, type SeatKeys } from "./keys.js";
 import { assertId, encodeLayout, SeatMapDefaults } from "./seat-map.js";
 import { loadSeatScripts, type SeatScriptName } from "./scripts.js";
@@ -13,7 +14,6 @@ import type {
   ExtendResult,
   GetHoldResult,
   HoldResult,
-  HoldSweepResult,
   LoadResult,
   ReleaseResult,
   SeatMap,
@@ -205,9 +205,9 @@ export class SeatStore {
   }
 
   /** Expires up to `limit` due holds of one event. */
-  async sweep(eventId: string, limit: number): Promise<HoldSweepResult> {
+  async sweep(eventId: string, limit: number): Promise<SweepResult> {
     const reply = await this.#scripts.run("sweepHolds", this.#core(eventId), [this.#skew(), limit]);
-    return decodeHoldSweep(reply);
+    return decodeSweepReply("sweepHolds", reply);
   }
 
   /** Every event with a seat map (an index set, not a key scan). */

@@ -180,4 +180,3 @@ export type AvailabilityResult =
   | NotFound
   | { readonly kind: "unknown_section" };
 
-export type HoldSweepResult = { readonly kind: "swept"; readonly expired: number; readonly more: boolean } | NotFound;
