@@ -36,16 +36,12 @@ local now = now_ms(skew)
 expire_due(k, now, SWEEP_BATCH)
 
 local h, refusal = owned_hold(k, hold_id, user, now)
-if not h then
-  return { refusal, {}, {}, 0 }
-elseif h.state == H_EXPIRED then
-  return { HOLD_EXPIRED, {}, {}, 0 }
-elseif h.state == H_RELEASED then
-  return { HOLD_RELEASED, {}, {}, 0 }
-elseif h.state == H_CONFIRMED and h.order == order then
+if h and h.state == H_CONFIRMED and h.order == order then
   return { ALREADY_CONFIRMED, hold_view(k, h), {}, 0 }
-elseif h.state == H_CONFIRMED then
-  return { HOLD_CONFIRMED, {}, {}, 0 }
+end
+refusal = refusal or ended_refusal(h)
+if refusal then
+  return { refusal, {}, {}, 0 }
 end
 
 -- Writes start here.

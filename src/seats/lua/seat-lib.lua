@@ -181,6 +181,18 @@ local function owned_hold(k, hold_id, user, now)
   return settle(k, h, now)
 end
 
+-- The refusal for an operation on a hold that is no longer HELD; nil while it is.
+local function ended_refusal(h)
+  if h.state == H_EXPIRED then
+    return HOLD_EXPIRED
+  elseif h.state == H_RELEASED then
+    return HOLD_RELEASED
+  elseif h.state == H_CONFIRMED then
+    return HOLD_CONFIRMED
+  end
+  return nil
+end
+
 -- Settings in milliseconds, or nil when the event has no seat map.
 local function settings_of(config_key)
   local s = redis.call('HMGET', config_key, 'hold_ttl', 'max_hold_ttl', 'max_per_user', 'require_pass')
