@@ -8,7 +8,7 @@ import { eventLogKey } from "../redis/event-log.js";
 export interface SeatKeys {
   /** Hash: settings, section and tier order, loaded_at. Its existence means "a seat map is loaded". */
   readonly config: string;
-  /** Hash: section id -> layout `row=seat,seat;row=seat` (front to back, left to right). */
+  /** Hash: section id -> its row ids `row,row` (front to back); `section|row` -> `seat,seat` (left to right). */
   readonly layout: string;
   /** Hash: seat id -> `section|row`. */
   readonly seats: string;
@@ -20,7 +20,7 @@ export interface SeatKeys {
   readonly expiry: string;
   /** Hash: user id -> seats (and GA places) held + sold by that user. */
   readonly users: string;
-  /** Hash: every counter of the event: `e:cap`, `s:<section>:held`, `t:<tier>:sold`… */
+  /** Hash: every counter of the event: `e:cap`, `s:<section>:held`, `t:<tier>:sold`…, and `r:<section>|<row>` = the row's available seats. */
   readonly counts: string;
   /** The event's outbox stream (shared with the waiting room). */
   readonly log: string;

@@ -21,8 +21,9 @@ const RECORD = /^(\d+)\|([^|]*)\|(\d+)\|(\d+)\|(\d+)\|([^|]*)\|([^|]*)\|(.*)$/;
  * the hold records. Returns every violation found; empty means:
  * available + held + sold = capacity with available >= 0 for the event, each
  * section and each tier, counters equal to the recount, no seat in two holds,
- * no seat sold twice, the expiry index holding exactly the HELD holds, and
- * per-user totals matching the holds.
+ * no seat sold twice, each row's available counter equal to its free seats,
+ * the expiry index holding exactly the HELD holds, and per-user totals
+ * matching the holds.
  */
 export async function inventoryProblems(redis: Redis, k: SeatKeys): Promise<string[]> {
   const results = await redis
@@ -61,9 +62,9 @@ export async function inventoryProblems(redis: Redis, k: SeatKeys): Promise<stri
   for (const section of (config["sections"] ?? "").split(",").filter(Boolean)) {
     const scope = { cap: 0, held: 0, sold: 0 };
     recount.set(`s:${section}`, scope);
-    for (const row of (layout[section] ?? "").split(";")) {
-      const [rowId, list = ""] = row.split("=");
-      for (const seat of list.split(",").filter(Boolean)) {
+    for (const rowId of (layout[section] ?? "").split(",").filter(Boolean)) {
+      let rowFree = 0;
+      for (const seat of (layout[`${section}|${rowId}`] ?? "").split(",").filter(Boolean)) {
         scope.cap += 1;
         sectionOf.set(seat, section);
         if (seats[seat] !== `${section}|${rowId}`) fail(`seat ${seat}: place ${seats[seat]}, layout says ${section}|${rowId}`);
@@ -71,7 +72,10 @@ export async function inventoryProblems(redis: Redis, k: SeatKeys): Promise<stri
         if (mark?.startsWith("H")) scope.held += 1;
         else if (mark?.startsWith("S")) scope.sold += 1;
         else if (mark !== undefined) fail(`seat ${seat}: bad mark ${mark}`);
+        else rowFree += 1;
       }
+      const counted = counts[`r:${section}|${rowId}`];
+      if (Number(counted) !== rowFree) fail(`row ${section}|${rowId}: ${counted} available counted, recount ${rowFree}`);
     }
   }
   if (Object.keys(seats).length !== sectionOf.size) fail(`seats hash has ${Object.keys(seats).length} seats, layout ${sectionOf.size}`);

@@ -26,6 +26,8 @@ export class InventoryModel {
   /** seat id -> live (HELD or CONFIRMED) hold id. */
   readonly taken = new Map<string, string>();
   readonly #rows = new Map<string, string[][]>();
+  /** "section|row" -> the row's seats. */
+  readonly #rowSeats = new Map<string, string[]>();
   readonly #sectionOf = new Map<string, string>();
   readonly #tierCap = new Map<string, number>();
   readonly #ttl: number;
@@ -36,7 +38,10 @@ export class InventoryModel {
   constructor(map: SeatMap) {
     for (const section of map.sections) {
       this.#rows.set(section.sectionId, section.rows.map((r) => [...r.seatIds]));
-      for (const row of section.rows) for (const seat of row.seatIds) this.#sectionOf.set(seat, section.sectionId);
+      for (const row of section.rows) {
+        this.#rowSeats.set(`${section.sectionId}|${row.rowId}`, [...row.seatIds]);
+        for (const seat of row.seatIds) this.#sectionOf.set(seat, section.sectionId);
+      }
     }
     for (const tier of map.tiers) this.#tierCap.set(tier.tierId, tier.capacity);
     this.#ttl = (map.holdTtlSeconds ?? 600) * 1000;
@@ -125,7 +130,7 @@ export class InventoryModel {
     return { kind: "extended", state: H.HELD };
   }
 
-  /** Counters as the store keeps them: `e:held`, `s:A:sold`, `t:GA:cap`… */
+  /** Counters as the store keeps them: `e:held`, `s:A:sold`, `t:GA:cap`…, and `r:A|1` (the row's available seats). */
   counters(): Record<string, number> {
     const out: Record<string, number> = { "e:cap": 0, "e:held": 0, "e:sold": 0 };
     const add = (scope: string, field: string, n: number): void => {
@@ -143,6 +148,7 @@ export class InventoryModel {
       if (h.tier !== "") add(`t:${h.tier}`, field, h.quantity);
       for (const seat of h.seats) add(`s:${this.#sectionOf.get(seat)}`, field, 1);
     }
+    for (const [row, seats] of this.#rowSeats) out[`r:${row}`] = seats.filter((s) => !this.taken.has(s)).length;
     return out;
   }
 

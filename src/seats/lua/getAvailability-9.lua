@@ -33,37 +33,50 @@ if not cfg[1] then
 end
 local rows = {}
 if section ~= '' then
-  rows = layout_rows(k, section)
+  rows = section_rows(k, section)
   if not rows then
     return { UNKNOWN_SECTION, {}, {}, {}, {}, {}, '' }
   end
 end
 expire_due(k, now_ms(skew), SWEEP_BATCH)
 
-local flat, counts = redis.call('HGETALL', k.counts), {}
-for i = 1, #flat, 2 do
-  counts[flat[i]] = tonumber(flat[i + 1])
+-- The counters asked for, not the whole hash: it also has one counter per row.
+local fields = { 'e:cap', 'e:held', 'e:sold' }
+local function scope_fields(prefix, ids)
+  for _, id in ipairs(ids) do
+    for _, what in ipairs({ ':cap', ':held', ':sold' }) do
+      fields[#fields + 1] = prefix .. id .. what
+    end
+  end
 end
-local function scoped(out, prefix, ids)
-  for _, id in ipairs(split(ids, ',')) do
-    local scope = prefix .. id .. ':'
+local section_ids, tier_ids = split(cfg[5], ','), split(cfg[6], ',')
+scope_fields('s:', section_ids)
+scope_fields('t:', tier_ids)
+local values = chunked('HMGET', k.counts, fields)
+local at = 3
+local function scoped(ids)
+  local out = {}
+  for _, id in ipairs(ids) do
     table.insert(out, id)
-    table.insert(out, counts[scope .. 'cap'])
-    table.insert(out, counts[scope .. 'held'])
-    table.insert(out, counts[scope .. 'sold'])
+    for j = 1, 3 do
+      table.insert(out, tonumber(values[at + j]))
+    end
+    at = at + 3
   end
   return out
 end
+local section_counts = scoped(section_ids)
+local tier_counts = scoped(tier_ids)
 
 local listed = {}
-for _, row in ipairs(rows) do
+for r, seats in ipairs(row_seats(k, section, rows)) do
   local statuses = {}
-  for i, value in ipairs(chunked('HMGET', k.taken, row.seats)) do
+  for i, value in ipairs(chunked('HMGET', k.taken, seats)) do
     local mark = value and string.sub(value, 1, 1)
     statuses[i] = mark == 'S' and S_SOLD or mark == 'H' and S_HELD or S_AVAILABLE
   end
-  table.insert(listed, row.id)
-  table.insert(listed, table.concat(row.seats, ','))
+  table.insert(listed, rows[r])
+  table.insert(listed, table.concat(seats, ','))
   table.insert(listed, table.concat(statuses))
 end
 
@@ -71,6 +84,6 @@ local newest = redis.call('XREVRANGE', k.log, '+', '-', 'COUNT', 1)[1]
 return {
   OK,
   { tonumber(cfg[1]), tonumber(cfg[2]), tonumber(cfg[3]), tonumber(cfg[4]) },
-  { counts['e:cap'], counts['e:held'], counts['e:sold'] },
-  scoped({}, 's:', cfg[5]), scoped({}, 't:', cfg[6]), listed, newest and newest[1] or '0-0',
+  { tonumber(values[1]), tonumber(values[2]), tonumber(values[3]) },
+  section_counts, tier_counts, listed, newest and newest[1] or '0-0',
 }

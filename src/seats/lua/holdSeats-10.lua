@@ -64,7 +64,7 @@ local h = {
   id = hold_id, user = user, state = H_HELD, created = now, quantity = quantity, tier = '', order = '',
   expires = now + math.min(settings.hold_ttl, settings.max_hold), seats = {},
 }
-local scope, rows
+local scope
 if kind == 'seats' then
   local unknown
   h.seats, unknown = requested_seats(k, ARGV, 8)
@@ -78,8 +78,7 @@ elseif kind == 'ga' then
   end
   scope, h.tier = 't:' .. target, target
 else
-  rows = layout_rows(k, target)
-  if not rows then
+  if redis.call('HEXISTS', k.counts, 's:' .. target .. ':cap') == 0 then
     return { UNKNOWN_SECTION, {}, {}, 0 }
   end
   scope = 's:' .. target
@@ -97,8 +96,8 @@ end
 if scope then
   local c = redis.call('HMGET', k.counts, scope .. ':cap', scope .. ':held', scope .. ':sold')
   local available = tonumber(c[1]) - tonumber(c[2]) - tonumber(c[3])
-  if rows and available >= quantity then
-    h.seats = best_available(k, rows, quantity)
+  if kind == 'best' and available >= quantity then
+    h.seats = best_available(k, target, quantity)
   end
   if available < quantity or not h.seats then
     return { SOLD_OUT, {}, {}, available }
@@ -113,6 +112,7 @@ for _, seat in ipairs(h.seats) do
 end
 chunked('HSET', k.taken, marks)
 count(k, h, places, 'held', 1)
+count_free_in_rows(k, places, -1)
 redis.call('HINCRBY', k.users, user, h.quantity)
 redis.call('ZADD', k.expiry, int_str(h.expires), hold_id)
 write_hold(k.holds, h)

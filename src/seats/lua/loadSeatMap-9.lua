@@ -16,7 +16,8 @@
     CREATED           a first map
     UPDATED           the previous map was replaced
     SEAT_MAP_IN_USE   seats are held or sold
-    SEAT_MAP_INVALID  duplicate_id = a seat, section or tier id given twice; nothing written
+    SEAT_MAP_INVALID  duplicate_id = a seat, section or tier id given twice, or a row id
+                      twice in one section; nothing written
   Events: seat.expired (expired holds swept on the way)
 ]]
 local k = {
@@ -53,24 +54,35 @@ end
 
 for i = 1, n_sections do
   local section, layout = ARGV[5 + 2 * i], ARGV[6 + 2 * i]
-  local cap = 0
+  local cap, row_ids, seen_rows = 0, {}, {}
   for row in string.gmatch(layout, '[^;]+') do
     local row_id, list = string.match(row, '^([^=]*)=(.*)$')
+    if seen_rows[row_id] then
+      return { SEAT_MAP_INVALID, 0, 0, 0, 0, row_id }
+    end
+    seen_rows[row_id] = true
+    local place, size = section .. '|' .. row_id, 0
     for seat in string.gmatch(list, '[^,]+') do
       if seen.seat[seat] then
         return { SEAT_MAP_INVALID, 0, 0, 0, 0, seat }
       end
       seen.seat[seat] = true
       table.insert(places, seat)
-      table.insert(places, section .. '|' .. row_id)
-      cap = cap + 1
+      table.insert(places, place)
+      size = size + 1
     end
+    table.insert(row_ids, row_id)
+    table.insert(layouts, place)
+    table.insert(layouts, list)
+    table.insert(counters, 'r:' .. place)
+    table.insert(counters, size)
+    cap = cap + size
   end
   if not add_scope('s', section, cap) then
     return { SEAT_MAP_INVALID, 0, 0, 0, 0, section }
   end
   table.insert(layouts, section)
-  table.insert(layouts, layout)
+  table.insert(layouts, table.concat(row_ids, ','))
 end
 for i = 7 + 2 * n_sections, #ARGV, 2 do
   if not add_scope('t', ARGV[i], tonumber(ARGV[i + 1])) then

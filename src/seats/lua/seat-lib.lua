@@ -6,7 +6,9 @@
 --   holds   hash  hold id -> "state|user|created_ms|expires_ms|quantity|tier|order|seat,seat,..."
 --   expiry  zset  HELD hold ids scored by expires_ms
 --   users   hash  user id -> seats and GA places the user holds or bought
---   counts  hash  e:cap e:held e:sold, s:<section>:cap|held|sold, t:<tier>:cap|held|sold
+--   counts  hash  e:cap e:held e:sold, s:<section>:cap|held|sold, t:<tier>:cap|held|sold,
+--                 r:<section>|<row> = the row's available seats (what best-available skips full rows by)
+--   layout  hash  <section> -> "row,row,..." front to back; <section>|<row> -> "seat,seat,..." left to right
 -- A hold is live while it is HELD and now < expires_ms. From expires_ms on it
 -- is expired; a sweep (or the first script that touches it) returns its seats.
 --
@@ -79,6 +81,28 @@ local function places_of(k, seat_ids)
   return chunked('HMGET', k.seats, seat_ids)
 end
 
+-- Places grouped: the distinct keys `key_of(place)` in first-seen order, and how many places each has.
+local function tally(places, key_of)
+  local per, order = {}, {}
+  for i = 1, #places do
+    local key = key_of(places[i])
+    if not per[key] then
+      per[key] = 0
+      order[#order + 1] = key
+    end
+    per[key] = per[key] + 1
+  end
+  return order, per
+end
+
+local function section_of(place)
+  return string.match(place, '^([^|]*)')
+end
+
+local function same(place)
+  return place
+end
+
 -- Adds delta * quantity to counter `what` (held or sold) of the event and of
 -- the hold's tier or of each section its seats are in.
 local function count(k, h, places, what, delta)
@@ -87,17 +111,18 @@ local function count(k, h, places, what, delta)
     redis.call('HINCRBY', k.counts, 't:' .. h.tier .. ':' .. what, delta * h.quantity)
     return
   end
-  local per, order = {}, {}
-  for i = 1, #places do
-    local section = string.match(places[i], '^([^|]*)')
-    if not per[section] then
-      per[section] = 0
-      order[#order + 1] = section
-    end
-    per[section] = per[section] + 1
-  end
-  for _, section in ipairs(order) do
+  local sections, per = tally(places, section_of)
+  for _, section in ipairs(sections) do
     redis.call('HINCRBY', k.counts, 's:' .. section .. ':' .. what, delta * per[section])
+  end
+end
+
+-- Adds delta per seat to the available count of each row the seats are in
+-- (-1 when seats are held, +1 when they come back; a sale changes nothing).
+local function count_free_in_rows(k, places, delta)
+  local rows, per = tally(places, same)
+  for _, row in ipairs(rows) do
+    redis.call('HINCRBY', k.counts, 'r:' .. row, delta * per[row])
   end
 end
 
@@ -135,6 +160,7 @@ local function end_hold(k, h, state, kind)
   local places = places_of(k, h.seats)
   chunked('HDEL', k.taken, h.seats)
   count(k, h, places, 'held', -1)
+  count_free_in_rows(k, places, 1)
   if redis.call('HINCRBY', k.users, h.user, -h.quantity) <= 0 then
     redis.call('HDEL', k.users, h.user)
   end
@@ -205,16 +231,21 @@ local function settings_of(config_key)
   }
 end
 
--- A section's rows front to back, { { id = row, seats = { seat, ... } }, ... }; nil for an unknown section.
-local function layout_rows(k, section)
-  local layout = redis.call('HGET', k.layout, section)
-  if not layout then
-    return nil
+-- A section's row ids front to back; nil for an unknown section.
+local function section_rows(k, section)
+  local rows = redis.call('HGET', k.layout, section)
+  return rows and split(rows, ',') or nil
+end
+
+-- The seats of each of a section's rows, left to right: { { seat, ... }, ... } in the order of `rows`.
+local function row_seats(k, section, rows)
+  local fields = {}
+  for i, row in ipairs(rows) do
+    fields[i] = section .. '|' .. row
   end
-  local rows = {}
-  for row in string.gmatch(layout, '[^;]+') do
-    local id, list = string.match(row, '^([^=]*)=(.*)$')
-    rows[#rows + 1] = { id = id, seats = split(list, ',') }
+  local out = {}
+  for i, list in ipairs(chunked('HMGET', k.layout, fields)) do
+    out[i] = split(list, ',')
   end
-  return rows
+  return out
 end

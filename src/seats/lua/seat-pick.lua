@@ -44,12 +44,12 @@ local function unavailable_seats(k, seat_ids, now)
   return busy
 end
 
--- The seats of runs { r = row index, start = first seat index, len = seats }.
-local function seats_of(rows, runs)
+-- The seat ids of runs { r = row index, start, len }, given each row's seats.
+local function seats_in(runs, seats_of_row)
   local seats = {}
   for _, run in ipairs(runs) do
     for i = run.start, run.start + run.len - 1 do
-      seats[#seats + 1] = rows[run.r].seats[i]
+      seats[#seats + 1] = seats_of_row[run.r][i]
     end
   end
   return seats
@@ -59,28 +59,62 @@ local function front_first(a, b)
   return a.r < b.r or (a.r == b.r and a.start < b.start)
 end
 
--- Best available `quantity` seats of a section's rows, or nil when there are
--- not enough. First choice: the front-most row with a run of `quantity`
--- adjacent available seats, its leftmost such run. Otherwise a split into the
--- fewest blocks of adjacent seats: runs largest first (ties: front row, then
--- left), the last one contributing only the seats still needed, from its left
--- end. The seats come back in layout order. Reads only this section's seats.
-local function best_available(k, rows, quantity)
-  local runs = {}
-  for r, row in ipairs(rows) do
-    local taken = chunked('HMGET', k.taken, row.seats)
-    local start
-    for i = 1, #row.seats + 1 do
-      local free = i <= #row.seats and not taken[i]
-      if free and not start then
-        start = i
-      elseif not free and start then
-        if i - start >= quantity then
-          return seats_of(rows, { { r = r, start = start, len = quantity } })
-        end
-        runs[#runs + 1] = { r = r, start = start, len = i - start }
-        start = nil
+-- Runs of adjacent available seats in one row, { start = first seat index, len = seats }, left to right.
+local function free_runs(k, seats)
+  local taken = chunked('HMGET', k.taken, seats)
+  local runs, start = {}, nil
+  for i = 1, #seats + 1 do
+    local free = i <= #seats and not taken[i]
+    if free and not start then
+      start = i
+    elseif not free and start then
+      runs[#runs + 1] = { start = start, len = i - start }
+      start = nil
+    end
+  end
+  return runs
+end
+
+-- Best available `quantity` seats of a section, or nil when there are not
+-- enough. First choice: the front-most row with a run of `quantity` adjacent
+-- available seats, its leftmost such run. Otherwise a split into the fewest
+-- blocks of adjacent seats: runs largest first (ties: front row, then left),
+-- the last one contributing only the seats still needed, from its left end.
+-- The seats come back in layout order. Rows with fewer available seats than
+-- asked for are skipped by their counters while looking for a whole run, and
+-- full rows always, so a mostly sold section costs little; at worst it reads
+-- each seat of the section once.
+local function best_available(k, section, quantity)
+  local rows = section_rows(k, section)
+  local fields = {}
+  for i, row in ipairs(rows) do
+    fields[i] = 'r:' .. section .. '|' .. row
+  end
+  local free = chunked('HMGET', k.counts, fields)
+  local seats_of_row, runs = {}, {}
+  local function scan(r)
+    seats_of_row[r] = split(redis.call('HGET', k.layout, section .. '|' .. rows[r]), ',')
+    for _, run in ipairs(free_runs(k, seats_of_row[r])) do
+      run.r = r
+      runs[#runs + 1] = run
+      if run.len >= quantity then
+        return run
       end
+    end
+  end
+  for r = 1, #rows do
+    if tonumber(free[r]) >= quantity then
+      local run = scan(r)
+      if run then
+        run.len = quantity
+        return seats_in({ run }, seats_of_row)
+      end
+    end
+  end
+  for r = 1, #rows do
+    local n = tonumber(free[r])
+    if n > 0 and n < quantity then
+      scan(r)
     end
   end
   table.sort(runs, function(a, b)
@@ -102,5 +136,5 @@ local function best_available(k, rows, quantity)
     return nil
   end
   table.sort(chosen, front_first)
-  return seats_of(rows, chosen)
+  return seats_in(chosen, seats_of_row)
 end
