@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import { SeatService } from "../../gen/boxoffice/v1/seats_pb.js";
 import { backendUnavailable, invalidRequest } from "../rpc/errors.js";
@@ -6,6 +5,7 @@ import type { AvailabilityHub } from "../seats/availability-hub.js";
 import type { SeatStore } from "../seats/seat-store.js";
 import { validateSeatMap } from "../seats/seat-map.js";
 import { verifyPass, type PassKeyring } from "../pass/pass.js";
+import { RandomTokens } from "../util/random-token.js";
 import type { HoldResult, HoldView } from "../seats/types.js";
 import { availabilityMessage, holdMessage, seatMapMessage, seatMapOf, seatStateMessage, selectionOf } from "./seat-convert.js";
 import { holdRefusal, seatErrors } from "./seat-errors.js";
@@ -17,9 +17,11 @@ export interface SeatServiceDeps {
   readonly passes: PassKeyring;
 }
 
+const holdIds = new RandomTokens();
+
 /** A fresh hold id: 128 random bits, unguessable, so it can serve as the fencing token. */
 function newHoldId(): string {
-  return `h${randomBytes(16).toString("base64url")}`;
+  return `h${holdIds.next()}`;
 }
 
 /**

@@ -64,10 +64,10 @@ local h = {
   id = hold_id, user = user, state = H_HELD, created = now, quantity = quantity, tier = '', order = '',
   expires = now + math.min(settings.hold_ttl, settings.max_hold), seats = {},
 }
-local scope
+local scope, places = nil, {}
 if kind == 'seats' then
   local unknown
-  h.seats, unknown = requested_seats(k, ARGV, 8)
+  h.seats, unknown, places = requested_seats(k, ARGV, 8)
   h.quantity = #h.seats
   if #unknown > 0 then
     return { UNKNOWN_SEAT, {}, unknown, 0 }
@@ -97,7 +97,7 @@ if scope then
   local c = redis.call('HMGET', k.counts, scope .. ':cap', scope .. ':held', scope .. ':sold')
   local available = tonumber(c[1]) - tonumber(c[2]) - tonumber(c[3])
   if kind == 'best' and available >= quantity then
-    h.seats = best_available(k, target, quantity)
+    h.seats, places = best_available(k, target, quantity)
   end
   if available < quantity or not h.seats then
     return { SOLD_OUT, {}, {}, available }
@@ -105,7 +105,7 @@ if scope then
 end
 
 -- The hold's own writes start here (only sweeps of expired holds came before).
-local places, marks = places_of(k, h.seats), {}
+local marks = {}
 for _, seat in ipairs(h.seats) do
   marks[#marks + 1] = seat
   marks[#marks + 1] = 'H' .. hold_id

@@ -1,6 +1,7 @@
 -- Seat selection for holdSeats, included after seat-lib.lua.
 
--- The distinct seat ids in args[first..], in order, and those the map does not have.
+-- The distinct seat ids in args[first..], in order, those the map does not
+-- have, and the places ("section|row") of all of them.
 local function requested_seats(k, args, first)
   local seats, seen, unknown = {}, {}, {}
   for i = first, #args do
@@ -9,12 +10,13 @@ local function requested_seats(k, args, first)
       seats[#seats + 1] = args[i]
     end
   end
-  for i, place in ipairs(places_of(k, seats)) do
+  local places = places_of(k, seats)
+  for i, place in ipairs(places) do
     if not place then
       unknown[#unknown + 1] = seats[i]
     end
   end
-  return seats, unknown
+  return seats, unknown, places
 end
 
 -- Of the requested seats, those held or sold. A blocking hold that is past its
@@ -44,15 +46,17 @@ local function unavailable_seats(k, seat_ids, now)
   return busy
 end
 
--- The seat ids of runs { r = row index, start, len }, given each row's seats.
-local function seats_in(runs, seats_of_row)
-  local seats = {}
+-- The seat ids of runs { r = row index, start, len }, given each row's
+-- seats, and their places ("section|row").
+local function seats_in(section, rows, runs, seats_of_row)
+  local seats, places = {}, {}
   for _, run in ipairs(runs) do
     for i = run.start, run.start + run.len - 1 do
       seats[#seats + 1] = seats_of_row[run.r][i]
+      places[#places + 1] = section .. '|' .. rows[run.r]
     end
   end
-  return seats
+  return seats, places
 end
 
 local function front_first(a, b)
@@ -80,7 +84,7 @@ end
 -- available seats, its leftmost such run. Otherwise a split into the fewest
 -- blocks of adjacent seats: runs largest first (ties: front row, then left),
 -- the last one contributing only the seats still needed, from its left end.
--- The seats come back in layout order. Rows with fewer available seats than
+-- The seats come back in layout order, with their places. Rows with fewer available seats than
 -- asked for are skipped by their counters while looking for a whole run, and
 -- full rows always, so a mostly sold section costs little; at worst it reads
 -- each seat of the section once.
@@ -107,7 +111,7 @@ local function best_available(k, section, quantity)
       local run = scan(r)
       if run then
         run.len = quantity
-        return seats_in({ run }, seats_of_row)
+        return seats_in(section, rows, { run }, seats_of_row)
       end
     end
   end
@@ -136,5 +140,5 @@ local function best_available(k, section, quantity)
     return nil
   end
   table.sort(chosen, front_first)
-  return seats_in(chosen, seats_of_row)
+  return seats_in(section, rows, chosen, seats_of_row)
 end
