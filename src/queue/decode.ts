@@ -1,4 +1,4 @@
-import { Outcome, StoredQueueState, StoredTicketState } from "../redis/outcomes.js";
+import { OpeningPhase, Outcome, StoredQueueState, StoredTicketState } from "../redis/outcomes.js";
 import { Reply } from "../redis/reply.js";
 import { estimatedWaitSeconds } from "./estimate.js";
 import type {
@@ -6,6 +6,7 @@ import type {
   ConfigureResult,
   JoinResult,
   LeaveResult,
+  OpeningPhaseCode,
   PositionResult,
   QueueConfigView,
   QueueStateCode,
@@ -22,6 +23,13 @@ const QUEUE_STATES = new Set<number>(Object.values(StoredQueueState));
 export function ticketState(reply: Reply, index: number): TicketStateCode {
   const value = reply.int(index);
   return TICKET_STATES.has(value) ? (value as TicketStateCode) : reply.fail(`bad ticket state ${value}`);
+}
+
+const OPENING_PHASES = new Set<number>(Object.values(OpeningPhase));
+
+function openingPhase(reply: Reply, index: number): OpeningPhaseCode {
+  const value = reply.int(index);
+  return OPENING_PHASES.has(value) ? (value as OpeningPhaseCode) : reply.fail(`bad opening phase ${value}`);
 }
 
 function queueState(reply: Reply, index: number): QueueStateCode {
@@ -43,11 +51,12 @@ export function sessionFields(issuedAtMs: number, expiresAtMs: number): Pick<Tic
   return issuedAtMs > 0 ? { issuedAtMs, expiresAtMs } : {};
 }
 
-/** Reads `{state, position, waiting_total, joined_ms, issued_ms, expires_ms, rate_ewma}` starting at item 1. */
+/** Reads `{state, position, waiting_total, joined_ms, issued_ms, expires_ms, rate_ewma, opens_at_ms}` starting at item 1. */
 function ticket(reply: Reply, eventId: string, userId: string): TicketView {
   const state = ticketState(reply, 1);
   const position = reply.int(2);
   const wait = estimatedWaitSeconds(state, position, optionalRate(reply, 7));
+  const opensAtMs = reply.int(8);
   return {
     eventId,
     userId,
@@ -57,11 +66,12 @@ function ticket(reply: Reply, eventId: string, userId: string): TicketView {
     joinedAtMs: reply.int(4),
     ...sessionFields(reply.int(5), reply.int(6)),
     ...(wait === undefined ? {} : { estimatedWaitSeconds: wait }),
+    ...(opensAtMs > 0 ? { opensAtMs } : {}),
   };
 }
 
-/** Ticket replies: the code, the ticket fields and the rate. */
-const TICKET_REPLY_LENGTH = 8;
+/** Ticket replies: the code, the ticket fields, the rate and the sale start. */
+const TICKET_REPLY_LENGTH = 9;
 
 /** Reads the 7 configuration items starting at `at`. */
 function config(reply: Reply, eventId: string, at: number): QueueConfigView {
@@ -141,7 +151,7 @@ export function decodeLeave(raw: unknown, eventId: string, userId: string): Leav
 }
 
 export function decodeStats(raw: unknown, eventId: string): StatsResult {
-  const reply = new Reply("readQueueStats", raw, 14);
+  const reply = new Reply("readQueueStats", raw, 15);
   const code = reply.int(0);
   switch (code) {
     case Outcome.OK: {
@@ -151,6 +161,7 @@ export function decodeStats(raw: unknown, eventId: string): StatsResult {
         stats: {
           config: config(reply, eventId, 1),
           waiting: reply.int(8),
+          preQueue: reply.int(14),
           joinedTotal: reply.int(9),
           admittedTotal: reply.int(10),
           oldestWaiterAgeMs: reply.int(11),
@@ -167,7 +178,7 @@ export function decodeStats(raw: unknown, eventId: string): StatsResult {
 }
 
 export function decodeAdmit(raw: unknown): AdmitResult {
-  const reply = new Reply("admitQueue", raw, 6);
+  const reply = new Reply("admitQueue", raw, 7);
   const code = reply.int(0);
   switch (code) {
     case Outcome.OK:
@@ -178,6 +189,7 @@ export function decodeAdmit(raw: unknown): AdmitResult {
         tokens: reply.decimal(3),
         admittedPerSec: optionalRate(reply, 4),
         more: reply.int(5) === 1,
+        opening: openingPhase(reply, 6),
       };
     case Outcome.EVENT_NOT_FOUND:
       return { kind: "event_not_found" };

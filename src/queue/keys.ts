@@ -14,7 +14,9 @@ export interface QueueKeys {
   /**
    * Counters (`joined_total`, `admitted_total`, …) and the measured admission
    * rate: `rate_ewma` (admissions/s, decimal string) with its state
-   * `rate_sum`, `rate_span`, `rate_at`.
+   * `rate_sum`, `rate_span`, `rate_at`; the pre-queue waiting for its opening
+   * shuffle: `pre_first`, `pre_last` (its seqs), `shuffle_next` (progress);
+   * `opened_ms`, when the last shuffle finished.
    */
   readonly stats: string;
   /** Admitted users with a session, scored by its expiry (epoch ms). */

@@ -1,3 +1,4 @@
+import { randomInt } from "node:crypto";
 import type { Redis } from "ioredis";
 import { decodeSweepReply, type SweepResult } from "../redis/event-sweeper.js";
 import { ScriptRunner } from "../redis/script-loader.js";
@@ -24,6 +25,11 @@ export interface QueueStoreOptions {
    * deterministically instead of sleeping.
    */
   readonly clockSkewMs?: () => number;
+  /**
+   * Seeds of the opening shuffle, one per admission call (0 .. 2^31-1).
+   * Random by default; tests pass a fixed list to replay an opening.
+   */
+  readonly shuffleSeeds?: () => number;
 }
 
 /**
@@ -36,12 +42,14 @@ export class QueueStore {
   readonly #scripts: ScriptRunner<QueueScriptName>;
   readonly #prefix: string;
   readonly #skew: () => number;
+  readonly #seeds: () => number;
 
   constructor(redis: Redis, options: QueueStoreOptions = {}) {
     this.#redis = redis;
     this.#scripts = new ScriptRunner(redis, loadQueueScripts());
     this.#prefix = options.keyPrefix ?? "bo:";
     this.#skew = options.clockSkewMs ?? (() => 0);
+    this.#seeds = options.shuffleSeeds ?? (() => randomInt(SEED_LIMIT));
   }
 
   keys(eventId: string): QueueKeys {
@@ -128,14 +136,19 @@ export class QueueStore {
   async admit(eventId: string, options: AdmitOptions = {}): Promise<AdmitResult> {
     const maxAdmissions = options.maxAdmissions ?? QueueDefaults.admitBatch;
     const sessionBatch = options.sessionBatch ?? QueueDefaults.sessionBatch;
-    if (!isPositiveInteger(maxAdmissions) || !isPositiveInteger(sessionBatch)) {
-      throw new RangeError(`admission limits must be positive integers, got ${maxAdmissions} and ${sessionBatch}`);
+    const shuffleBatch = options.shuffleBatch ?? QueueDefaults.shuffleBatch;
+    if (![maxAdmissions, sessionBatch, shuffleBatch].every(isPositiveInteger)) {
+      throw new RangeError(`admission limits must be positive integers, got ${maxAdmissions}, ${sessionBatch} and ${shuffleBatch}`);
+    }
+    const seed = this.#seeds();
+    if (!(Number.isSafeInteger(seed) && seed >= 0 && seed < SEED_LIMIT)) {
+      throw new RangeError(`shuffle seeds must be integers in [0, 2^31), got ${seed}`);
     }
     const k = this.keys(eventId);
     const reply = await this.#scripts.run(
       "admitQueue",
       [k.config, k.waiting, k.seen, k.tickets, k.stats, k.log, k.active, k.bucket],
-      [this.#skew(), maxAdmissions, sessionBatch],
+      [this.#skew(), maxAdmissions, sessionBatch, shuffleBatch, seed],
     );
     return decodeAdmit(reply);
   }
@@ -150,6 +163,9 @@ export class QueueStore {
     return [k.config, k.waiting, k.seen, k.tickets, k.stats, k.log];
   }
 }
+
+/** Redis seeds its Lua `math.random` from a C int. */
+const SEED_LIMIT = 2 ** 31;
 
 function optional(value: number | undefined): string {
   return value === undefined ? "" : String(value);

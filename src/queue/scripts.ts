@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { EVENT_LOG_MAXLEN } from "../redis/event-log.js";
+import { OpeningPhase } from "../redis/outcomes.js";
 import { renderPrelude } from "../redis/prelude.js";
 import { loadScripts, type LuaScript } from "../redis/script-loader.js";
 
@@ -17,6 +18,11 @@ export const QueueDefaults = {
   admitBatch: 1000,
   /** Lapsed sessions ended (and idle users met at the head of the line) per admission call. */
   sessionBatch: 500,
+  /**
+   * Swaps of the opening shuffle per admission call (about 10 µs of Redis
+   * time each); a bigger pre-queue is shuffled over several calls in a row.
+   */
+  shuffleBatch: 500,
   /** Time constant of the measured admission rate (an exponentially weighted average). */
   rateTimeConstantMs: 10_000,
   /**
@@ -56,6 +62,7 @@ export function loadQueueScripts(): ReadonlyMap<string, LuaScript> {
       RATE_TAU_MS: QueueDefaults.rateTimeConstantMs,
       RATE_MAX_GAP_MS: QueueDefaults.rateMaxGapMs,
       LOG_MAXLEN: EVENT_LOG_MAXLEN,
+      ...Object.fromEntries(Object.entries(OpeningPhase).map(([name, value]) => [`OPENING_${name}`, value])),
     },
     library,
   );

@@ -1,14 +1,15 @@
-import type { StoredQueueState, StoredTicketState } from "../redis/outcomes.js";
+import type { OpeningPhase, StoredQueueState, StoredTicketState } from "../redis/outcomes.js";
 
 export type TicketStateCode = (typeof StoredTicketState)[keyof typeof StoredTicketState];
 export type QueueStateCode = (typeof StoredQueueState)[keyof typeof StoredQueueState];
+export type OpeningPhaseCode = (typeof OpeningPhase)[keyof typeof OpeningPhase];
 
 /** A user's ticket as the store sees it (no protobuf types below the service layer). */
 export interface TicketView {
   readonly eventId: string;
   readonly userId: string;
   readonly state: TicketStateCode;
-  /** 1-based while waiting, 0 otherwise. */
+  /** 1-based while waiting, 0 otherwise (also 0 in the pre-queue, before the opening shuffle). */
   readonly position: number;
   readonly waitingTotal: number;
   readonly joinedAtMs: number;
@@ -18,6 +19,8 @@ export interface TicketView {
   readonly expiresAtMs?: number;
   /** Seconds until admission at the measured rate: WAITING only, absent while there is no rate. */
   readonly estimatedWaitSeconds?: number;
+  /** Set while the user waits in the pre-queue: when the sale opens (epoch ms). */
+  readonly opensAtMs?: number;
 }
 
 export interface QueueConfigView {
@@ -47,6 +50,8 @@ export interface QueueConfigChange {
 export interface QueueStatsView {
   readonly config: QueueConfigView;
   readonly waiting: number;
+  /** Of the waiting, users in the pre-queue (before or during the opening shuffle). */
+  readonly preQueue: number;
   readonly joinedTotal: number;
   readonly admittedTotal: number;
   readonly oldestWaiterAgeMs: number;
@@ -79,6 +84,8 @@ export interface AdmitOptions {
   readonly maxAdmissions?: number;
   /** Most lapsed sessions ended (and idle users met at the head of the line) by this call. */
   readonly sessionBatch?: number;
+  /** Most swaps of the opening shuffle done by this call. */
+  readonly shuffleBatch?: number;
 }
 
 /** What one admission step of one event did. */
@@ -92,6 +99,8 @@ export interface AdmissionStep {
   readonly admittedPerSec: number | undefined;
   /** A limit of this call left work that is already due: call again at once. */
   readonly more: boolean;
+  /** Where the event's opening stood (`OpeningPhase`). */
+  readonly opening: OpeningPhaseCode;
 }
 
 export type AdmitResult = AdmissionStep | NotFound;

@@ -35,6 +35,8 @@ export type WatchTick =
       readonly idleTimeoutSeconds: number;
       /** Measured admissions per second; undefined before the first. */
       readonly admittedPerSec: number | undefined;
+      /** The sale start while a pre-queue waits for its shuffle (epoch ms); undefined otherwise. */
+      readonly opensAtMs: number | undefined;
     }
   | { readonly kind: "event_not_found" };
 
@@ -43,7 +45,7 @@ const CHANGE_STRIDE = 5;
 const TICKET_STRIDE = 8;
 
 export function decodeWatchTick(raw: unknown): WatchTick {
-  const reply = new Reply("watchQueue", raw, 8);
+  const reply = new Reply("watchQueue", raw, 9);
   const code = reply.int(0);
   if (code === Outcome.EVENT_NOT_FOUND) {
     return { kind: "event_not_found" };
@@ -100,5 +102,6 @@ export function decodeWatchTick(raw: unknown): WatchTick {
     tickets,
     idleTimeoutSeconds: reply.int(6),
     admittedPerSec: optionalRate(reply, 7),
+    opensAtMs: reply.int(8) > 0 ? reply.int(8) : undefined,
   };
 }

@@ -86,11 +86,20 @@ export class WatchLoop extends WatcherLoop<Watcher> {
       this.live.clear();
     } else {
       await this.#apply(tick.changes, tick.waitingTotal, tick.admittedPerSec);
+      if (tick.changes.some((change) => change.kind === SHUFFLED)) {
+        // The opening shuffle gave every pre-queue user a new place and seq: read them again.
+        for (const watcher of this.live) {
+          if (watcher.current && inPreQueue(watcher.current)) {
+            this.live.delete(watcher);
+            this.pending.add(watcher);
+          }
+        }
+      }
     }
     for (const watcher of [...this.pending]) {
       if (tick.tickets.has(watcher.userId)) {
         this.pending.delete(watcher);
-        this.#resolve(watcher, tick.tickets.get(watcher.userId), tick.waitingTotal, tick.admittedPerSec);
+        this.#resolve(watcher, tick.tickets.get(watcher.userId), tick);
       }
     }
     // Watchers still unread (or back for a resync) make the next tick run at once.
@@ -132,6 +141,10 @@ export class WatchLoop extends WatcherLoop<Watcher> {
         pushed++;
         continue;
       }
+      if (inPreQueue(ticket)) {
+        // No place yet: nothing ahead of a pre-queue user moves them until the shuffle.
+        continue;
+      }
       const position = ticket.position - countBelow(removedSeqs, watcher.seq);
       const wait = estimatedWaitSeconds(ticket.state, position, rate);
       if (position !== ticket.position || wait !== ticket.estimatedWaitSeconds) {
@@ -144,11 +157,12 @@ export class WatchLoop extends WatcherLoop<Watcher> {
     }
   }
 
-  #resolve(watcher: Watcher, found: WatchedTicket | undefined, waitingTotal: number, rate: number | undefined): void {
+  #resolve(watcher: Watcher, found: WatchedTicket | undefined, tick: { waitingTotal: number; admittedPerSec: number | undefined; opensAtMs: number | undefined }): void {
     if (!found) {
       watcher.push({ kind: "not_in_queue" });
       return;
     }
+    const { waitingTotal, admittedPerSec: rate, opensAtMs } = tick;
     const wait = estimatedWaitSeconds(found.state, found.position, rate);
     const ticket: TicketView = {
       eventId: this.eventId,
@@ -159,6 +173,7 @@ export class WatchLoop extends WatcherLoop<Watcher> {
       joinedAtMs: found.joinedAtMs,
       ...sessionFields(found.issuedAtMs, found.expiresAtMs),
       ...(wait === undefined ? {} : { estimatedWaitSeconds: wait }),
+      ...(opensAtMs !== undefined && inPreQueue(found) ? { opensAtMs } : {}),
     };
     const previous = watcher.current;
     watcher.seq = found.seq;
@@ -218,6 +233,14 @@ export class WatchLoop extends WatcherLoop<Watcher> {
     this.pending.clear();
     this.live.clear();
   }
+}
+
+/** The outbox entry of a finished opening shuffle. */
+const SHUFFLED = "queue.shuffled";
+
+/** A waiting ticket without a place: in the pre-queue, before the opening shuffle. */
+function inPreQueue(ticket: { readonly state: TicketStateCode; readonly position: number }): boolean {
+  return ticket.state === StoredTicketState.WAITING && ticket.position === 0;
 }
 
 /** How many of the sorted `seqs` are below `seq`. */

@@ -67,6 +67,18 @@ export const StoredQueueState = {
   CLOSED: 3,
 } as const;
 
+/** Where an admission step found an event's opening (see `admitQueue-8.lua`). */
+export const OpeningPhase = {
+  /** No sale start pending: admissions as configured. */
+  NONE: 0,
+  /** Before `opens_at`: the pre-queue fills, nobody is admitted. */
+  WAITING: 1,
+  /** The pre-queue's shuffle went on and is not done: nobody is admitted. */
+  SHUFFLING: 2,
+  /** This step finished the shuffle. */
+  SHUFFLED: 3,
+} as const;
+
 /**
  * Hold states as stored in Redis (the `holds` hash) and reported by the seat
  * store; numerically equal to protobuf `HoldState`.

@@ -30,6 +30,7 @@ export function ticketMessage(ticket: TicketView, passes: PassKeyring): MessageI
     waitingTotal: ticket.waitingTotal,
     estimatedWaitSeconds: ticket.estimatedWaitSeconds,
     joinedAt: timestampFromMs(ticket.joinedAtMs),
+    opensAt: ticket.opensAtMs === undefined ? undefined : timestampFromMs(ticket.opensAtMs),
     pass: admitted
       ? {
           token: passes.sign({ eventId: ticket.eventId, userId: ticket.userId, issuedAtMs, expiresAtMs }),
@@ -58,7 +59,7 @@ export function statsMessage(stats: QueueStatsView): MessageInitShape<typeof Que
     eventId: stats.config.eventId,
     state: stats.config.state as number as QueueState,
     waiting: stats.waiting,
-    preQueue: 0,
+    preQueue: stats.preQueue,
     active: stats.active,
     admittedPerSec: stats.admittedPerSec,
     admittedTotal: stats.admittedTotal,

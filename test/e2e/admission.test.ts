@@ -1,3 +1,4 @@
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { QueueService, QueueState, TicketState, type WatchPositionResponse } from "../../gen/boxoffice/v1/queue_pb.js";
@@ -110,3 +111,33 @@ function reason(err: ConnectError | undefined): string | undefined {
   expect(err?.code).toBe(Code.PermissionDenied);
   return err?.findDetails(ErrorInfoSchema)[0]?.reason;
 }
+
+it("keeps early joiners in the pre-queue until the sale opens, then streams each their place in a random order", async () => {
+  const client = server.client(QueueService);
+  const eventId = uniqueId();
+  const opensAt = timestampFromMs(Date.now() + 3_600_000);
+  await client.configureQueue({ eventId, state: QueueState.PAUSED, admitRatePerSec: 100, opensAt });
+  const users = Array.from({ length: 8 }, (_, i) => `early${i}`);
+  for (const userId of users) {
+    const { ticket } = await client.join({ eventId, userId });
+    expect(ticket).toMatchObject({ state: TicketState.WAITING, position: 0, opensAt });
+  }
+  expect((await client.getQueueStats({ eventId })).stats).toMatchObject({ waiting: 8, preQueue: 8 });
+  const watches = users.map((userId) => pull(client.watchPosition({ eventId, userId })));
+  for (const next of watches) expect((await next()).ticket).toMatchObject({ position: 0, opensAt });
+
+  // Opening now (still paused, so nobody is admitted yet): every watcher hears its new place.
+  await client.configureQueue({ eventId, clearOpensAt: true });
+  const places = await Promise.all(watches.map(async (next) => (await next()).ticket!));
+  for (const ticket of places) {
+    expect(ticket.state).toBe(TicketState.WAITING);
+    expect(ticket.opensAt).toBeUndefined();
+  }
+  expect(places.map((t) => t.position).sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+  expect((await client.getQueueStats({ eventId })).stats).toMatchObject({ waiting: 8, preQueue: 0 });
+
+  // Admission follows the new order: the user in place 1 is let in first.
+  await client.configureQueue({ eventId, state: QueueState.OPEN, admitRatePerSec: 1, admitBurst: 1 });
+  const head = places.findIndex((t) => t.position === 1);
+  expect((await untilState(watches[head]!, TicketState.ADMITTED)).ticket?.pass?.token).toBeTruthy();
+});

@@ -1,7 +1,7 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import type { QueueStore } from "../../src/queue/queue-store.js";
 import type { AdmissionStep, QueueConfigChange, TicketView } from "../../src/queue/types.js";
-import { StoredQueueState as Q, StoredTicketState as T } from "../../src/redis/outcomes.js";
+import { OpeningPhase, StoredQueueState as Q, StoredTicketState as T } from "../../src/redis/outcomes.js";
 import { queueFixture, queueLog, type QueueFixture } from "./fixtures.js";
 
 let f: QueueFixture;
@@ -55,7 +55,7 @@ describe("admitQueue", () => {
   it("admits from the head of the line with a session of session_ttl, and records each admission", async () => {
     await f.store.configure(f.eventId, { ...SLOW, admitBurst: 3, sessionTtlSeconds: 60 });
     await line(f.eventId, users(5));
-    expect(await step()).toEqual({ kind: "admission", admitted: 3, sessionsEnded: 0, tokens: 0, admittedPerSec: undefined, more: false });
+    expect(await step()).toEqual({ kind: "admission", admitted: 3, sessionsEnded: 0, tokens: 0, admittedPerSec: undefined, more: false, opening: OpeningPhase.NONE });
 
     const admitted = await Promise.all(["u0", "u1", "u2"].map(ticket));
     const issued = admitted[0]?.issuedAtMs ?? 0;
@@ -157,7 +157,7 @@ describe("admitQueue", () => {
   it("admits nobody while PAUSED, keeps admitting while CLOSED", async () => {
     await f.store.configure(f.eventId, { ...PLENTY, admitBurst: 5, state: Q.PAUSED });
     await line(f.eventId, users(3));
-    expect(await step()).toEqual({ kind: "admission", admitted: 0, sessionsEnded: 0, tokens: 5, admittedPerSec: undefined, more: false });
+    expect(await step()).toEqual({ kind: "admission", admitted: 0, sessionsEnded: 0, tokens: 5, admittedPerSec: undefined, more: false, opening: OpeningPhase.NONE });
     expect(await ticket("u0")).toMatchObject({ state: T.WAITING, position: 1 });
     await f.store.configure(f.eventId, { state: Q.CLOSED });
     expect(await step()).toMatchObject({ admitted: 3 });

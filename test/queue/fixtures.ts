@@ -25,21 +25,27 @@ export interface QueueFixture {
   admitter(store?: QueueStore, options?: Partial<AdmitterOptions>): Admitter;
 }
 
-export async function queueFixture(): Promise<QueueFixture> {
+export interface QueueFixtureOptions {
+  /** Seeds of the opening shuffle, one per admission call (the store's default is random). */
+  readonly shuffleSeeds?: () => number;
+}
+
+export async function queueFixture(options: QueueFixtureOptions = {}): Promise<QueueFixture> {
   const keyPrefix = `${uniqueId("p")}:`;
   let skew = 0;
+  const storeOptions = { keyPrefix, clockSkewMs: () => skew, ...options };
   const connectStore = (): QueueStore => {
     const redis = connectRedis();
     onTestFinished(async () => {
       await redis.quit();
     });
-    return new QueueStore(redis, { keyPrefix, clockSkewMs: () => skew });
+    return new QueueStore(redis, storeOptions);
   };
   const redis = connectRedis();
   onTestFinished(async () => {
     await redis.quit();
   });
-  const store = new QueueStore(redis, { keyPrefix, clockSkewMs: () => skew });
+  const store = new QueueStore(redis, storeOptions);
   return {
     redis,
     store,
@@ -63,6 +69,12 @@ export function testHub(store: QueueStore, overrides: Partial<ConstructorParamet
     logger: pino({ level: "silent" }),
     ...overrides,
   });
+}
+
+/** Redis's clock in epoch ms (what the scripts read, before the fixture's skew). */
+export async function redisNowMs(redis: Redis): Promise<number> {
+  const [seconds, micros] = await redis.time();
+  return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
 }
 
 /** The queue entries of an event's outbox, oldest first, each as a field map. */

@@ -10,28 +10,38 @@
   ARGV[1] clock skew ms (tests only; "0" in production)
   ARGV[2] most users admitted by this call
   ARGV[3] most sessions ended (and idle users met at the head of the line) by this call
+  ARGV[4] most swaps of the opening shuffle done by this call
+  ARGV[5] seed of this call's share of the opening shuffle (0 .. 2^31-1, random)
 
-  Output: { code, admitted, sessions_ended, tokens, rate_ewma, more }
+  Output: { code, admitted, sessions_ended, tokens, rate_ewma, more, opening }
     tokens     what the bucket holds after this step (decimal string)
     rate_ewma  measured admissions per second (decimal string), "" before the first
     more       1 when a limit of this call left work that is already due
+    opening    OPENING_NONE       no sale start pending: admissions as configured
+               OPENING_WAITING    before opens_at: nobody is admitted (the pre-queue fills)
+               OPENING_SHUFFLING  the pre-queue's shuffle went on and is not done: nobody is admitted
+               OPENING_SHUFFLED   this call finished the shuffle (admissions resume with the next call)
     OK               the step (PAUSED: sessions end and the bucket fills, nobody is admitted)
     EVENT_NOT_FOUND  no queue configured for the event
   Events: queue.admitted (user, seq, issued, expires) per admitted user;
     queue.session_ended (user, seq, reason=expired, issued, expires) per lapsed session;
-    queue.expired for idle users met at the head of the line (they are never admitted)
+    queue.expired for idle users met at the head of the line (they are never admitted);
+    queue.shuffled (user "", seq = the pre-queue's last seq, first = its first) once
+    the opening shuffle is done: every pre-queue user's seq and place changed
 ]]
 local k = {
   config = KEYS[1], waiting = KEYS[2], seen = KEYS[3], tickets = KEYS[4],
   stats = KEYS[5], log = KEYS[6], active = KEYS[7], bucket = KEYS[8],
 }
 local skew, max_admit, max_end = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local max_swaps, seed = tonumber(ARGV[4]), tonumber(ARGV[5])
 
-local c = redis.call('HMGET', k.config, 'rate', 'burst', 'max_active', 'session_ttl', 'idle_timeout', 'state')
+local c = redis.call('HMGET', k.config, 'rate', 'burst', 'max_active', 'session_ttl', 'idle_timeout', 'state', 'opens_at')
 local state = tonumber(c[6])
 if not state then
-  return { EVENT_NOT_FOUND, 0, 0, '', '', 0 }
+  return { EVENT_NOT_FOUND, 0, 0, '', '', 0, OPENING_NONE }
 end
+local opens_at = tonumber(c[7])
 local rate, capacity, max_active = tonumber(c[1]), tonumber(c[2]) * MICRO, tonumber(c[3])
 local ttl_ms, idle_ms = tonumber(c[4]) * 1000, tonumber(c[5]) * 1000
 
@@ -64,10 +74,29 @@ if stored then
 end
 local refreshed = tokens ~= stored
 
+-- The opening: nobody is admitted before opens_at; from then on (or once
+-- opens_at is removed) the pre-queue is shuffled, a bounded share per call,
+-- and admissions wait until it is done.
+local opening, more = OPENING_NONE, false
+local pre = pre_queue_of(k.stats)
+if opens_at and now < opens_at then
+  opening = OPENING_WAITING
+elseif pre then
+  if shuffle_pre_queue(k, pre, max_swaps, seed) then
+    opening = OPENING_SHUFFLED
+    redis.call('HDEL', k.stats, 'pre_first', 'pre_last', 'shuffle_next')
+    redis.call('HSET', k.stats, 'opened_ms', int_str(now))
+    log_change(k.log, 'queue.shuffled', '', int_str(pre.last), 'first', int_str(pre.first))
+  else
+    opening = OPENING_SHUFFLING
+  end
+  more = true
+end
+
 -- Admission, lowest seq first. Idle users met at the head lose their place instead.
 local waiting = redis.call('ZCARD', k.waiting)
-local admitted, idle, more = 0, 0, false
-if state ~= Q_PAUSED and waiting > 0 then
+local admitted, idle = 0, 0
+if state ~= Q_PAUSED and waiting > 0 and opening == OPENING_NONE then
   local room = math.huge
   if max_active > 0 then
     room = math.max(0, max_active - redis.call('ZCOUNT', k.active, '(' .. int_str(now), '+inf'))
@@ -111,11 +140,11 @@ if state ~= Q_PAUSED and waiting > 0 then
     redis.call('HINCRBY', k.stats, 'expired_total', idle)
   end
 end
-local rate_ewma = update_rate(k.stats, now, admitted, state ~= Q_PAUSED and waiting > 0)
+local rate_ewma = update_rate(k.stats, now, admitted, state ~= Q_PAUSED and waiting > 0 and opening == OPENING_NONE)
 
 -- Nothing refilled (a full bucket, or too little time) and nothing spent:
 -- no write, so not even a fraction of the elapsed time is lost.
 if refreshed or admitted > 0 then
   redis.call('HSET', k.bucket, 'tokens', format_micro(tokens), 'refilled_ms', int_str(refilled))
 end
-return { OK, admitted, ended, format_micro(tokens), rate_ewma, (more or #lapsed > max_end) and 1 or 0 }
+return { OK, admitted, ended, format_micro(tokens), rate_ewma, (more or #lapsed > max_end) and 1 or 0, opening }

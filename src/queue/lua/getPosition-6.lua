@@ -7,7 +7,10 @@
   ARGV[1] user id
   ARGV[2] clock skew ms (tests only; "0" in production)
 
-  Output: { code, ticket_state, position, waiting_total, joined_ms, issued_ms, expires_ms, rate_ewma }
+  Output: { code, ticket_state, position, waiting_total, joined_ms, issued_ms, expires_ms, rate_ewma, opens_at_ms }
+    position: 1-based place in line while WAITING; 0 otherwise, and 0 in the
+      pre-queue (waiting for the opening shuffle), where opens_at_ms is the sale
+      start (0 for everyone else, and if opens_at was removed)
     issued_ms/expires_ms: the admission session, 0 when never admitted
     rate_ewma: measured admissions per second (decimal string), "" before the first
     OK               the ticket (WAITING, ADMITTED, LEFT or EXPIRED; an admitted
@@ -23,11 +26,11 @@ local k = {
 local user, skew = ARGV[1], ARGV[2]
 
 if redis.call('EXISTS', k.config) == 0 then
-  return { EVENT_NOT_FOUND, 0, 0, 0, 0, 0, 0, '' }
+  return { EVENT_NOT_FOUND, 0, 0, 0, 0, 0, 0, '', 0 }
 end
 local ticket = read_ticket(k.tickets, user)
 if not ticket then
-  return { NOT_IN_QUEUE, 0, 0, 0, 0, 0, 0, '' }
+  return { NOT_IN_QUEUE, 0, 0, 0, 0, 0, 0, '', 0 }
 end
 
 -- Writes start here.

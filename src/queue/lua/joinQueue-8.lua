@@ -7,9 +7,10 @@
   ARGV[1] user id
   ARGV[2] clock skew ms (tests only; "0" in production)
 
-  Output: { code, ticket_state, position, waiting_total, joined_ms, issued_ms, expires_ms, rate_ewma }
+  Output: { code, ticket_state, position, waiting_total, joined_ms, issued_ms, expires_ms, rate_ewma, opens_at_ms }
     (the ticket fields as in getPosition)
-    JOINED          a new place at the back of the line
+    JOINED          a new place at the back of the line; before the sale opens
+                    (opens_at), a place in the pre-queue (position 0)
     ALREADY_JOINED  the user waits, or holds a live admission: the original ticket
     EVENT_NOT_FOUND no queue configured for the event
     QUEUE_CLOSED    the queue is closed and the user has no live ticket
@@ -22,9 +23,10 @@ local k = {
 }
 local user, skew = ARGV[1], ARGV[2]
 
-local state = tonumber(redis.call('HGET', k.config, 'state'))
+local c = redis.call('HMGET', k.config, 'state', 'opens_at')
+local state, opens_at = tonumber(c[1]), tonumber(c[2])
 if not state then
-  return { EVENT_NOT_FOUND, 0, 0, 0, 0, 0, 0, '' }
+  return { EVENT_NOT_FOUND, 0, 0, 0, 0, 0, 0, '', 0 }
 end
 local now = now_ms(skew)
 local idle_ms = idle_ms_of(k.config)
@@ -38,7 +40,7 @@ elseif ticket and ticket.state == T_ADMITTED then
   live = state_at(ticket, now) == T_ADMITTED
 end
 if not live and state == Q_CLOSED then
-  return { QUEUE_CLOSED, 0, 0, 0, 0, 0, 0, '' }
+  return { QUEUE_CLOSED, 0, 0, 0, 0, 0, 0, '', 0 }
 end
 
 -- Writes start here.
@@ -59,12 +61,22 @@ elseif ticket and ticket.state == T_ADMITTED then
   end_session(k, user, ticket, T_EXPIRED, 'expired')
 end
 
-local seq = int_str(redis.call('INCR', k.seq))
+local next_seq = redis.call('INCR', k.seq)
+local seq = int_str(next_seq)
 local joined = int_str(now)
+-- Before the sale opens, joins form the pre-queue (see pre_queue_of).
+if opens_at and now < opens_at then
+  local pre = pre_queue_of(k.stats)
+  if not pre then
+    redis.call('HSET', k.stats, 'pre_first', seq, 'pre_last', seq)
+  elseif not pre.next and pre.last == next_seq - 1 then
+    redis.call('HSET', k.stats, 'pre_last', seq)
+  end
+end
 redis.call('ZADD', k.waiting, seq, user)
 redis.call('ZADD', k.seen, now, user)
 write_ticket(k.tickets, user, T_WAITING, seq, joined)
 redis.call('HINCRBY', k.stats, 'joined_total', 1)
 log_change(k.log, 'queue.joined', user, seq)
 
-return ticket_reply(JOINED, k, user, { joined = joined }, T_WAITING, rate_of(k.stats))
+return ticket_reply(JOINED, k, user, { state = T_WAITING, seq = seq, joined = joined }, T_WAITING, rate_of(k.stats))

@@ -7,7 +7,7 @@
   ARGV[1] user id
   ARGV[2] clock skew ms (tests only; "0" in production)
 
-  Output: { code, ticket_state, position, waiting_total, joined_ms, issued_ms, expires_ms, "" }
+  Output: { code, ticket_state, position, waiting_total, joined_ms, issued_ms, expires_ms, "", 0 }
     (the ticket fields as in getPosition; no rate)
     LEFT             the user was waiting, or admitted with a live session, and now has left
     ALREADY_ENDED    the ticket had already ended (LEFT or EXPIRED, including a
@@ -24,11 +24,11 @@ local k = {
 local user, skew = ARGV[1], ARGV[2]
 
 if redis.call('EXISTS', k.config) == 0 then
-  return { EVENT_NOT_FOUND, 0, 0, 0, 0, 0, 0, '' }
+  return { EVENT_NOT_FOUND, 0, 0, 0, 0, 0, 0, '', 0 }
 end
 local ticket = read_ticket(k.tickets, user)
 if not ticket then
-  return { NOT_IN_QUEUE, 0, 0, 0, 0, 0, 0, '' }
+  return { NOT_IN_QUEUE, 0, 0, 0, 0, 0, 0, '', 0 }
 end
 if ticket.state == T_LEFT or ticket.state == T_EXPIRED then
   return ticket_reply(ALREADY_ENDED, k, user, ticket, ticket.state, '')

@@ -59,12 +59,88 @@ local function position_of(waiting_key, user)
   return 0
 end
 
--- A ticket reply: { code, state, position, waiting_total, joined_ms, issued_ms, expires_ms, rate }
+-- The pre-queue, from fields of `stats`: users who joined before the sale
+-- opened hold the seqs pre_first..pre_last (consecutive: a pre-queue join
+-- extends the range only if no other join came between). At the opening the
+-- admitter shuffles them (`shuffle_next` is its progress) into a uniformly
+-- random order, ahead of everyone who joined later; the three fields go when
+-- it is done. nil when there is no pre-queue waiting for its shuffle.
+local function pre_queue_of(stats_key)
+  local p = redis.call('HMGET', stats_key, 'pre_first', 'pre_last', 'shuffle_next')
+  if not p[1] then
+    return nil
+  end
+  return { first = tonumber(p[1]), last = tonumber(p[2]), next = tonumber(p[3]) }
+end
+
+-- Whether a waiting ticket is in the pre-queue: its place is not decided yet.
+local function in_pre_queue(pre, ticket)
+  if not pre or ticket.state ~= T_WAITING then
+    return false
+  end
+  local seq = tonumber(ticket.seq)
+  return seq >= pre.first and seq <= pre.last
+end
+
+-- Moves a waiting user to place `seq` (a score of `waiting`, and their ticket's seq).
+local function move_to(k, user, seq)
+  redis.call('ZADD', k.waiting, 'XX', seq, user)
+  local t = read_ticket(k.tickets, user)
+  write_ticket(k.tickets, user, t.state, seq, t.joined, t.issued, t.expires)
+end
+
+-- Up to `max_swaps` steps of a Fisher-Yates shuffle of the pre-queue's places,
+-- with math.random seeded by `seed`; the shuffle goes on where the previous
+-- call left it (`shuffle_next`, the highest place index not yet final).
+-- Places are the seqs pre_first..pre_last, not ranks: a place whose user has
+-- left is simply empty, so users leaving between two calls change nothing,
+-- and the users still waiting end in a uniformly random order. Returns true
+-- when the shuffle is complete.
+local function shuffle_pre_queue(k, pre, max_swaps, seed)
+  math.randomseed(seed)
+  local i = pre.next or (pre.last - pre.first)
+  local steps = 0
+  while i > 0 and steps < max_swaps do
+    local j = math.random(0, i)
+    if j ~= i then
+      local a, b = int_str(pre.first + i), int_str(pre.first + j)
+      local at_a = redis.call('ZRANGEBYSCORE', k.waiting, a, a, 'LIMIT', 0, 1)[1]
+      local at_b = redis.call('ZRANGEBYSCORE', k.waiting, b, b, 'LIMIT', 0, 1)[1]
+      if at_a then
+        move_to(k, at_a, b)
+      end
+      if at_b then
+        move_to(k, at_b, a)
+      end
+    end
+    i = i - 1
+    steps = steps + 1
+  end
+  if i > 0 then
+    redis.call('HSET', k.stats, 'shuffle_next', int_str(i))
+    return false
+  end
+  return true
+end
+
+-- The sale start (epoch ms) as pre-queue tickets report it; 0 when unset.
+local function opens_at_of(config_key)
+  return tonumber(redis.call('HGET', config_key, 'opens_at')) or 0
+end
+
+-- A ticket reply:
+-- { code, state, position, waiting_total, joined_ms, issued_ms, expires_ms, rate, opens_at_ms }
 -- (`issued_ms`/`expires_ms` 0 before admission; `rate` as `rate_of`, or '').
+-- A user in the pre-queue has position 0 and `opens_at_ms` the sale start;
+-- everyone else has opens_at_ms 0.
 local function ticket_reply(code, k, user, ticket, state, rate)
+  local position, opens_at = position_of(k.waiting, user), 0
+  if state == T_WAITING and position > 0 and in_pre_queue(pre_queue_of(k.stats), ticket) then
+    position, opens_at = 0, opens_at_of(k.config)
+  end
   return {
-    code, state, position_of(k.waiting, user), redis.call('ZCARD', k.waiting),
-    tonumber(ticket.joined), tonumber(ticket.issued or 0), tonumber(ticket.expires or 0), rate,
+    code, state, position, redis.call('ZCARD', k.waiting),
+    tonumber(ticket.joined), tonumber(ticket.issued or 0), tonumber(ticket.expires or 0), rate, opens_at,
   }
 end
 

@@ -14,13 +14,16 @@
   ARGV[5 .. 4+n_touch]   users to touch (still waiting ones only)
   ARGV[5+n_touch ..]     users whose tickets to read (newly registered watchers)
 
-  Output: { code, cursor, resync, waiting_total, changes, tickets, idle_timeout_seconds, rate_ewma }
+  Output: { code, cursor, resync, waiting_total, changes, tickets, idle_timeout_seconds, rate_ewma, opens_at_ms }
     changes = { kind, user, seq, issued, expires, ... } of queue.* entries after the
       cursor, in order; issued/expires are the session's ("0" unless the entry has them:
       queue.admitted, queue.session_ended)
     tickets = { user, found (0/1), state, position, joined_ms, seq, issued_ms, expires_ms, ... }
-      per user read (an admitted session past its expiry reads EXPIRED)
+      per user read (an admitted session past its expiry reads EXPIRED; a user in
+      the pre-queue reads position 0)
     rate_ewma = measured admissions per second (decimal string), "" before the first
+    opens_at_ms = the sale start while a pre-queue waits for its shuffle, else 0;
+      a queue.shuffled change means every pre-queue user's place and seq changed
     resync = 1 when changes were lost (trimmed) or too many: the cursor jumped
       to the newest entry and every watcher must be re-read
     OK               the tick
@@ -31,7 +34,7 @@ local k = { config = KEYS[1], waiting = KEYS[2], seen = KEYS[3], tickets = KEYS[
 local skew, cursor, max_changes, n_touch = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 
 if redis.call('EXISTS', k.config) == 0 then
-  return { EVENT_NOT_FOUND, cursor, 0, 0, {}, {}, 0, '' }
+  return { EVENT_NOT_FOUND, cursor, 0, 0, {}, {}, 0, '', 0 }
 end
 
 local function newest_id()
@@ -83,6 +86,7 @@ for i = 5, 4 + n_touch do
   redis.call('ZADD', k.seen, 'XX', now, ARGV[i])
 end
 
+local pre = pre_queue_of(k.stats)
 local tickets = {}
 for i = 5 + n_touch, #ARGV do
   local user = ARGV[i]
@@ -95,7 +99,7 @@ for i = 5 + n_touch, #ARGV do
     end
     table.insert(tickets, 1)
     table.insert(tickets, state_at(ticket, now))
-    table.insert(tickets, rank and rank + 1 or 0)
+    table.insert(tickets, (rank and not in_pre_queue(pre, ticket)) and rank + 1 or 0)
     table.insert(tickets, tonumber(ticket.joined))
     table.insert(tickets, ticket.seq)
     table.insert(tickets, tonumber(ticket.issued or 0))
@@ -109,5 +113,5 @@ end
 
 return {
   OK, cursor, resync, redis.call('ZCARD', k.waiting), changes, tickets,
-  tonumber(redis.call('HGET', k.config, 'idle_timeout')), rate_of(k.stats),
+  tonumber(redis.call('HGET', k.config, 'idle_timeout')), rate_of(k.stats), pre and opens_at_of(k.config) or 0,
 }
