@@ -116,6 +116,24 @@ export class WatchLoop extends WatcherLoop<Watcher> {
       }
     }
     removedSeqs.sort((a, b) => a - b);
+    // Endings first: an admitted user's pass must not wait behind everyone's new position.
+    if (ended.size > 0) {
+      for (const watcher of [...this.live]) {
+        const end = ended.get(watcher.userId);
+        if (end && watcher.current && end.seq === watcher.seq) {
+          this.#push(watcher, {
+            eventId: watcher.current.eventId,
+            userId: watcher.userId,
+            state: REMOVALS.get(end.kind) as TicketStateCode,
+            position: 0,
+            waitingTotal,
+            joinedAtMs: watcher.current.joinedAtMs,
+            ...sessionFields(end.issuedAtMs, end.expiresAtMs),
+          });
+        }
+      }
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
     let pushed = 0;
     for (const watcher of this.live) {
       // Let the messages built so far reach their sockets before building more.
@@ -125,20 +143,6 @@ export class WatchLoop extends WatcherLoop<Watcher> {
       }
       const ticket = watcher.current;
       if (!ticket) {
-        continue;
-      }
-      const end = ended.get(watcher.userId);
-      if (end && end.seq === watcher.seq) {
-        this.#push(watcher, {
-          eventId: ticket.eventId,
-          userId: ticket.userId,
-          state: REMOVALS.get(end.kind) as TicketStateCode,
-          position: 0,
-          waitingTotal,
-          joinedAtMs: ticket.joinedAtMs,
-          ...sessionFields(end.issuedAtMs, end.expiresAtMs),
-        });
-        pushed++;
         continue;
       }
       if (inPreQueue(ticket)) {
