@@ -47,6 +47,16 @@ export class WatchLoop extends WatcherLoop<Watcher> {
   readonly #presence: Array<{ userId: string; at: number }> = [];
   #cursor = "";
   #touchEveryMs = Number.POSITIVE_INFINITY;
+  /**
+   * Seqs of every removal from the line applied so far, ascending. A watcher
+   * remembers how many were below its seq when it last heard its position;
+   * the removals below it since then are how far it moved up.
+   */
+  #removed: number[] = [];
+  #waitingTotal = 0;
+  #rate: number | undefined;
+  #dirty = false;
+  #walking: Promise<void> | undefined;
 
   /** Starts serving `first`; `onStopped` runs synchronously once no watcher is left. */
   constructor(eventId: string, store: QueueStore, options: WatchLoopOptions, first: Watcher, onStopped: () => void) {
@@ -106,17 +116,20 @@ export class WatchLoop extends WatcherLoop<Watcher> {
     return false;
   }
 
+  /**
+   * Applies one tick's changes: endings are delivered at once (an admitted
+   * user's pass must not wait behind anyone's new position); removals join
+   * `#removed`, and the fan-out walks every watcher with the new positions.
+   */
   async #apply(changes: readonly QueueChange[], waitingTotal: number, rate: number | undefined): Promise<void> {
-    const removedSeqs: number[] = [];
+    const removals: number[] = [];
     const ended = new Map<string, QueueChange>();
     for (const change of changes) {
       if (REMOVALS.has(change.kind)) {
-        removedSeqs.push(change.seq);
+        removals.push(change.seq);
         ended.set(change.userId, change);
       }
     }
-    removedSeqs.sort((a, b) => a - b);
-    // Endings first: an admitted user's pass must not wait behind everyone's new position.
     if (ended.size > 0) {
       for (const watcher of [...this.live]) {
         const end = ended.get(watcher.userId);
@@ -134,31 +147,70 @@ export class WatchLoop extends WatcherLoop<Watcher> {
       }
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
-    let pushed = 0;
-    for (const watcher of this.live) {
-      // Let the messages built so far reach their sockets before building more.
-      if (pushed >= SLICE) {
-        pushed = 0;
-        await new Promise<void>((resolve) => setImmediate(resolve));
-      }
-      const ticket = watcher.current;
-      if (!ticket) {
-        continue;
-      }
-      if (inPreQueue(ticket)) {
-        // No place yet: nothing ahead of a pre-queue user moves them until the shuffle.
-        continue;
-      }
-      const position = ticket.position - countBelow(removedSeqs, watcher.seq);
-      const wait = estimatedWaitSeconds(ticket.state, position, rate);
-      if (position !== ticket.position || wait !== ticket.estimatedWaitSeconds) {
-        this.#push(watcher, { ...ticket, position, waitingTotal, estimatedWaitSeconds: wait });
-        pushed++;
-      } else if (waitingTotal !== ticket.waitingTotal) {
-        // Not worth a message on its own, but keep the next one accurate.
-        watcher.current = { ...ticket, waitingTotal };
+    const rateChanged = rate !== this.#rate;
+    this.#waitingTotal = waitingTotal;
+    this.#rate = rate;
+    if (removals.length > 0) {
+      this.#removed = mergeSorted(this.#removed, removals.sort((a, b) => a - b));
+    }
+    if (removals.length > 0 || rateChanged) {
+      this.#fanOut();
+    }
+  }
+
+  /**
+   * Starts a walk over every live watcher unless one is under way, in which
+   * case that walk goes round once more. Each watcher's position is computed
+   * when its turn comes, from everything applied by then, so a walk that
+   * spans several ticks sends each watcher one message with its newest
+   * position instead of one per tick, and ticks (with the endings they
+   * deliver) never wait for a walk.
+   */
+  #fanOut(): void {
+    this.#dirty = true;
+    if (this.#walking) {
+      return;
+    }
+    this.#walking = this.#walk()
+      .catch((err: unknown) => this.#options.logger.error({ err, eventId: this.eventId }, "watch fan-out failed"))
+      .finally(() => {
+        this.#walking = undefined;
+      });
+  }
+
+  async #walk(): Promise<void> {
+    while (this.#dirty) {
+      this.#dirty = false;
+      let pushed = 0;
+      for (const watcher of this.live) {
+        // Let the messages built so far reach their sockets before building more.
+        if (pushed >= SLICE) {
+          pushed = 0;
+          await new Promise<void>((resolve) => setImmediate(resolve));
+        }
+        if (this.#update(watcher)) {
+          pushed++;
+        }
       }
     }
+  }
+
+  /** Sends a waiting watcher its position and estimate if either changed; true when it sent. */
+  #update(watcher: Watcher): boolean {
+    const ticket = watcher.current;
+    if (!ticket || ticket.state !== StoredTicketState.WAITING || inPreQueue(ticket)) {
+      // No place yet in the pre-queue: nothing ahead of them moves them until the shuffle.
+      return false;
+    }
+    const removedBelow = countBelow(this.#removed, watcher.seq);
+    const position = ticket.position - (removedBelow - watcher.removedBelow);
+    const wait = estimatedWaitSeconds(ticket.state, position, this.#rate);
+    if (position === ticket.position && wait === ticket.estimatedWaitSeconds) {
+      return false;
+    }
+    watcher.removedBelow = removedBelow;
+    this.#push(watcher, { ...ticket, position, waitingTotal: this.#waitingTotal, estimatedWaitSeconds: wait });
+    return true;
   }
 
   #resolve(watcher: Watcher, found: WatchedTicket | undefined, tick: { waitingTotal: number; admittedPerSec: number | undefined; opensAtMs: number | undefined }): void {
@@ -181,6 +233,7 @@ export class WatchLoop extends WatcherLoop<Watcher> {
     };
     const previous = watcher.current;
     watcher.seq = found.seq;
+    watcher.removedBelow = countBelow(this.#removed, found.seq);
     if (
       !previous ||
       previous.state !== ticket.state ||
@@ -245,6 +298,20 @@ const SHUFFLED = "queue.shuffled";
 /** A waiting ticket without a place: in the pre-queue, before the opening shuffle. */
 function inPreQueue(ticket: { readonly state: TicketStateCode; readonly position: number }): boolean {
   return ticket.state === StoredTicketState.WAITING && ticket.position === 0;
+}
+
+/** The ascending merge of two ascending lists. */
+function mergeSorted(a: readonly number[], b: readonly number[]): number[] {
+  const out = new Array<number>(a.length + b.length);
+  let i = 0;
+  let j = 0;
+  let o = 0;
+  while (i < a.length && j < b.length) {
+    out[o++] = (a[i] as number) <= (b[j] as number) ? (a[i++] as number) : (b[j++] as number);
+  }
+  while (i < a.length) out[o++] = a[i++] as number;
+  while (j < b.length) out[o++] = b[j++] as number;
+  return out;
 }
 
 /** How many of the sorted `seqs` are below `seq`. */

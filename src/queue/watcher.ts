@@ -17,6 +17,8 @@ export class Watcher {
   readonly userId: string;
   /** Join sequence of the ticket being watched; known once resolved. */
   seq = 0;
+  /** The loop's count of removals below `seq` when this watcher last heard its position. */
+  removedBelow = 0;
   /** Last ticket pushed; undefined until the first read. */
   current: TicketView | undefined;
   readonly #signal: AbortSignal;

@@ -68,6 +68,36 @@ describe("WatchHub", () => {
     expect(await last.next()).toMatchObject({ ticket: { position: 4, waitingTotal: 4 } });
   });
 
+  it("walks a fan-out larger than one slice while removals keep coming: positions only fall, and land exactly", async () => {
+    const f = await queueFixture();
+    const hub = testHub(f.store, { intervalMs: 5 });
+    await f.store.configure(f.eventId, {});
+    const users = Array.from({ length: 1200 }, (_, i) => `u${i}`);
+    for (let i = 0; i < users.length; i += 200) await Promise.all(users.slice(i, i + 200).map((u) => f.store.join(f.eventId, u)));
+    const watched = users.filter((_, i) => i % 2 === 1);
+    const watches = watched.map((u) => reader(hub.watch(f.eventId, u, new AbortController().signal)));
+    const first = await Promise.all(watches.map((w) => w.next()));
+    expect(first.map((item) => (item.kind === "ticket" ? item.ticket.position : -1))).toEqual(watched.map((u) => users.indexOf(u) + 1));
+    // Every even user leaves, in waves the loop applies over several ticks while it fans out.
+    const leaving = users.filter((_, i) => i % 2 === 0);
+    for (let i = 0; i < leaving.length; i += 50) {
+      await Promise.all(leaving.slice(i, i + 50).map((u) => f.store.leave(f.eventId, u)));
+    }
+    await Promise.all(
+      watches.map(async (w, j) => {
+        const final = j + 1;
+        let position = Number.POSITIVE_INFINITY;
+        while (position !== final) {
+          const item = await w.next();
+          if (item.kind !== "ticket") throw new Error(`watcher ${j}: ${item.kind}`);
+          expect(item.ticket.position).toBeLessThan(position);
+          expect(item.ticket.position).toBeGreaterThanOrEqual(final);
+          position = item.ticket.position;
+        }
+      }),
+    );
+  });
+
   it("skips the seat changes that share the event's outbox", async () => {
     const f = await queueFixture();
     const seats = new SeatStore(f.redis, { keyPrefix: f.keyPrefix });
