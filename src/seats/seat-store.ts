@@ -1,6 +1,7 @@
 import type { Redis } from "ioredis";
 import { decodeSweepReply, type SweepResult } from "../redis/event-sweeper.js";
 import { ScriptRunner } from "../redis/script-loader.js";
+import { memoByKey } from "../util/memo.js";
 import { queueKeys } from "../queue/keys.js";
 import { parseSeatChange, type SeatChange, type SeatChangesPage } from "./changes.js";
 import { decodeAvailability, decodeLoad } from "./decode-inventory.js";
@@ -42,17 +43,29 @@ export interface SeatStoreOptions {
  * `[A-Za-z0-9][A-Za-z0-9._:-]*`: the service validates them first, and an
  * invalid one reaching the store is a bug that throws.
  */
+/** Events whose key lists a store keeps at hand. */
+const KEY_CACHE_EVENTS = 1000;
+
 export class SeatStore {
   readonly #redis: Redis;
   readonly #scripts: ScriptRunner<SeatScriptName>;
   readonly #prefix: string;
   readonly #skew: () => number;
+  /** Per event: the keys every seat script takes, those plus the layout, and the hold script's. */
+  readonly #keyLists: (eventId: string) => { readonly core: string[]; readonly withLayout: string[]; readonly hold: string[] };
 
   constructor(redis: Redis, options: SeatStoreOptions = {}) {
     this.#redis = redis;
     this.#scripts = new ScriptRunner(redis, loadSeatScripts());
-    this.#prefix = options.keyPrefix ?? "bo:";
+    const prefix = options.keyPrefix ?? "bo:";
+    this.#prefix = prefix;
     this.#skew = options.clockSkewMs ?? (() => 0);
+    this.#keyLists = memoByKey(KEY_CACHE_EVENTS, (eventId) => {
+      const k = seatKeys(prefix, eventId);
+      const core = [k.config, k.seats, k.taken, k.holds, k.expiry, k.users, k.counts, k.log];
+      const withLayout = [...core, k.layout];
+      return { core, withLayout, hold: [...withLayout, queueKeys(prefix, eventId).active] };
+    });
   }
 
   keys(eventId: string): SeatKeys {
@@ -124,8 +137,7 @@ export class SeatStore {
     assertId(userId);
     assertId(holdId);
     const [kind, target, quantity, seatIds] = selectionArgs(selection);
-    const queue = queueKeys(this.#prefix, eventId);
-    const reply = await this.#scripts.run("holdSeats", [...this.#withLayout(eventId), queue.active], [
+    const reply = await this.#scripts.run("holdSeats", this.#keyLists(eventId).hold, [
       holdId,
       userId,
       this.#skew(),
@@ -216,12 +228,11 @@ export class SeatStore {
   }
 
   #core(eventId: string): string[] {
-    const k = this.keys(eventId);
-    return [k.config, k.seats, k.taken, k.holds, k.expiry, k.users, k.counts, k.log];
+    return this.#keyLists(eventId).core;
   }
 
   #withLayout(eventId: string): string[] {
-    return [...this.#core(eventId), this.keys(eventId).layout];
+    return this.#keyLists(eventId).withLayout;
   }
 }
 
