@@ -62,7 +62,11 @@ export type QueueConfig = Message<"boxoffice.v1.QueueConfig"> & {
   idleTimeoutSeconds: number;
 
   /**
-   * Sale start; users who join before it are in the pre-queue. Unset: no pre-queue.
+   * Sale start. Nobody is admitted before it; users who join before it are in
+   * the pre-queue (position 0, their tickets carry opens_at). At opens_at the
+   * pre-queue is put in a uniformly random order, behind anyone already
+   * waiting in line and ahead of everyone who joins later (FIFO). Unset: no
+   * pre-queue.
    *
    * @generated from field: google.protobuf.Timestamp opens_at = 7;
    */
@@ -133,7 +137,8 @@ export type ConfigureQueueRequest = Message<"boxoffice.v1.ConfigureQueueRequest"
   opensAt?: Timestamp | undefined;
 
   /**
-   * Removes the sale start (the queue is then plain FIFO). Exclusive with opens_at.
+   * Removes the sale start: a waiting pre-queue is shuffled at once, and the
+   * queue is plain FIFO from then on. Exclusive with opens_at.
    *
    * @generated from field: bool clear_opens_at = 8;
    */
