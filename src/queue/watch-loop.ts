@@ -131,18 +131,27 @@ export class WatchLoop extends WatcherLoop<Watcher> {
       }
     }
     if (ended.size > 0) {
-      for (const watcher of [...this.live]) {
+      // Pending watchers with a ticket are pre-queue users waiting to be read
+      // again after the opening shuffle, which changed their seq: the first
+      // ending of theirs since they were read is their own, so it is
+      // delivered now rather than after their turn to be read comes.
+      for (const watcher of [...this.live, ...this.pending]) {
         const end = ended.get(watcher.userId);
-        if (end && watcher.current && end.seq === watcher.seq) {
-          this.#push(watcher, {
-            eventId: watcher.current.eventId,
-            userId: watcher.userId,
-            state: REMOVALS.get(end.kind) as TicketStateCode,
-            position: 0,
-            waitingTotal,
-            joinedAtMs: watcher.current.joinedAtMs,
-            ...sessionFields(end.issuedAtMs, end.expiresAtMs),
-          });
+        const current = watcher.current;
+        if (!end || !current || (end.seq !== watcher.seq && !inPreQueue(current))) {
+          continue;
+        }
+        this.#push(watcher, {
+          eventId: current.eventId,
+          userId: watcher.userId,
+          state: REMOVALS.get(end.kind) as TicketStateCode,
+          position: 0,
+          waitingTotal,
+          joinedAtMs: current.joinedAtMs,
+          ...sessionFields(end.issuedAtMs, end.expiresAtMs),
+        });
+        if (watcher.closed) {
+          this.pending.delete(watcher);
         }
       }
       await new Promise<void>((resolve) => setImmediate(resolve));

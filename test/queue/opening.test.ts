@@ -222,3 +222,29 @@ describe("watching the pre-queue", () => {
     expect((await late.next()).value).toMatchObject({ kind: "ticket", ticket: { position: 49 } });
   });
 });
+
+describe("admissions right after the opening", () => {
+  it("reach pre-queue watchers that are still waiting to be read again, with their pass times", async () => {
+    const f = await queueFixture();
+    await beforeOpening(f);
+    // One ticket read per tick: most watchers are still unread when the admissions come.
+    const hub = testHub(f.store, { batchSize: 1 });
+    const early = named("early", 40);
+    await joinAll(f.store, f.eventId, early);
+    const signal = new AbortController().signal;
+    const watches = early.map((u) => hub.watch(f.eventId, u, signal));
+    for (const w of watches) expect((await w.next()).value).toMatchObject({ kind: "ticket", ticket: { position: 0 } });
+    f.advance(MINUTE);
+    await open(f, 1000);
+    expect(await step(f)).toMatchObject({ admitted: 40, opening: OpeningPhase.NONE });
+    for (const w of watches) {
+      let item: WatchItem;
+      do {
+        item = (await w.next()).value as WatchItem;
+        expect(item.kind).toBe("ticket");
+      } while (item.kind === "ticket" && item.ticket.state === T.WAITING);
+      expect(item).toMatchObject({ kind: "ticket", ticket: { state: T.ADMITTED, issuedAtMs: expect.any(Number), expiresAtMs: expect.any(Number) } });
+      expect((await w.next()).done).toBe(true);
+    }
+  });
+});
