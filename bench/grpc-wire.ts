@@ -50,16 +50,20 @@ export class FrameReader {
  * Join requests for users `<prefix><n>` with n zero-padded to a fixed width,
  * so every frame has the same length and they can be laid out in one slab
  * ahead of the measurement (no encoding work on the load generator's hot
- * path). The first frame is checked against protobuf-es's own encoding.
+ * path). The last frame is checked against protobuf-es's own encoding.
+ * WatchPositionRequest has the same two fields, so it is laid out alike.
  */
 export class JoinBodies {
   readonly #slab: Buffer;
   readonly #size: number;
   readonly count: number;
+  /** The user id of request n. */
+  readonly userId: (n: number) => string;
 
   constructor(schema: DescMessage, eventId: string, userPrefix: string, count: number) {
     const width = String(count - 1).length;
     const userId = (n: number): string => `${userPrefix}${String(n).padStart(width, "0")}`;
+    this.userId = userId;
     const template = framedRequest(schema, { eventId, userId: userId(0) } as MessageInitShape<DescMessage>);
     const digitsAt = template.length - width;
     this.#size = template.length;

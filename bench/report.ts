@@ -2,6 +2,7 @@ import type { ResultRow } from "./context.js";
 import type { FanoutResult } from "./fanout.js";
 import type { FreshRow } from "./fresh.js";
 import { percentile } from "./grpc-wire.js";
+import type { OnSaleResult } from "./onsale.js";
 import type { SeatRow } from "./seats.js";
 
 /** A Markdown table with columns padded so it also reads well in a terminal. */
@@ -137,4 +138,54 @@ export function seatTargets(rows: readonly SeatRow[], h2loadBaseline: ResultRow 
     lines.push(`HoldSeats best available within 2× of explicit holds (≥ 0.5×): ${r.toFixed(2)}× — ${r >= 0.5 ? "met" : "NOT met"}`);
   }
   return lines;
+}
+
+/** The on-sale scenario, one row per variant. */
+export function onsaleTable(results: readonly OnSaleResult[]): string {
+  const header = ["On-sale", "conns", "joins/s", "join p50 / p99", "opening → 1st pass / placed p50, all", "admitted/s", "pass delivery p50 / p99 / max", "≤ 1 tick", "msgs/user", "duration", "service CPU", "admitting: cores avg / peak", "Redis CPU", "client CPU", "service RSS", "other load"];
+  return table(
+    header,
+    results.map((r) => {
+      const x = r.report;
+      return [
+        `${r.variant}: ${r.users} users, admit ${r.rate}/s (burst ${r.burst})`,
+        String(x.sessions),
+        fixed(x.joined / x.joinSeconds, 0),
+        `${fixed(x.joinP50Ms, 0)} / ${fixed(x.joinP99Ms, 0)} ms`,
+        opening(r),
+        fixed(r.admittedPerSec, 0),
+        `${fixed(x.deliveryP50Ms, 0)} / ${fixed(x.deliveryP99Ms, 0)} / ${fixed(x.deliveryMaxMs, 0)} ms`,
+        `${fixed(withinTick(r), 1)}%`,
+        fixed(x.messages / r.users, 1),
+        `${fixed(x.seconds, 1)} s`,
+        `${fixed(r.serverCpuMs / 1000, 1)} s`,
+        `${fixed(r.admitCores, 2)} / ${fixed(r.admitPeakCores, 2)}`,
+        `${fixed(r.redisCpuMs / 1000, 1)} s`,
+        `${fixed(x.clientCpuMs / 1000, 1)} s`,
+        `${fixed(r.rssBeforeMiB, 0)} → ${fixed(r.rssPeakMiB, 0)} MiB`,
+        `${fixed(r.otherLoad * 100, 0)}%`,
+      ];
+    }),
+  );
+}
+
+/** The on-sale target: the pass reaches its stream soon after admission. */
+export function onsaleTargets(results: readonly OnSaleResult[]): string[] {
+  return results.map((r) => {
+    const p99 = r.report.deliveryP99Ms;
+    const tick = `${fixed(withinTick(r), 1)}% within one admitter tick (${r.admitIntervalMs} ms)`;
+    return `Pass delivery p99 < 1 s after admission (${r.variant}, ${r.users} users): ${fixed(p99, 0)} ms; ${tick} — ${p99 < 1000 ? "met" : "NOT met"}`;
+  });
+}
+
+/** Share of passes delivered within one admitter tick of their admission, %. */
+function withinTick(r: OnSaleResult): number {
+  return (100 * r.report.withinTick) / Math.max(1, r.report.admitted);
+}
+
+/** From opening the sale to the first pass, and until the median and the last watcher knew their place. */
+function opening(r: OnSaleResult): string {
+  const { openingToFirstPassMs: first, openingToPlacedP50Ms: p50, openingToPlacedLastMs: last } = r;
+  if (first === undefined || p50 === undefined || last === undefined) return "–";
+  return `${fixed(first / 1000, 1)} s / ${fixed(p50 / 1000, 1)}, ${fixed(last / 1000, 1)} s`;
 }

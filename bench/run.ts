@@ -4,8 +4,8 @@
  * Starts a private redis-server, the service (`src/main.ts`) and the peer as
  * separate processes, drives unary load with h2load and a Node client, holds
  * and sells seats of a 100,000-seat map, opens thousands of WatchPosition
- * streams from another process, prints the results, and stops everything it
- * started, also on failure or Ctrl-C.
+ * streams from another process, lets 50,000 users through an on-sale, prints
+ * the results, and stops everything it started, also on failure or Ctrl-C.
  * Knobs: see `settings.ts` (BENCH_SECONDS, BENCH_WATCHERS, …).
  */
 import { randomBytes } from "node:crypto";
@@ -23,7 +23,8 @@ import { runFanout, type FanoutResult } from "./fanout.js";
 import { QuietWindow } from "./foreign-load.js";
 import { runFresh, type FreshRow } from "./fresh.js";
 import { describeMachine, machineLines } from "./machine.js";
-import { fanoutTable, seatTable, seatTargets, targets, unaryTable } from "./report.js";
+import { ONSALE_VARIANTS, runOnSale, type OnSaleResult } from "./onsale.js";
+import { fanoutTable, onsaleTable, onsaleTargets, seatTable, seatTargets, targets, unaryTable } from "./report.js";
 import { runSeats, type SeatResults } from "./seats.js";
 import { startService, type ServiceProcess } from "./service.js";
 import { loadBenchSettings, type BenchSettings } from "./settings.js";
@@ -62,6 +63,7 @@ async function main(): Promise<void> {
     const fresh: FreshRow[] = [];
     const fanout: FanoutResult[] = [];
     let seats: SeatResults | undefined;
+    const onsale: OnSaleResult[] = [];
 
     const defaultInterval = loadConfig({}).watchIntervalMs;
     const service = await startService(children, {
@@ -100,11 +102,24 @@ async function main(): Promise<void> {
       });
     }
 
+    if (settings.onsale) {
+      const s = settings;
+      console.log(`\nOn-sale (${s.onsaleUsers} users joining and watching, admitted at ${s.onsaleRate}/s, burst ${s.onsaleBurst}):`);
+      for (const variant of ONSALE_VARIANTS.filter((v) => s.only?.has(`onsale-${v}`) ?? true)) {
+        onsale.push(await runOnSale(ctx, variant));
+      }
+    }
+
     console.log("\n## Results\n");
-    console.log(unaryTable(rows, fresh));
+    if (rows.length + fresh.length > 0) console.log(unaryTable(rows, fresh));
     if (seats) console.log(`\n${seatTable(seats.rows, rows.find((r) => r.key === "baseline"))}\n\nLast round's check — ${seats.verified}`);
     if (fanout.length > 0) console.log(`\n${fanoutTable(fanout)}`);
-    const lines = [...targets(rows, fanout), ...(seats ? seatTargets(seats.rows, rows.find((r) => r.key === "baseline")) : [])];
+    if (onsale.length > 0) console.log(`\n${onsaleTable(onsale)}`);
+    const lines = [
+      ...targets(rows, fanout),
+      ...(seats ? seatTargets(seats.rows, rows.find((r) => r.key === "baseline")) : []),
+      ...onsaleTargets(onsale),
+    ];
     console.log(`\n${lines.map((line) => `- ${line}`).join("\n")}`);
   } finally {
     await children.killAll();

@@ -25,6 +25,10 @@ export interface ServiceProcess {
 export interface ServiceOptions {
   readonly redisUrl: string;
   readonly watchIntervalMs: number;
+  /** ADMIT_INTERVAL_MS; the service's default (its admitter on) when unset. */
+  readonly admitIntervalMs?: number | undefined;
+  /** PASS_KEYS, for a caller that verifies the passes; a random key per process when unset. */
+  readonly passKeys?: string | undefined;
   /** Node writes a .cpuprofile here when the process exits. */
   readonly cpuProfileDir?: string | undefined;
 }
@@ -43,6 +47,8 @@ export async function startService(children: ChildSet, options: ServiceOptions):
       LOG_LEVEL: "warn",
       WATCH_INTERVAL_MS: String(options.watchIntervalMs),
       SHUTDOWN_GRACE_MS: "5000",
+      ...(options.admitIntervalMs === undefined ? {} : { ADMIT_INTERVAL_MS: String(options.admitIntervalMs) }),
+      ...(options.passKeys === undefined ? {} : { PASS_KEYS: options.passKeys }),
     },
   });
   const serving = async (port: number): Promise<void> => {

@@ -1,6 +1,7 @@
 /**
  * Benchmark knobs, read once from the environment. Defaults keep a full
- * `npm run bench` around six minutes on an idle 2-core machine.
+ * `npm run bench` around eight minutes on an idle 2-core machine (the
+ * on-sale scenario takes about 1½ of them).
  */
 export interface BenchSettings {
   /** Measured seconds of each unary run. */
@@ -31,9 +32,19 @@ export interface BenchSettings {
   readonly seats: boolean;
   /** Fan-out over the Connect port as well. */
   readonly fanoutConnect: boolean;
+  /** The on-sale scenario (`onsale.ts`, variants `onsale-rush` and `onsale-opening`): users join one event and watch their place while the admitter lets them in. */
+  readonly onsale: boolean;
+  /** Users who join the on-sale event, each followed by a WatchPosition stream. */
+  readonly onsaleUsers: number;
+  /** The event's admit_rate_per_sec. */
+  readonly onsaleRate: number;
+  /** The event's admit_burst (default: half the rate, two admitter ticks' worth). */
+  readonly onsaleBurst: number;
+  /** HTTP/2 connections of the on-sale load process. */
+  readonly onsaleSessions: number;
   /** Most seconds the whole run may spend waiting for, or re-measuring after, other processes' CPU use. */
   readonly quietBudgetSeconds: number;
-  /** Unary/fresh row keys to run (e.g. `peer,join-grpc`); all when unset. */
+  /** Row keys to run (e.g. `peer,join-grpc`, `seats-explicit`, `onsale-opening`); all when unset. */
   readonly only: ReadonlySet<string> | undefined;
   /** Write V8 CPU profiles of the main service process and of the peer into `service/` and `peer/` here. */
   readonly cpuProfileDir: string | undefined;
@@ -63,6 +74,7 @@ export function loadBenchSettings(env: Readonly<Record<string, string | undefine
     problems.push(`${name} must be 0 or 1, got "${raw}"`);
     return fallback;
   };
+  const onsaleRate = num("BENCH_ONSALE_RATE", 2_000, 1, 100_000);
   const settings: BenchSettings = {
     seconds: num("BENCH_SECONDS", 5, 1, 600),
     repeat: num("BENCH_REPEAT", 3, 1, 20),
@@ -79,6 +91,11 @@ export function loadBenchSettings(env: Readonly<Record<string, string | undefine
     fanout: flag("BENCH_FANOUT", true),
     seats: flag("BENCH_SEATS", true),
     fanoutConnect: flag("BENCH_FANOUT_CONNECT", true),
+    onsale: flag("BENCH_ONSALE", true),
+    onsaleUsers: num("BENCH_ONSALE_USERS", 50_000, 1, 1_000_000),
+    onsaleRate,
+    onsaleBurst: num("BENCH_ONSALE_BURST", Math.ceil(onsaleRate / 2), 1, 1_000_000),
+    onsaleSessions: num("BENCH_ONSALE_SESSIONS", 8, 1, 256),
     quietBudgetSeconds: num("BENCH_QUIET_BUDGET_SECONDS", 60, 0, 3600),
     only: env["BENCH_ONLY"] ? new Set(env["BENCH_ONLY"].split(",").map((key) => key.trim())) : undefined,
     cpuProfileDir: env["BENCH_CPU_PROFILE_DIR"] || undefined,
