@@ -84,10 +84,10 @@ end
 -- available seats, its leftmost such run. Otherwise a split into the fewest
 -- blocks of adjacent seats: runs largest first (ties: front row, then left),
 -- the last one contributing only the seats still needed, from its left end.
--- The seats come back in layout order, with their places. Rows with fewer available seats than
--- asked for are skipped by their counters while looking for a whole run, and
--- full rows always, so a mostly sold section costs little; at worst it reads
--- each seat of the section once.
+-- The seats come back in layout order, with their places. The rows' counters
+-- skip rows with fewer available seats than asked for while looking for a
+-- whole run, and full rows always, so a mostly sold section costs little; at
+-- worst it reads each seat of the section once.
 local function best_available(k, section, quantity)
   local rows = section_rows(k, section)
   local fields = {}
