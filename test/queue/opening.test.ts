@@ -166,6 +166,16 @@ describe("the pre-queue", () => {
     }
   });
 
+  it("has no pre-queue when opens_at has passed: joins are FIFO and admitted as usual", async () => {
+    const f = await queueFixture();
+    await f.store.configure(f.eventId, { opensAtMs: (await redisNowMs(f.redis)) - MINUTE, admitRatePerSec: 1000, admitBurst: 1000 });
+    const tickets = await joinAll(f.store, f.eventId, named("u", 3));
+    expect(tickets.map((t) => t.position).sort()).toEqual([1, 2, 3]);
+    for (const t of tickets) expect(t.opensAtMs).toBeUndefined();
+    expect(await step(f)).toMatchObject({ admitted: 3, opening: OpeningPhase.NONE });
+    expect(await f.store.stats(f.eventId)).toMatchObject({ kind: "stats", stats: { preQueue: 0 } });
+  });
+
   it("shuffles at once when opens_at is removed, and an empty pre-queue opens in one call", async () => {
     const f = await queueFixture();
     await beforeOpening(f);
