@@ -16,6 +16,7 @@ import http2 from "node:http2";
 import { JoinRequestSchema, WatchPositionRequestSchema } from "../gen/boxoffice/v1/queue_pb.js";
 import { parsePassKeys } from "../src/pass/pass.js";
 import { FrameReader, grpcHeaders, JoinBodies } from "./grpc-wire.js";
+import { connectForStreams, runChild } from "./h2-client.js";
 import { OnSaleTally, type OnSaleTallySummary } from "./onsale-tally.js";
 
 export interface OnSaleJob {
@@ -63,7 +64,7 @@ async function main(job: OnSaleJob): Promise<void> {
   const joins = new JoinBodies(JoinRequestSchema, job.eventId, job.userPrefix, job.users);
   const watches = new JoinBodies(WatchPositionRequestSchema, job.eventId, job.userPrefix, job.users);
   const tally = new OnSaleTally(job.users, job.tickMs, job.preQueue);
-  const sessions = await connectAll(job.port, job.sessions, job.users + job.joinsInFlight);
+  const sessions = await connectForStreams(job.port, job.sessions, job.users + job.joinsInFlight);
   send({ kind: "ready", sessions: sessions.length });
   await new Promise<void>((resolve) => process.once("message", () => resolve()));
 
@@ -175,32 +176,8 @@ function unary(
   stream.end(body);
 }
 
-/** At least `wanted` connections, and enough that `streams` never queue behind the server's stream limit. */
-async function connectAll(port: number, wanted: number, streams: number): Promise<http2.ClientHttp2Session[]> {
-  const first = await connect(port);
-  const limit = first.remoteSettings.maxConcurrentStreams ?? 100;
-  const count = Math.max(wanted, Math.ceil(streams / limit));
-  return [first, ...(await Promise.all(Array.from({ length: count - 1 }, () => connect(port))))];
-}
-
-function connect(port: number): Promise<http2.ClientHttp2Session> {
-  return new Promise((resolve, reject) => {
-    const session = http2.connect(`http://127.0.0.1:${port}`, { maxSessionMemory: 256 });
-    session.once("error", reject);
-    session.once("remoteSettings", () => resolve(session));
-  });
-}
-
 function send(message: OnSaleClientMessage, then: () => void = () => {}): void {
   process.send?.(message, then);
 }
 
-const job = JSON.parse(process.env["BENCH_JOB"] ?? "null") as OnSaleJob | null;
-if (job === null) {
-  process.stderr.write("onsale-client: BENCH_JOB is required\n");
-  process.exit(2);
-}
-main(job).catch((err: unknown) => {
-  process.stderr.write(`onsale-client: ${err instanceof Error ? err.stack : String(err)}\n`);
-  process.exit(1);
-});
+runChild<OnSaleJob>("onsale-client", main);

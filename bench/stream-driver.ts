@@ -7,6 +7,7 @@
  */
 import http2 from "node:http2";
 import { grpcHeaders, percentile } from "./grpc-wire.js";
+import { connectH2, runChild } from "./h2-client.js";
 
 export interface DriveJob {
   readonly port: number;
@@ -51,7 +52,7 @@ export interface DriveResult {
  */
 export async function drive(job: DriveJob, requests: Requests, onSuccess?: (n: number, message: Buffer) => void): Promise<DriveResult> {
   const headers = grpcHeaders(job.path);
-  const sessions = await Promise.all(Array.from({ length: job.sessions }, () => connect(job.port)));
+  const sessions = await Promise.all(Array.from({ length: job.sessions }, () => connectH2(job.port)));
 
   let next = 0;
   let measuring = false;
@@ -149,30 +150,14 @@ export async function drive(job: DriveJob, requests: Requests, onSuccess?: (n: n
   };
 }
 
-function connect(port: number): Promise<http2.ClientHttp2Session> {
-  return new Promise((resolve, reject) => {
-    const session = http2.connect(`http://127.0.0.1:${port}`);
-    session.once("error", reject);
-    session.once("remoteSettings", () => resolve(session));
-  });
-}
-
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** Runs a load-generator child: reads its job from `BENCH_JOB`, sends the report over IPC and exits. */
 export function childMain<Job, Report>(name: string, run: (job: Job) => Promise<Report>): void {
-  const job = JSON.parse(process.env["BENCH_JOB"] ?? "null") as Job | null;
-  if (job === null) {
-    process.stderr.write(`${name}: BENCH_JOB is required\n`);
-    process.exit(2);
-  }
-  run(job).then(
-    (report) => process.send?.(report, () => process.exit(0)),
-    (err: unknown) => {
-      process.stderr.write(`${name}: ${err instanceof Error ? err.stack : String(err)}\n`);
-      process.exit(1);
-    },
-  );
+  runChild<Job>(name, async (job) => {
+    const report = await run(job);
+    process.send?.(report, () => process.exit(0));
+  });
 }

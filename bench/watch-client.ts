@@ -13,6 +13,7 @@ import { fromBinary } from "@bufbuild/protobuf";
 import http2 from "node:http2";
 import { WatchPositionRequestSchema, WatchPositionResponseSchema } from "../gen/boxoffice/v1/queue_pb.js";
 import { FrameReader, framedRequest, grpcHeaders, peekTicket } from "./grpc-wire.js";
+import { connectForStreams, runChild } from "./h2-client.js";
 
 export interface WatchJob {
   readonly port: number;
@@ -52,11 +53,8 @@ const now = (): number => performance.timeOrigin + performance.now();
 
 async function main(job: WatchJob): Promise<void> {
   const started = performance.now();
-  const first = await connect(job.port);
   // Never queue streams behind the server's limit: open enough connections for all of them.
-  const limit = first.remoteSettings.maxConcurrentStreams ?? 100;
-  const sessionCount = Math.max(job.sessions, Math.ceil(job.count / limit));
-  const sessions = [first, ...(await Promise.all(Array.from({ length: sessionCount - 1 }, () => connect(job.port))))];
+  const sessions = await connectForStreams(job.port, job.sessions, job.count);
 
   const watches: Watch[] = [];
   let waitingFirst = job.count;
@@ -144,20 +142,4 @@ function send(message: WatchClientMessage, then: () => void = () => {}): void {
   process.send?.(message, then);
 }
 
-function connect(port: number): Promise<http2.ClientHttp2Session> {
-  return new Promise((resolve, reject) => {
-    const session = http2.connect(`http://127.0.0.1:${port}`, { maxSessionMemory: 256 });
-    session.once("error", reject);
-    session.once("remoteSettings", () => resolve(session));
-  });
-}
-
-const job = JSON.parse(process.env["BENCH_JOB"] ?? "null") as WatchJob | null;
-if (job === null) {
-  process.stderr.write("watch-client: BENCH_JOB is required\n");
-  process.exit(2);
-}
-main(job).catch((err: unknown) => {
-  process.stderr.write(`watch-client: ${err instanceof Error ? err.stack : String(err)}\n`);
-  process.exit(1);
-});
+runChild<WatchJob>("watch-client", main);
