@@ -4,9 +4,10 @@ import { sessionFields } from "./decode.js";
 import { estimatedWaitSeconds } from "./estimate.js";
 import type { QueueStore } from "./queue-store.js";
 import type { TicketStateCode, TicketView } from "./types.js";
-import { decodeWatchTick, type QueueChange, type WatchedTicket } from "./watch-decode.js";
+import { decodeWatchTick, type QueueChange, type WatchedTicket, type WatchTick } from "./watch-decode.js";
 import { WatcherLoop } from "../util/watcher-loop.js";
-import type { Watcher } from "./watcher.js";
+import { PositionWalk } from "./position-walk.js";
+import { inPreQueue, type Watcher } from "./watcher.js";
 
 export interface WatchLoopOptions {
   /** Pause between ticks: bounds how often a watcher hears of changes. */
@@ -17,9 +18,6 @@ export interface WatchLoopOptions {
   readonly batchSize: number;
   readonly logger: Logger;
 }
-
-/** Watchers updated between two turns of the event loop during a fan-out. */
-const SLICE = 256;
 
 /**
  * Outbox kinds that take a user out of the line, and the state they end in.
@@ -32,12 +30,19 @@ const REMOVALS: ReadonlyMap<string, TicketStateCode> = new Map([
   ["queue.admitted", StoredTicketState.ADMITTED],
 ]);
 
+/** What a tick read besides changes and tickets, as a freshly read watcher needs it. */
+type TickTotals = Pick<Extract<WatchTick, { kind: "tick" }>, "waitingTotal" | "admittedPerSec" | "opensAtMs">;
+
+/** The outbox entry of a finished opening shuffle. */
+const SHUFFLED = "queue.shuffled";
+
 /**
  * Keeps every local watcher of one event informed with one script call per
- * tick. Positions are derived locally: a watcher's position drops by the
- * number of removals ahead of it (lower join sequence) read from the outbox,
- * so the Redis work per tick follows the changes, not the number of watchers.
- * New watchers are read in batches on the next tick, which runs at once.
+ * tick. Positions are derived locally (`PositionWalk`): a watcher's position
+ * drops by the number of removals ahead of it (lower join sequence) read from
+ * the outbox, so the Redis work per tick follows the changes, not the number
+ * of watchers. New watchers are read in batches on the next tick, which runs
+ * at once.
  */
 export class WatchLoop extends WatcherLoop<Watcher> {
   readonly eventId: string;
@@ -47,16 +52,7 @@ export class WatchLoop extends WatcherLoop<Watcher> {
   readonly #presence: Array<{ userId: string; at: number }> = [];
   #cursor = "";
   #touchEveryMs = Number.POSITIVE_INFINITY;
-  /**
-   * Seqs of every removal from the line applied so far, ascending. A watcher
-   * remembers how many were below its seq when it last heard its position;
-   * the removals below it since then are how far it moved up.
-   */
-  #removed: number[] = [];
-  #waitingTotal = 0;
-  #rate: number | undefined;
-  #dirty = false;
-  #walking: Promise<void> | undefined;
+  readonly #walk: PositionWalk;
 
   /** Starts serving `first`; `onStopped` runs synchronously once no watcher is left. */
   constructor(eventId: string, store: QueueStore, options: WatchLoopOptions, first: Watcher, onStopped: () => void) {
@@ -64,6 +60,11 @@ export class WatchLoop extends WatcherLoop<Watcher> {
     this.eventId = eventId;
     this.#store = store;
     this.#options = options;
+    this.#walk = new PositionWalk({
+      live: this.live,
+      push: (watcher, ticket) => this.#push(watcher, ticket),
+      onError: (err) => options.logger.error({ err, eventId }, "watch fan-out failed"),
+    });
     this.start(first, options.intervalMs, onStopped);
   }
 
@@ -118,8 +119,8 @@ export class WatchLoop extends WatcherLoop<Watcher> {
 
   /**
    * Applies one tick's changes: endings are delivered at once (an admitted
-   * user's pass must not wait behind anyone's new position); removals join
-   * `#removed`, and the fan-out walks every watcher with the new positions.
+   * user's pass must not wait behind anyone's new position); the removals go
+   * to the position walk.
    */
   async #apply(changes: readonly QueueChange[], waitingTotal: number, rate: number | undefined): Promise<void> {
     const removals: number[] = [];
@@ -156,73 +157,10 @@ export class WatchLoop extends WatcherLoop<Watcher> {
       }
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
-    const rateChanged = rate !== this.#rate;
-    this.#waitingTotal = waitingTotal;
-    this.#rate = rate;
-    if (removals.length > 0) {
-      this.#removed = mergeSorted(this.#removed, removals.sort((a, b) => a - b));
-    }
-    if (removals.length > 0 || rateChanged) {
-      this.#fanOut();
-    }
+    this.#walk.advance(removals, waitingTotal, rate);
   }
 
-  /**
-   * Starts a walk over every live watcher unless one is under way, in which
-   * case that walk goes round once more. Each watcher's position is computed
-   * when its turn comes, from everything applied by then, so a walk that
-   * spans several ticks sends each watcher one message with its newest
-   * position instead of one per tick, and ticks (with the endings they
-   * deliver) never wait for a walk.
-   */
-  #fanOut(): void {
-    this.#dirty = true;
-    if (this.#walking) {
-      return;
-    }
-    this.#walking = this.#walk()
-      .catch((err: unknown) => this.#options.logger.error({ err, eventId: this.eventId }, "watch fan-out failed"))
-      .finally(() => {
-        this.#walking = undefined;
-      });
-  }
-
-  async #walk(): Promise<void> {
-    while (this.#dirty) {
-      this.#dirty = false;
-      let pushed = 0;
-      for (const watcher of this.live) {
-        // Let the messages built so far reach their sockets before building more.
-        if (pushed >= SLICE) {
-          pushed = 0;
-          await new Promise<void>((resolve) => setImmediate(resolve));
-        }
-        if (this.#update(watcher)) {
-          pushed++;
-        }
-      }
-    }
-  }
-
-  /** Sends a waiting watcher its position and estimate if either changed; true when it sent. */
-  #update(watcher: Watcher): boolean {
-    const ticket = watcher.current;
-    if (!ticket || ticket.state !== StoredTicketState.WAITING || inPreQueue(ticket)) {
-      // No place yet in the pre-queue: nothing ahead of them moves them until the shuffle.
-      return false;
-    }
-    const removedBelow = countBelow(this.#removed, watcher.seq);
-    const position = ticket.position - (removedBelow - watcher.removedBelow);
-    const wait = estimatedWaitSeconds(ticket.state, position, this.#rate);
-    if (position === ticket.position && wait === ticket.estimatedWaitSeconds) {
-      return false;
-    }
-    watcher.removedBelow = removedBelow;
-    this.#push(watcher, { ...ticket, position, waitingTotal: this.#waitingTotal, estimatedWaitSeconds: wait });
-    return true;
-  }
-
-  #resolve(watcher: Watcher, found: WatchedTicket | undefined, tick: { waitingTotal: number; admittedPerSec: number | undefined; opensAtMs: number | undefined }): void {
+  #resolve(watcher: Watcher, found: WatchedTicket | undefined, tick: TickTotals): void {
     if (!found) {
       watcher.push({ kind: "not_in_queue" });
       return;
@@ -242,7 +180,7 @@ export class WatchLoop extends WatcherLoop<Watcher> {
     };
     const previous = watcher.current;
     watcher.seq = found.seq;
-    watcher.removedBelow = countBelow(this.#removed, found.seq);
+    watcher.removedBelow = this.#walk.removedBelow(found.seq);
     if (
       !previous ||
       previous.state !== ticket.state ||
@@ -301,39 +239,3 @@ export class WatchLoop extends WatcherLoop<Watcher> {
   }
 }
 
-/** The outbox entry of a finished opening shuffle. */
-const SHUFFLED = "queue.shuffled";
-
-/** A waiting ticket without a place: in the pre-queue, before the opening shuffle. */
-function inPreQueue(ticket: { readonly state: TicketStateCode; readonly position: number }): boolean {
-  return ticket.state === StoredTicketState.WAITING && ticket.position === 0;
-}
-
-/** The ascending merge of two ascending lists. */
-function mergeSorted(a: readonly number[], b: readonly number[]): number[] {
-  const out = new Array<number>(a.length + b.length);
-  let i = 0;
-  let j = 0;
-  let o = 0;
-  while (i < a.length && j < b.length) {
-    out[o++] = (a[i] as number) <= (b[j] as number) ? (a[i++] as number) : (b[j++] as number);
-  }
-  while (i < a.length) out[o++] = a[i++] as number;
-  while (j < b.length) out[o++] = b[j++] as number;
-  return out;
-}
-
-/** How many of the sorted `seqs` are below `seq`. */
-function countBelow(seqs: readonly number[], seq: number): number {
-  let lo = 0;
-  let hi = seqs.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if ((seqs[mid] as number) < seq) {
-      lo = mid + 1;
-    } else {
-      hi = mid;
-    }
-  }
-  return lo;
-}

@@ -1,5 +1,5 @@
 import { StoredTicketState } from "../redis/outcomes.js";
-import type { TicketView } from "./types.js";
+import type { TicketStateCode, TicketView } from "./types.js";
 
 /** What a watch stream delivers: a ticket, or why there is none. */
 export type WatchItem =
@@ -73,6 +73,11 @@ export class Watcher {
   dispose(): void {
     this.#signal.removeEventListener("abort", this.#onAbort);
   }
+}
+
+/** A waiting ticket without a place: in the pre-queue, before the opening shuffle. */
+export function inPreQueue(ticket: { readonly state: TicketStateCode; readonly position: number }): boolean {
+  return ticket.state === StoredTicketState.WAITING && ticket.position === 0;
 }
 
 /** Whether a stream ends after delivering this item. */
