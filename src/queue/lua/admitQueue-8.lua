@@ -74,24 +74,9 @@ if stored then
 end
 local refreshed = tokens ~= stored
 
--- The opening: nobody is admitted before opens_at; from then on (or once
--- opens_at is removed) the pre-queue is shuffled, a bounded share per call,
--- and admissions wait until it is done.
-local opening, more = OPENING_NONE, false
-local pre = pre_queue_of(k.stats)
-if opens_at and now < opens_at then
-  opening = OPENING_WAITING
-elseif pre then
-  if shuffle_pre_queue(k, pre, max_swaps, seed) then
-    opening = OPENING_SHUFFLED
-    redis.call('HDEL', k.stats, 'pre_first', 'pre_last', 'shuffle_next')
-    redis.call('HSET', k.stats, 'opened_ms', int_str(now))
-    log_change(k.log, 'queue.shuffled', '', int_str(pre.last), 'first', int_str(pre.first))
-  else
-    opening = OPENING_SHUFFLING
-  end
-  more = true
-end
+-- Nobody is admitted before the sale opens, nor while the pre-queue is shuffled.
+local opening = opening_step(k, now, opens_at, max_swaps, seed)
+local more = opening == OPENING_SHUFFLING or opening == OPENING_SHUFFLED
 
 -- Admission, lowest seq first. Idle users met at the head lose their place instead.
 local waiting = redis.call('ZCARD', k.waiting)

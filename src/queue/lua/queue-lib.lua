@@ -123,6 +123,27 @@ local function shuffle_pre_queue(k, pre, max_swaps, seed)
   return true
 end
 
+-- The opening, one admission step's share of it: nothing before opens_at;
+-- from then on (or once opens_at is removed) the pre-queue is shuffled, a
+-- bounded share per call, and `queue.shuffled` is logged when it is done.
+-- Returns the OPENING_* phase; admissions happen only in OPENING_NONE.
+local function opening_step(k, now, opens_at, max_swaps, seed)
+  if opens_at and now < opens_at then
+    return OPENING_WAITING
+  end
+  local pre = pre_queue_of(k.stats)
+  if not pre then
+    return OPENING_NONE
+  end
+  if not shuffle_pre_queue(k, pre, max_swaps, seed) then
+    return OPENING_SHUFFLING
+  end
+  redis.call('HDEL', k.stats, 'pre_first', 'pre_last', 'shuffle_next')
+  redis.call('HSET', k.stats, 'opened_ms', int_str(now))
+  log_change(k.log, 'queue.shuffled', '', int_str(pre.last), 'first', int_str(pre.first))
+  return OPENING_SHUFFLED
+end
+
 -- The sale start (epoch ms) as pre-queue tickets report it; 0 when unset.
 local function opens_at_of(config_key)
   return tonumber(redis.call('HGET', config_key, 'opens_at')) or 0
