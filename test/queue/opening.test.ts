@@ -176,6 +176,23 @@ describe("the pre-queue", () => {
     expect(await f.store.stats(f.eventId)).toMatchObject({ kind: "stats", stats: { preQueue: 0 } });
   });
 
+  it("keeps the pre-queue one unbroken run of seqs: a join after a regular join stays regular", async () => {
+    const f = await queueFixture();
+    const opensAtMs = await beforeOpening(f);
+    await joinAll(f.store, f.eventId, ["early"]);
+    // The sale start goes away and comes back before any admitter ran: "regular" joined in between.
+    await f.store.configure(f.eventId, { opensAtMs: null });
+    expect(await f.store.join(f.eventId, "regular")).toMatchObject({ kind: "joined", ticket: { position: 2 } });
+    await f.store.configure(f.eventId, { opensAtMs });
+    const late = await f.store.join(f.eventId, "late");
+    expect(late).toMatchObject({ kind: "joined", ticket: { position: 3 } });
+    expect(late.kind === "joined" && late.ticket.opensAtMs).toBeUndefined();
+    expect(await f.store.stats(f.eventId)).toMatchObject({ kind: "stats", stats: { waiting: 3, preQueue: 1 } });
+    f.advance(MINUTE);
+    expect(await open(f, 100)).toBe(1);
+    expect(await line(f)).toEqual(["early", "regular", "late"]);
+  });
+
   it("shuffles at once when opens_at is removed, and an empty pre-queue opens in one call", async () => {
     const f = await queueFixture();
     await beforeOpening(f);
