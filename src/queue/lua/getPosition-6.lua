@@ -52,4 +52,4 @@ if state == T_WAITING then
   end
 end
 
-return ticket_reply(OK, k, user, ticket, state, rate_of(k.stats))
+return ticket_reply(OK, k, user, ticket, state, true)

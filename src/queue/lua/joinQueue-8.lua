@@ -50,7 +50,7 @@ if live then
   if ticket.state == T_WAITING then
     redis.call('ZADD', k.seen, 'XX', now, user)
   end
-  return ticket_reply(ALREADY_JOINED, k, user, ticket, ticket.state, rate_of(k.stats))
+  return ticket_reply(ALREADY_JOINED, k, user, ticket, ticket.state, true)
 end
 
 -- A stale ticket the sweeps did not reach yet ends here, before rejoining.
@@ -79,4 +79,4 @@ write_ticket(k.tickets, user, T_WAITING, seq, joined)
 redis.call('HINCRBY', k.stats, 'joined_total', 1)
 log_change(k.log, 'queue.joined', user, seq)
 
-return ticket_reply(JOINED, k, user, { state = T_WAITING, seq = seq, joined = joined }, T_WAITING, rate_of(k.stats))
+return ticket_reply(JOINED, k, user, { state = T_WAITING, seq = seq, joined = joined }, T_WAITING, true)

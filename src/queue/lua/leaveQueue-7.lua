@@ -31,18 +31,18 @@ if not ticket then
   return { NOT_IN_QUEUE, 0, 0, 0, 0, 0, 0, '', 0 }
 end
 if ticket.state == T_LEFT or ticket.state == T_EXPIRED then
-  return ticket_reply(ALREADY_ENDED, k, user, ticket, ticket.state, '')
+  return ticket_reply(ALREADY_ENDED, k, user, ticket, ticket.state, false)
 end
 
 -- Writes start here.
 if ticket.state == T_WAITING then
   end_waiting(k, user, ticket, T_LEFT, 'queue.left')
   redis.call('HINCRBY', k.stats, 'left_total', 1)
-  return ticket_reply(LEFT, k, user, ticket, T_LEFT, '')
+  return ticket_reply(LEFT, k, user, ticket, T_LEFT, false)
 end
 if state_at(ticket, now_ms(skew)) == T_EXPIRED then
   end_session(k, user, ticket, T_EXPIRED, 'expired')
-  return ticket_reply(ALREADY_ENDED, k, user, ticket, T_EXPIRED, '')
+  return ticket_reply(ALREADY_ENDED, k, user, ticket, T_EXPIRED, false)
 end
 end_session(k, user, ticket, T_LEFT, 'left')
-return ticket_reply(LEFT, k, user, ticket, T_LEFT, '')
+return ticket_reply(LEFT, k, user, ticket, T_LEFT, false)

@@ -65,12 +65,23 @@ end
 -- admitter shuffles them (`shuffle_next` is its progress) into a uniformly
 -- random order, ahead of everyone who joined later; the three fields go when
 -- it is done. nil when there is no pre-queue waiting for its shuffle.
-local function pre_queue_of(stats_key)
-  local p = redis.call('HMGET', stats_key, 'pre_first', 'pre_last', 'shuffle_next')
-  if not p[1] then
+local function pre_queue_from(first, last, next)
+  if not first then
     return nil
   end
-  return { first = tonumber(p[1]), last = tonumber(p[2]), next = tonumber(p[3]) }
+  return { first = tonumber(first), last = tonumber(last), next = tonumber(next) }
+end
+
+local function pre_queue_of(stats_key)
+  local p = redis.call('HMGET', stats_key, 'pre_first', 'pre_last', 'shuffle_next')
+  return pre_queue_from(p[1], p[2], p[3])
+end
+
+-- What readers of the line need from `stats`, in one read: the measured
+-- admission rate (a decimal string, '' before there is one) and the pre-queue.
+local function line_stats(stats_key)
+  local s = redis.call('HMGET', stats_key, 'rate_ewma', 'pre_first', 'pre_last', 'shuffle_next')
+  return s[1] or '', pre_queue_from(s[2], s[3], s[4])
 end
 
 -- Whether a waiting ticket is in the pre-queue: its place is not decided yet.
@@ -151,23 +162,22 @@ end
 
 -- A ticket reply:
 -- { code, state, position, waiting_total, joined_ms, issued_ms, expires_ms, rate, opens_at_ms }
--- (`issued_ms`/`expires_ms` 0 before admission; `rate` as `rate_of`, or '').
--- A user in the pre-queue has position 0 and `opens_at_ms` the sale start;
--- everyone else has opens_at_ms 0.
-local function ticket_reply(code, k, user, ticket, state, rate)
+-- (`issued_ms`/`expires_ms` 0 before admission; `rate` as in line_stats when
+-- `with_rate`, else ''). A user in the pre-queue has position 0 and
+-- `opens_at_ms` the sale start; everyone else has opens_at_ms 0.
+local function ticket_reply(code, k, user, ticket, state, with_rate)
+  local rate, pre = line_stats(k.stats)
   local position, opens_at = position_of(k.waiting, user), 0
-  if state == T_WAITING and position > 0 and in_pre_queue(pre_queue_of(k.stats), ticket) then
+  if state == T_WAITING and position > 0 and in_pre_queue(pre, ticket) then
     position, opens_at = 0, opens_at_of(k.config)
+  end
+  if not with_rate then
+    rate = ''
   end
   return {
     code, state, position, redis.call('ZCARD', k.waiting),
     tonumber(ticket.joined), tonumber(ticket.issued or 0), tonumber(ticket.expires or 0), rate, opens_at,
   }
-end
-
--- The measured admission rate (a decimal string), or '' before there is one.
-local function rate_of(stats_key)
-  return redis.call('HGET', stats_key, 'rate_ewma') or ''
 end
 
 local function decimal(x)
@@ -182,7 +192,7 @@ local function rate_str(x)
 end
 
 -- Updates the measured admission rate with one admission step and returns it
--- as `rate_of` would. It is an exponentially weighted average of admissions
+-- as `line_stats` would. It is an exponentially weighted average of admissions
 -- per second (time constant RATE_TAU_MS) kept as two decayed sums, the
 -- admissions and the seconds they were measured over, so it is unbiased from
 -- the first steps on instead of creeping up from zero. Only steps where

@@ -86,7 +86,7 @@ for i = 5, 4 + n_touch do
   redis.call('ZADD', k.seen, 'XX', now, ARGV[i])
 end
 
-local pre = pre_queue_of(k.stats)
+local rate, pre = line_stats(k.stats)
 local tickets = {}
 for i = 5 + n_touch, #ARGV do
   local user = ARGV[i]
@@ -113,5 +113,5 @@ end
 
 return {
   OK, cursor, resync, redis.call('ZCARD', k.waiting), changes, tickets,
-  tonumber(redis.call('HGET', k.config, 'idle_timeout')), rate_of(k.stats), pre and opens_at_of(k.config) or 0,
+  tonumber(redis.call('HGET', k.config, 'idle_timeout')), rate, pre and opens_at_of(k.config) or 0,
 }
