@@ -64,7 +64,14 @@ local h = {
   id = hold_id, user = user, state = H_HELD, created = now, quantity = quantity, tier = '', order = '',
   expires = now + math.min(settings.hold_ttl, settings.max_hold), seats = {},
 }
-local scope, places = nil, {}
+
+-- Available places of a tier (`t:<id>`) or seats of a section (`s:<id>`); false when it does not exist.
+local function available_in(scope)
+  local c = redis.call('HMGET', k.counts, scope .. ':cap', scope .. ':held', scope .. ':sold')
+  return c[1] and tonumber(c[1]) - tonumber(c[2]) - tonumber(c[3])
+end
+
+local available, places = nil, {} -- available: for a tier or section only
 if kind == 'seats' then
   local unknown
   h.seats, unknown, places = requested_seats(k, ARGV, 8)
@@ -73,15 +80,16 @@ if kind == 'seats' then
     return { UNKNOWN_SEAT, {}, unknown, 0 }
   end
 elseif kind == 'ga' then
-  if redis.call('HEXISTS', k.counts, 't:' .. target .. ':cap') == 0 then
+  available = available_in('t:' .. target)
+  if not available then
     return { UNKNOWN_TIER, {}, {}, 0 }
   end
-  scope, h.tier = 't:' .. target, target
+  h.tier = target
 else
-  if redis.call('HEXISTS', k.counts, 's:' .. target .. ':cap') == 0 then
+  available = available_in('s:' .. target)
+  if not available then
     return { UNKNOWN_SECTION, {}, {}, 0 }
   end
-  scope = 's:' .. target
 end
 
 -- Expired holds blocking requested seats expire first: they may be this user's own.
@@ -93,9 +101,7 @@ end
 if #busy > 0 then
   return { SEAT_UNAVAILABLE, {}, busy, 0 }
 end
-if scope then
-  local c = redis.call('HMGET', k.counts, scope .. ':cap', scope .. ':held', scope .. ':sold')
-  local available = tonumber(c[1]) - tonumber(c[2]) - tonumber(c[3])
+if available then
   if kind == 'best' and available >= quantity then
     h.seats, places = best_available(k, target, quantity)
   end
