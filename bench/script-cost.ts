@@ -154,6 +154,10 @@ async function compare(redis: Redis, title: string, ways: readonly Way[]): Promi
         `(batches: ${list.map((b) => `${b.commandUs.toFixed(0)}/${b.serverUs.toFixed(0)}`).join(" ")})`,
     );
   }
+  // Batch b of one way ran right beside batch b of the other: their differences cancel most outside load.
+  const [a, b] = ways.map((way) => batches.get(way) ?? []) as [Batch[], Batch[]];
+  const diff = (pick: (batch: Batch) => number): string => median(a.map((x, i) => pick(x) - pick(b[i] as Batch))).toFixed(1);
+  console.log(`  ${ways[0]?.label} − ${ways[1]?.label}, median of paired batches: ${diff((x) => x.commandUs)} µs/call in the command, ${diff((x) => x.serverUs)} µs/call of redis-server CPU`);
 }
 
 async function drive(from: number, to: number, call: Call): Promise<void> {
