@@ -96,7 +96,8 @@ export class ScriptRunner<Name extends string> {
       },
       (error: unknown) => {
         if (this.#loading === loading) this.#loading = undefined;
-        throw error;
+        // Redis refused the library itself; a lost connection stays what it is (UNAVAILABLE).
+        throw error instanceof Error && error.name === "ReplyError" ? new LibraryLoadError(this.#library.name, error) : error;
       },
     );
     this.#loading = loading;
@@ -140,6 +141,17 @@ export class ScriptRunner<Name extends string> {
       throw new Error(`script ${name} takes ${fn.numberOfKeys} keys, got ${keys.length}`);
     }
     return fn;
+  }
+}
+
+/**
+ * Redis refused `FUNCTION LOAD`: a library that does not compile, a server
+ * older than 7.0 (unknown command), or a user whose ACL forbids it.
+ */
+export class LibraryLoadError extends Error {
+  override readonly name = "LibraryLoadError";
+  constructor(library: string, cause: Error) {
+    super(`Redis refused to load the Lua library ${library} (Redis >= 7.0 or Valkey is required): ${cause.message}`, { cause });
   }
 }
 

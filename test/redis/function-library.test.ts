@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { buildLibrary } from "../../src/redis/function-library.js";
-import { ScriptRunner } from "../../src/redis/script-loader.js";
+import { LibraryLoadError, ScriptRunner } from "../../src/redis/script-loader.js";
 import { connectRedis, uniqueId } from "../support/redis.js";
 
 /** A directory of .lua files for one test, removed when it ends. */
@@ -77,5 +77,23 @@ describe("buildLibrary", () => {
     expect(() => buildLibrary("lib", luaDir({ "echoPair-2.lua": "return 1\n" }), ["echoPair-2.lua"], "")).toThrow(/contract/);
     const flagged = READ.replace("no-writes", "allow-oom");
     expect(() => buildLibrary("lib", luaDir({ "readOne-1.lua": flagged }), ["readOne-1.lua"], "")).toThrow(/unknown flag allow-oom/);
+  });
+
+  it("reports a library Redis refuses as LibraryLoadError, and tries the load again on the next call", async () => {
+    const broken = buildLibrary("broken", luaDir({ "readOne-1.lua": READ.replace("or ''", "or") }), ["readOne-1.lua"], "");
+    const redis = connectRedis();
+    onTestFinished(async () => {
+      await redis.quit();
+    });
+    const runner = new ScriptRunner<"readOne">(redis, broken);
+    const errors: unknown[] = [];
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const error = await runner.run("readOne", ["k"], []).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(LibraryLoadError);
+      expect((error as Error).message).toMatch(new RegExp(`Lua library ${broken.name} .*Error compiling function`));
+      errors.push(error);
+    }
+    // A failed load is not kept: the second call sent its own (a kept one would reject with the same error).
+    expect(errors[1]).not.toBe(errors[0]);
   });
 });
