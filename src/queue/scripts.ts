@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { EVENT_LOG_MAXLEN } from "../redis/event-log.js";
 import { OpeningPhase } from "../redis/outcomes.js";
 import { renderPrelude } from "../redis/prelude.js";
-import { loadScripts, type LuaScript } from "../redis/script-loader.js";
+import { buildLibrary, type LuaLibrary } from "../redis/function-library.js";
 
 /** Defaults and limits the queue scripts share with the TypeScript side. */
 export const QueueDefaults = {
@@ -49,8 +49,8 @@ export type QueueScriptName = FileName extends `${infer Name}-${number}.lua` ? N
 
 const LUA_DIR = new URL("./lua/", import.meta.url);
 
-/** Loads the queue scripts with their prelude (codes, defaults, helper library). */
-export function loadQueueScripts(): ReadonlyMap<string, LuaScript> {
+/** The queue scripts as one Functions library, after their prelude (codes, defaults, helper library). */
+export function loadQueueScripts(): LuaLibrary {
   const library = readFileSync(new URL("queue-lib.lua", LUA_DIR), "utf8");
   const prelude = renderPrelude(
     {
@@ -66,5 +66,5 @@ export function loadQueueScripts(): ReadonlyMap<string, LuaScript> {
     },
     library,
   );
-  return loadScripts(LUA_DIR, QUEUE_SCRIPT_FILES, prelude);
+  return buildLibrary("boxoffice_queue", LUA_DIR, QUEUE_SCRIPT_FILES, prelude);
 }

@@ -16,9 +16,11 @@ function renderConstant(name: string, value: number | string): string {
 
 /**
  * Renders the Lua prelude: outcome codes, stored states and any extra
- * constants, followed by the shared helper library. Prepended to every script
- * when it is loaded, so a script refers to `OK`, `QUEUE_CLOSED`, `T_WAITING`…
- * by name and never by number.
+ * constants, followed by the shared helper library. It opens a feature's
+ * Functions library (see `function-library.ts`), defined once per load, so
+ * every script refers to `OK`, `QUEUE_CLOSED`, `T_WAITING`… by name and
+ * never by number. Lua 5.1 allows 200 locals here, and each function at most
+ * 60 upvalues (the constants and helpers it uses).
  */
 export function renderPrelude(constants: PreludeConstants, library: string): string {
   const lines = [

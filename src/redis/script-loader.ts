@@ -1,89 +1,164 @@
-import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
 import type { ChainableCommander, Redis } from "ioredis";
+import type { LuaFunction, LuaLibrary } from "./function-library.js";
 
-/** A Lua script with its prelude, ready to be defined on a client. */
-export interface LuaScript {
-  /** File name without `-N.lua`: `joinQueue` for `joinQueue-7.lua`. */
-  readonly name: string;
-  readonly numberOfKeys: number;
-  /** Full source as sent to Redis (prelude + library + script). */
-  readonly source: string;
-  /** SHA1 of `source`: what EVALSHA uses. Pinned by a test. */
-  readonly sha1: string;
-}
-
-const FILE_NAME = /^([a-z][A-Za-z]*)-(\d+)\.lua$/;
+type Call = (...args: Array<string | number>) => Promise<unknown>;
+type Queue = (...args: Array<string | number | ((error?: Error | null) => void)>) => ChainableCommander;
+type Exec = ChainableCommander["exec"];
 
 /**
- * Reads `verbNoun-N.lua` files from `dir` and prepends `prelude` to each. The
- * key count comes from the file name, so a script and its caller cannot
- * disagree about it silently: `ScriptRunner` checks it on every call.
- */
-export function loadScripts(dir: URL, files: readonly string[], prelude: string): ReadonlyMap<string, LuaScript> {
-  const scripts = new Map<string, LuaScript>();
-  for (const file of files) {
-    const match = FILE_NAME.exec(file);
-    if (!match) {
-      throw new Error(`script file name ${file} is not verbNoun-N.lua`);
-    }
-    const [, name, keys] = match as unknown as [string, string, string];
-    const source = prelude + readFileSync(new URL(file, dir), "utf8");
-    const sha1 = createHash("sha1").update(source).digest("hex");
-    scripts.set(name, { name, numberOfKeys: Number(keys), source, sha1 });
-  }
-  return scripts;
-}
-
-type ScriptCommand = (...args: Array<string | number>) => Promise<unknown>;
-type PipelineCommand = (...args: Array<string | number>) => ChainableCommander;
-
-/**
- * Runs loaded scripts on one ioredis client with EVALSHA (falling back to EVAL
- * once per connection, which ioredis does for defined commands). Built once
+ * Runs one feature's Lua library on one ioredis client with FCALL. Built once
  * by the composition root; request handlers only call `run`.
+ *
+ * The library is loaded (`FUNCTION LOAD REPLACE`) on first use; calls made
+ * before that load completes wait for it. When Redis answers that a function
+ * does not exist (a restart without persistence, `FUNCTION FLUSH`, a
+ * `FUNCTION DELETE`), the library is loaded again, once for all the calls that
+ * failed alike, and each of those calls is sent once more.
  */
 export class ScriptRunner<Name extends string> {
   readonly #redis: Redis;
-  readonly #scripts: ReadonlyMap<string, LuaScript>;
+  readonly #library: LuaLibrary;
+  /** Whether the latest load has completed; until it has, every call waits for `#loading`. */
+  #loaded = false;
+  #loading: Promise<void> | undefined;
+  /** Counts loads started, so the calls that fail alike share one reload. */
+  #generation = 0;
+  /** Pipelines whose exec already waits for a load. */
+  readonly #held = new WeakSet<ChainableCommander>();
 
-  constructor(redis: Redis, scripts: ReadonlyMap<string, LuaScript>) {
+  constructor(redis: Redis, library: LuaLibrary) {
     this.#redis = redis;
-    this.#scripts = scripts;
-    for (const script of scripts.values()) {
-      redis.defineCommand(commandName(script.name), {
-        numberOfKeys: script.numberOfKeys,
-        lua: script.source,
-      });
-    }
+    this.#library = library;
   }
 
   /** Runs a script; the reply is `unknown` until its decoder has checked it. */
   run(name: Name, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<unknown> {
-    const command = this.#command(name, keys) as unknown as Record<string, ScriptCommand>;
-    const fn = command[commandName(name)] as ScriptCommand;
-    return fn.call(this.#redis, ...keys, ...args);
+    const fn = this.#function(name, keys);
+    if (!this.#loaded) {
+      return this.#load().then(() => this.#call(fn, keys, args));
+    }
+    return this.#call(fn, keys, args);
   }
 
-  /** Queues a script on a pipeline or transaction built from the same client. */
+  /**
+   * Queues a script on a pipeline or transaction built from the same client.
+   * While a load is under way, the pipeline's exec waits for it. A
+   * library lost after that (see above) fails this script's reply in the
+   * pipeline: a pipeline cannot resend one command alone, so the caller sees
+   * the error, and the runner loads the library again for the next call.
+   */
   queue(pipeline: ChainableCommander, name: Name, keys: readonly string[], args: ReadonlyArray<string | number>): ChainableCommander {
-    this.#command(name, keys);
-    const fn = (pipeline as unknown as Record<string, PipelineCommand>)[commandName(name)] as PipelineCommand;
-    return fn.call(pipeline, ...keys, ...args);
+    const fn = this.#function(name, keys);
+    if (!this.#loaded) {
+      this.#load().catch(() => {
+        // The pipeline's exec waits for this load and reports its failure.
+      });
+      this.#holdUntilLoaded(pipeline);
+    }
+    const generation = this.#generation;
+    const command = (pipeline as unknown as Record<string, Queue>)[fn.readOnly ? "fcall_ro" : "fcall"] as Queue;
+    return command.call(pipeline, fn.functionName, fn.numberOfKeys, ...keys, ...args, (error) => {
+      if (isFunctionMissing(error)) {
+        this.#reload(generation).catch(() => {
+          // The next call reports it.
+        });
+      }
+    });
   }
 
-  #command(name: Name, keys: readonly string[]): Redis {
-    const script = this.#scripts.get(name);
-    if (!script) {
+  async #call(fn: LuaFunction, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<unknown> {
+    const generation = this.#generation;
+    try {
+      return await this.#send(fn, keys, args);
+    } catch (error) {
+      if (!isFunctionMissing(error)) {
+        throw error;
+      }
+      await this.#reload(generation);
+      return this.#send(fn, keys, args);
+    }
+  }
+
+  #send(fn: LuaFunction, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<unknown> {
+    const command = (this.#redis as unknown as Record<string, Call>)[fn.readOnly ? "fcall_ro" : "fcall"] as Call;
+    return command.call(this.#redis, fn.functionName, fn.numberOfKeys, ...keys, ...args);
+  }
+
+  /** The load in progress or done, else a new one. A failed load is forgotten, so the next call tries again. */
+  #load(): Promise<void> {
+    if (this.#loading) {
+      return this.#loading;
+    }
+    this.#generation += 1;
+    const loading = this.#redis.function("LOAD", "REPLACE", this.#library.source).then(
+      () => {
+        if (this.#loading === loading) this.#loaded = true;
+      },
+      (error: unknown) => {
+        if (this.#loading === loading) this.#loading = undefined;
+        // Redis refused the library itself; a lost connection stays what it is (UNAVAILABLE).
+        throw error instanceof Error && error.name === "ReplyError" ? new LibraryLoadError(this.#library.name, error) : error;
+      },
+    );
+    this.#loading = loading;
+    return loading;
+  }
+
+  /**
+   * Loads again, unless a load started after the failed call was sent: then
+   * that one serves. Until the new load completes, calls wait for it again.
+   */
+  #reload(generation: number): Promise<void> {
+    if (this.#generation === generation) {
+      this.#loading = undefined;
+      this.#loaded = false;
+    }
+    return this.#load();
+  }
+
+  #holdUntilLoaded(pipeline: ChainableCommander): void {
+    if (this.#held.has(pipeline)) {
+      return;
+    }
+    this.#held.add(pipeline);
+    const exec = pipeline.exec;
+    const held: Exec = (callback) => {
+      const results = this.#load().then(() => exec.call(pipeline));
+      if (callback) {
+        results.then((value) => callback(null, value), (error: Error) => callback(error));
+      }
+      return results;
+    };
+    pipeline.exec = held;
+  }
+
+  #function(name: Name, keys: readonly string[]): LuaFunction {
+    const fn = this.#library.functions.get(name);
+    if (!fn) {
       throw new Error(`unknown script ${name}`);
     }
-    if (keys.length !== script.numberOfKeys) {
-      throw new Error(`script ${name} takes ${script.numberOfKeys} keys, got ${keys.length}`);
+    if (keys.length !== fn.numberOfKeys) {
+      throw new Error(`script ${name} takes ${fn.numberOfKeys} keys, got ${keys.length}`);
     }
-    return this.#redis;
+    return fn;
   }
 }
 
-function commandName(name: string): string {
-  return `bo_${name}`;
+/**
+ * Redis refused `FUNCTION LOAD`: a library that does not compile, a server
+ * older than 7.0 (unknown command), or a user whose ACL forbids it.
+ */
+export class LibraryLoadError extends Error {
+  override readonly name = "LibraryLoadError";
+  constructor(library: string, cause: Error) {
+    super(`Redis refused to load the Lua library ${library} (Redis >= 7.0 or Valkey is required): ${cause.message}`, { cause });
+  }
+}
+
+/**
+ * Redis's reply to FCALL of a function no library defines. Redis gives no
+ * code but the message (as for NOSCRIPT, which ioredis also recognises by it).
+ */
+function isFunctionMissing(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith("ERR Function not found");
 }

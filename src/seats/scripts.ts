@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { StoredHoldState, StoredSeatStatus } from "../redis/outcomes.js";
 import { renderPrelude } from "../redis/prelude.js";
-import { loadScripts, type LuaScript } from "../redis/script-loader.js";
+import { buildLibrary, type LuaLibrary } from "../redis/function-library.js";
 import { EVENT_LOG_MAXLEN } from "../redis/event-log.js";
 
 /** Limits the seat scripts share with the TypeScript side. */
@@ -34,8 +34,8 @@ function prefixed(prefix: string, table: Readonly<Record<string, number>>): Reco
   return Object.fromEntries(Object.entries(table).map(([name, value]) => [`${prefix}${name}`, value]));
 }
 
-/** Loads the seat scripts with their prelude (codes, states, limits, helper libraries). */
-export function loadSeatScripts(): ReadonlyMap<string, LuaScript> {
+/** The seat scripts as one Functions library, after their prelude (codes, states, limits, helper libraries). */
+export function loadSeatScripts(): LuaLibrary {
   const library = LIBRARIES.map((file) => readFileSync(new URL(file, LUA_DIR), "utf8")).join("\n");
   const prelude = renderPrelude(
     {
@@ -47,5 +47,5 @@ export function loadSeatScripts(): ReadonlyMap<string, LuaScript> {
     },
     library,
   );
-  return loadScripts(LUA_DIR, SEAT_SCRIPT_FILES, prelude);
+  return buildLibrary("boxoffice_seats", LUA_DIR, SEAT_SCRIPT_FILES, prelude);
 }

@@ -166,6 +166,22 @@ describe("the pre-queue", () => {
     }
   });
 
+  it("replays an opening from its seeds: the same seeds give the same order (math.random seeded inside the function)", async () => {
+    const orders: string[] = [];
+    for (const round of [1, 2]) {
+      let next = 7;
+      const f = await queueFixture({ shuffleSeeds: () => (next = (next * 48_271) % 2_147_483_647) });
+      await beforeOpening(f);
+      const early = named(`r${round}-`, 300);
+      await joinAll(f.store, f.eventId, early);
+      f.advance(MINUTE);
+      expect(await open(f, 50)).toBeGreaterThan(1);
+      orders.push((await line(f)).map((u) => u.slice(u.indexOf("-") + 1)).join(","));
+    }
+    expect(orders[1]).toBe(orders[0]);
+    expect(orders[0]).not.toBe(named("", 300).join(","));
+  });
+
   it("has no pre-queue when opens_at has passed: joins are FIFO and admitted as usual", async () => {
     const f = await queueFixture();
     await f.store.configure(f.eventId, { opensAtMs: (await redisNowMs(f.redis)) - MINUTE, admitRatePerSec: 1000, admitBurst: 1000 });

@@ -3,37 +3,41 @@ import { loadQueueScripts } from "../../src/queue/scripts.js";
 import { Outcome } from "../../src/redis/outcomes.js";
 import { ScriptRunner } from "../../src/redis/script-loader.js";
 import { connectRedis } from "../support/redis.js";
+import { describeLibrary, listLibrary, occurrences } from "../support/functions.js";
 
 describe("queue scripts", () => {
-  const scripts = loadQueueScripts();
+  const library = loadQueueScripts();
 
-  it("are pinned by SHA, so a change to a script or its prelude is deliberate", () => {
+  it("are pinned by the SHA of their library text, so a change to a script or its prelude is deliberate", () => {
     // Update with `npx vitest run test/queue/scripts.test.ts -u` after reviewing the change.
-    expect(Object.fromEntries([...scripts.values()].map((s) => [`${s.name}-${s.numberOfKeys}`, s.sha1]))).toMatchSnapshot();
+    expect(describeLibrary(library)).toMatchSnapshot();
   });
 
-  it("carry the outcome codes from TypeScript in their prelude", () => {
-    for (const script of scripts.values()) {
-      for (const [name, code] of Object.entries(Outcome)) {
-        expect(script.source).toContain(`local ${name} = ${code}\n`);
-      }
+  it("define the outcome codes from TypeScript once, in the library's prelude", () => {
+    for (const [name, code] of Object.entries(Outcome)) {
+      expect(occurrences(library.source, `\nlocal ${name} = ${code}\n`)).toBe(1);
     }
+    expect(occurrences(library.source, "\nlocal function now_ms(")).toBe(1);
   });
 
-  it("load into Redis under the SHA computed here", async () => {
+  it("load into Redis as one library with every function, readers flagged no-writes", async () => {
     const redis = connectRedis();
     onTestFinished(async () => {
       await redis.quit();
     });
-    for (const script of scripts.values()) {
-      expect(await redis.script("LOAD", script.source)).toBe(script.sha1);
-    }
+    expect(await redis.function("LOAD", "REPLACE", library.source)).toBe(library.name);
+    expect(await listLibrary(redis, library.name)).toEqual(
+      Object.fromEntries([...library.functions.values()].map((fn) => [fn.functionName, fn.readOnly ? ["no-writes"] : []])),
+    );
+    expect(library.functions.get("readQueueStats")?.readOnly).toBe(true);
+    expect(library.functions.get("getPosition")?.readOnly).toBe(false); // it refreshes the user's presence
   });
 
   it("refuse a call with the wrong number of keys before reaching Redis", () => {
     const redis = connectRedis({ lazyConnect: true });
-    const runner = new ScriptRunner(redis, scripts);
+    const runner = new ScriptRunner(redis, library);
     expect(() => runner.run("joinQueue", ["only-one"], [])).toThrow(/takes 8 keys, got 1/);
+    expect(() => runner.queue(redis.pipeline(), "joinQueue", ["only-one"], [])).toThrow(/takes 8 keys, got 1/);
     redis.disconnect();
   });
 });

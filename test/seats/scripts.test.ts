@@ -1,47 +1,54 @@
 import { describe, expect, it, onTestFinished } from "vitest";
 import { queueKeys } from "../../src/queue/keys.js";
+import { loadQueueScripts } from "../../src/queue/scripts.js";
 import { Outcome, StoredHoldState, StoredSeatStatus } from "../../src/redis/outcomes.js";
 import { ScriptRunner } from "../../src/redis/script-loader.js";
 import { eventLogKey } from "../../src/redis/event-log.js";
 import { seatKeys } from "../../src/seats/keys.js";
 import { loadSeatScripts } from "../../src/seats/scripts.js";
+import { describeLibrary, listLibrary, occurrences } from "../support/functions.js";
 import { connectRedis } from "../support/redis.js";
 
 describe("seat scripts", () => {
-  const scripts = loadSeatScripts();
+  const library = loadSeatScripts();
 
-  it("are pinned by SHA, so a change to a script or its prelude is deliberate", () => {
+  it("are pinned by the SHA of their library text, so a change to a script or its prelude is deliberate", () => {
     // Update with `npx vitest run test/seats/scripts.test.ts -u` after reviewing the change.
-    expect(Object.fromEntries([...scripts.values()].map((s) => [`${s.name}-${s.numberOfKeys}`, s.sha1]))).toMatchSnapshot();
+    expect(describeLibrary(library)).toMatchSnapshot();
   });
 
-  it("carry the outcome codes and stored states from TypeScript in their prelude", () => {
-    for (const script of scripts.values()) {
-      for (const [name, code] of Object.entries(Outcome)) {
-        expect(script.source).toContain(`local ${name} = ${code}\n`);
-      }
-      for (const [name, code] of Object.entries(StoredHoldState)) {
-        expect(script.source).toContain(`local H_${name} = ${code}\n`);
-      }
-      for (const [name, code] of Object.entries(StoredSeatStatus)) {
-        expect(script.source).toContain(`local S_${name} = ${code}\n`);
-      }
+  it("define the outcome codes and stored states from TypeScript once, in the library's prelude", () => {
+    for (const [name, code] of Object.entries(Outcome)) {
+      expect(occurrences(library.source, `\nlocal ${name} = ${code}\n`)).toBe(1);
     }
+    for (const [name, code] of Object.entries(StoredHoldState)) {
+      expect(occurrences(library.source, `\nlocal H_${name} = ${code}\n`)).toBe(1);
+    }
+    for (const [name, code] of Object.entries(StoredSeatStatus)) {
+      expect(occurrences(library.source, `\nlocal S_${name} = ${code}\n`)).toBe(1);
+    }
+    expect(occurrences(library.source, "\nlocal function best_available(")).toBe(1);
   });
 
-  it("load into Redis under the SHA computed here", async () => {
+  it("load into Redis as one library with every function (each sweeps expired holds, so none is read-only)", async () => {
     const redis = connectRedis();
     onTestFinished(async () => {
       await redis.quit();
     });
-    for (const script of scripts.values()) {
-      expect(await redis.script("LOAD", script.source)).toBe(script.sha1);
-    }
+    expect(await redis.function("LOAD", "REPLACE", library.source)).toBe(library.name);
+    expect(await listLibrary(redis, library.name)).toEqual(
+      Object.fromEntries([...library.functions.values()].map((fn) => [fn.functionName, []])),
+    );
+  });
+
+  it("do not share a function name with the queue library", () => {
+    const queue = new Set([...loadQueueScripts().functions.values()].map((fn) => fn.functionName));
+    for (const fn of library.functions.values()) expect(queue.has(fn.functionName)).toBe(false);
   });
 
   it("refuse a call with the wrong number of keys before reaching Redis", () => {
     const redis = connectRedis({ lazyConnect: true });
-    const runner = new ScriptRunner(redis, scripts);
+    const runner = new ScriptRunner(redis, library);
     expect(() => runner.run("holdSeats", ["only-one"], [])).toThrow(/takes 10 keys, got 1/);
     redis.disconnect();
   });

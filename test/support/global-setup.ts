@@ -11,6 +11,7 @@ import type {} from "./provided-context.js";
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const source = await chooseRedis();
+  console.info(`[node] ${process.version}`);
   console.info(`[redis] ${source.description}`);
   project.provide("redisUrl", source.url);
   return source.stop;

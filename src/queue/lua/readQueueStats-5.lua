@@ -15,6 +15,8 @@
     OK               the snapshot
     EVENT_NOT_FOUND  no queue configured for the event
   Events: none
+  Flags: no-writes
+    (it only reads: called with FCALL_RO, which a replica may serve as well)
 ]]
 local k = { config = KEYS[1], waiting = KEYS[2], tickets = KEYS[3], stats = KEYS[4], active = KEYS[5] }
 local skew = ARGV[1]
