@@ -1,5 +1,6 @@
 import { describe, expect, it, onTestFinished } from "vitest";
 import { loadQueueScripts } from "../../src/queue/scripts.js";
+import { ChangeType } from "../../src/redis/change-types.js";
 import { Outcome } from "../../src/redis/outcomes.js";
 import { ScriptRunner } from "../../src/redis/script-loader.js";
 import { connectRedis } from "../support/redis.js";
@@ -17,6 +18,16 @@ describe("queue scripts", () => {
       for (const [name, code] of Object.entries(Outcome)) {
         expect(script.source).toContain(`local ${name} = ${code}\n`);
       }
+    }
+  });
+
+  it("carry the outbox's change types from TypeScript in their prelude, and never spell one by hand", () => {
+    for (const script of scripts.values()) {
+      for (const [name, type] of Object.entries(ChangeType)) {
+        expect(script.source).toContain(`local CT_${name} = "${type}"\n`);
+      }
+      // The prelude renders them in double quotes; a hand-spelled one in a script or library would be in single quotes.
+      expect(script.source).not.toMatch(/'(queue|seat)\.[a-z_]+'/);
     }
   });
 

@@ -1,5 +1,6 @@
 import { describe, expect, it, onTestFinished } from "vitest";
 import { queueKeys } from "../../src/queue/keys.js";
+import { ChangeType } from "../../src/redis/change-types.js";
 import { Outcome, StoredHoldState, StoredSeatStatus } from "../../src/redis/outcomes.js";
 import { ScriptRunner } from "../../src/redis/script-loader.js";
 import { eventLogKey } from "../../src/redis/event-log.js";
@@ -26,6 +27,16 @@ describe("seat scripts", () => {
       for (const [name, code] of Object.entries(StoredSeatStatus)) {
         expect(script.source).toContain(`local S_${name} = ${code}\n`);
       }
+    }
+  });
+
+  it("carry the outbox's change types from TypeScript in their prelude, and never spell one by hand", () => {
+    for (const script of scripts.values()) {
+      for (const [name, type] of Object.entries(ChangeType)) {
+        expect(script.source).toContain(`local CT_${name} = "${type}"\n`);
+      }
+      // The prelude renders them in double quotes; a hand-spelled one in a script or library would be in single quotes.
+      expect(script.source).not.toMatch(/'(queue|seat)\.[a-z_]+'/);
     }
   });
 
