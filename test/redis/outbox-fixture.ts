@@ -10,6 +10,7 @@ export interface OutboxFixture {
   readonly queue: QueueStore;
   readonly seats: SeatStore;
   readonly eventId: string;
+  readonly keyPrefix: string;
   readonly log: string;
   /** Moves the scripts' clock (and the stores' retention clock) forward. */
   advance(ms: number): void;
@@ -29,6 +30,7 @@ export function outboxFixture(options: { readonly retentionMs?: number } = {}): 
     queue,
     seats: new SeatStore(redis, storeOptions),
     eventId,
+    keyPrefix: storeOptions.keyPrefix,
     log: queue.keys(eventId).log,
     advance(ms) {
       skew += ms;
