@@ -66,7 +66,8 @@ if redis.call('ZREM', k.active, user) == 1 then
   local seq, joined, issued, expires = string.match(raw, '^%d+|(%d+)|(%d+)|(%d+)|(%d+)$')
   if seq then
     redis.call('HSET', k.tickets, user, T_LEFT .. '|' .. seq .. '|' .. joined .. '|' .. issued .. '|' .. expires)
-    log_entry(k, CT_QUEUE_SESSION_ENDED, 'user', user, 'seq', seq, 'reason', 'confirmed', 'issued', issued, 'expires', expires)
+    log_entry(k, CT_QUEUE_SESSION_ENDED, 'user', user, 'seq', seq,
+      'reason', 'confirmed', 'issued', issued, 'expires', expires)
   end
 end
 return { CONFIRMED, hold_view(k, h, places), {}, 0 }
