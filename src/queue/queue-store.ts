@@ -122,7 +122,11 @@ export class QueueStore {
   /** Leaves the line, or ends the user's admission session. */
   async leave(eventId: string, userId: string): Promise<LeaveResult> {
     const k = this.keys(eventId);
-    const reply = await this.#scripts.run("leaveQueue", [...this.#lineKeys(eventId), k.active], [this.#trimBefore(), userId, this.#skew()]);
+    const reply = await this.#scripts.run("leaveQueue", [...this.#lineKeys(eventId), k.active], [
+      this.#trimBefore(),
+      userId,
+      this.#skew(),
+    ]);
     return decodeLeave(reply, eventId, userId);
   }
 

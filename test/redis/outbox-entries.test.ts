@@ -95,7 +95,13 @@ const QUEUE_CASES: Case[] = [
     kind: "updated",
     entries: [],
   },
-  { name: "join", given: (f) => queued(f, ["u0"]), when: (f) => f.queue.join(f.eventId, "u1"), kind: "joined", entries: [{ type: "queue.joined", user: "u1", seq: "2" }] },
+  {
+    name: "join",
+    given: (f) => queued(f, ["u0"]),
+    when: (f) => f.queue.join(f.eventId, "u1"),
+    kind: "joined",
+    entries: [{ type: "queue.joined", user: "u1", seq: "2" }],
+  },
   {
     name: "join before the sale opens",
     given: async (f) => queued(f, [], { opensAtMs: (await redisNowMs(f.redis)) + 60_000 }),
@@ -125,7 +131,13 @@ const QUEUE_CASES: Case[] = [
       { type: "queue.joined", user: "u1", seq: "2" },
     ],
   },
-  { name: "leave while waiting", given: (f) => queued(f, ["u1"]), when: (f) => f.queue.leave(f.eventId, "u1"), kind: "left", entries: [{ type: "queue.left", user: "u1", seq: "1" }] },
+  {
+    name: "leave while waiting",
+    given: (f) => queued(f, ["u1"]),
+    when: (f) => f.queue.leave(f.eventId, "u1"),
+    kind: "left",
+    entries: [{ type: "queue.left", user: "u1", seq: "1" }],
+  },
   {
     name: "leave again",
     given: async (f) => {
@@ -136,7 +148,13 @@ const QUEUE_CASES: Case[] = [
     kind: "already_ended",
     entries: [],
   },
-  { name: "leave without a ticket", given: (f) => queued(f), when: (f) => f.queue.leave(f.eventId, "u1"), kind: "not_in_queue", entries: [] },
+  {
+    name: "leave without a ticket",
+    given: (f) => queued(f),
+    when: (f) => f.queue.leave(f.eventId, "u1"),
+    kind: "not_in_queue",
+    entries: [],
+  },
   {
     name: "leave with a live session",
     given: (f) => admitted(f),
@@ -154,7 +172,13 @@ const QUEUE_CASES: Case[] = [
     kind: "already_ended",
     entries: [{ type: "queue.session_ended", user: "u1", seq: "1", reason: "expired", issued: MS, expires: MS }],
   },
-  { name: "position of a present waiter", given: (f) => queued(f, ["u1"]), when: (f) => f.queue.position(f.eventId, "u1"), kind: "ticket", entries: [] },
+  {
+    name: "position of a present waiter",
+    given: (f) => queued(f, ["u1"]),
+    when: (f) => f.queue.position(f.eventId, "u1"),
+    kind: "ticket",
+    entries: [],
+  },
   {
     name: "position of an idle waiter",
     given: async (f) => {
@@ -178,7 +202,13 @@ const QUEUE_CASES: Case[] = [
       { type: "queue.expired", user: "u2", seq: "2" },
     ],
   },
-  { name: "sweep with nothing due", given: (f) => queued(f, ["u1"]), when: (f) => f.queue.sweep(f.eventId, 10), kind: "swept", entries: [] },
+  {
+    name: "sweep with nothing due",
+    given: (f) => queued(f, ["u1"]),
+    when: (f) => f.queue.sweep(f.eventId, 10),
+    kind: "swept",
+    entries: [],
+  },
   {
     name: "admission",
     given: (f) => queued(f, ["u1", "u2"]),
@@ -234,7 +264,13 @@ const SEAT_CASES: Case[] = [
     kind: "loaded",
     entries: [{ type: "seat.map_loaded", sections: "1", seats: "6", tiers: "0", capacity: "6", replaced: "1" }],
   },
-  { name: "replace a seat map in use", given: (f) => holding(f), when: (f) => f.seats.loadSeatMap(f.eventId, MAP), kind: "seat_map_in_use", entries: [] },
+  {
+    name: "replace a seat map in use",
+    given: (f) => holding(f),
+    when: (f) => f.seats.loadSeatMap(f.eventId, MAP),
+    kind: "seat_map_in_use",
+    entries: [],
+  },
   {
     name: "load a seat map with a duplicate seat",
     when: (f) => f.seats.loadSeatMap(f.eventId, { sections: [{ sectionId: "A", rows: [{ rowId: "1", seatIds: ["x", "x"] }] }], tiers: [] }),
@@ -316,7 +352,13 @@ const SEAT_CASES: Case[] = [
     kind: "hold_released",
     entries: [],
   },
-  { name: "release", given: (f) => holding(f), when: (f) => f.seats.release(f.eventId, "h1", "u1"), kind: "released", entries: [{ type: "seat.released", ...seatA1 }] },
+  {
+    name: "release",
+    given: (f) => holding(f),
+    when: (f) => f.seats.release(f.eventId, "h1", "u1"),
+    kind: "released",
+    entries: [{ type: "seat.released", ...seatA1 }],
+  },
   {
     name: "release again",
     given: async (f) => {
@@ -327,7 +369,13 @@ const SEAT_CASES: Case[] = [
     kind: "already_released",
     entries: [],
   },
-  { name: "release someone else's hold", given: (f) => holding(f), when: (f) => f.seats.release(f.eventId, "h1", "u2"), kind: "not_hold_owner", entries: [] },
+  {
+    name: "release someone else's hold",
+    given: (f) => holding(f),
+    when: (f) => f.seats.release(f.eventId, "h1", "u2"),
+    kind: "not_hold_owner",
+    entries: [],
+  },
   {
     name: "confirm",
     given: (f) => holding(f),
