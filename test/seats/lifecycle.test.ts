@@ -211,6 +211,17 @@ describe("outbox", () => {
   });
 });
 
+describe("seat changes", () => {
+  it("skip the entries that change no seat's status: an extension, a loaded map", async () => {
+    const f = await withHold({ holdTtlSeconds: 60 });
+    f.advance(10_000);
+    expect((await f.store.extend(f.eventId, "h1", "u1")).kind).toBe("extended");
+    const entries = await f.redis.xrange(f.store.keys(f.eventId).log, "-", "+");
+    expect(entries.map(([, fields]) => fields[1])).toEqual(["seat.map_loaded", "seat.held", "seat.extended"]);
+    expect(entries.map(([, fields]) => parseSeatChange(fields)?.type)).toEqual([undefined, "seat.held", undefined]);
+  });
+});
+
 describe("availability cursor", () => {
   it("marks where the snapshot stands in the outbox, so a watcher resumes without gaps", async () => {
     const f = seatFixture();
