@@ -57,7 +57,8 @@ export interface App {
  * server in-process on port 0.
  */
 export function buildApp({ config, redis, logger, clockSkewMs }: AppDeps): App {
-  const store = new QueueStore(redis, { keyPrefix: config.redisKeyPrefix, clockSkewMs });
+  const retentionMs = config.feedRetentionMs;
+  const store = new QueueStore(redis, { keyPrefix: config.redisKeyPrefix, clockSkewMs, retentionMs });
   const hub = new WatchHub(store, {
     intervalMs: config.watchIntervalMs,
     maxChangesPerTick: 10_000,
@@ -66,7 +67,7 @@ export function buildApp({ config, redis, logger, clockSkewMs }: AppDeps): App {
   });
   const sweeper = new EventSweeper(store, { intervalMs: config.sweepIntervalMs, batch: 500, what: "idle waiters", logger });
   const admitter = config.admitIntervalMs > 0 ? new Admitter(store, { intervalMs: config.admitIntervalMs, logger }) : undefined;
-  const seats = new SeatStore(redis, { keyPrefix: config.redisKeyPrefix, clockSkewMs });
+  const seats = new SeatStore(redis, { keyPrefix: config.redisKeyPrefix, clockSkewMs, retentionMs });
   const availability = new AvailabilityHub(seats, { intervalMs: config.watchIntervalMs, maxChangesPerTick: 10_000, logger });
   const reaper = new EventSweeper(seats, { intervalMs: config.sweepIntervalMs, batch: 500, what: "seat holds", logger });
   const health = new HealthStatus({

@@ -20,6 +20,8 @@ export interface Config {
   readonly shutdownGraceMs: number;
   /** Pause between admitter ticks; 0 = this instance runs no admitter. */
   readonly admitIntervalMs: number;
+  /** How long an event's outbox keeps its entries (FEED_RETENTION_HOURS), in ms. */
+  readonly feedRetentionMs: number;
   /** Admission pass keys: the first signs, all verify. */
   readonly passKeys: PassKeyring;
   /** True when PASS_KEYS was unset and a random key was made for this process (development only). */
@@ -77,6 +79,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
   const sweepIntervalMs = int("SWEEP_INTERVAL_MS", 1000, 50, 60_000);
   const shutdownGraceMs = int("SHUTDOWN_GRACE_MS", 10_000, 0, 600_000);
   const admitIntervalMs = int("ADMIT_INTERVAL_MS", 250, 0, 999);
+  const feedRetentionHours = int("FEED_RETENTION_HOURS", 24, 1, 8760);
   const passSpec = env["PASS_KEYS"];
   const passKeysGenerated = passSpec === undefined || passSpec === "";
   const parsed = parsePassKeys(passKeysGenerated ? `dev:base64:${randomBytes(32).toString("base64")}` : passSpec);
@@ -97,6 +100,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     sweepIntervalMs,
     shutdownGraceMs,
     admitIntervalMs,
+    feedRetentionMs: feedRetentionHours * 3_600_000,
     passKeys: parsed.keys,
     passKeysGenerated,
   };

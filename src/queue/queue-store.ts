@@ -1,5 +1,6 @@
 import { randomInt } from "node:crypto";
 import type { Redis } from "ioredis";
+import { checkRetention, trimBefore } from "../redis/event-log.js";
 import { decodeSweepReply, type SweepResult } from "../redis/event-sweeper.js";
 import { ScriptRunner } from "../redis/script-loader.js";
 import { decodeAdmit, decodeConfigure, decodeJoin, decodeLeave, decodePosition, decodeStats } from "./decode.js";
@@ -30,6 +31,12 @@ export interface QueueStoreOptions {
    * Random by default; tests pass a fixed list to replay an opening.
    */
   readonly shuffleSeeds?: () => number;
+  /**
+   * How long the event's outbox keeps entries (ms); 0 or unset keeps
+   * everything. Entries older than the store's clock (`Date.now()` plus the
+   * skew) minus this go as scripts append and as the sweeper passes.
+   */
+  readonly retentionMs?: number;
 }
 
 /**
@@ -43,6 +50,7 @@ export class QueueStore {
   readonly #prefix: string;
   readonly #skew: () => number;
   readonly #seeds: () => number;
+  readonly #retentionMs: number;
 
   constructor(redis: Redis, options: QueueStoreOptions = {}) {
     this.#redis = redis;
@@ -50,6 +58,7 @@ export class QueueStore {
     this.#prefix = options.keyPrefix ?? "bo:";
     this.#skew = options.clockSkewMs ?? (() => 0);
     this.#seeds = options.shuffleSeeds ?? (() => randomInt(SEED_LIMIT));
+    this.#retentionMs = checkRetention(options.retentionMs);
   }
 
   keys(eventId: string): QueueKeys {
@@ -74,7 +83,8 @@ export class QueueStore {
     const k = this.keys(eventId);
     const opensAt = change.opensAtMs === null ? "clear" : optional(change.opensAtMs);
     const pipeline = this.#redis.pipeline();
-    this.#scripts.queue(pipeline, "configureQueue", [k.config], [
+    this.#scripts.queue(pipeline, "configureQueue", [k.config, k.log], [
+      this.#trimBefore(),
       optional(change.admitRatePerSec),
       optional(change.admitBurst),
       optional(change.maxActive),
@@ -98,21 +108,25 @@ export class QueueStore {
     const reply = await this.#scripts.run(
       "joinQueue",
       [k.config, k.seq, k.waiting, k.seen, k.tickets, k.stats, k.log, k.active],
-      [userId, this.#skew()],
+      [this.#trimBefore(), userId, this.#skew()],
     );
     return decodeJoin(reply, eventId, userId);
   }
 
   /** Reads the ticket and counts as presence for the idle timeout. */
   async position(eventId: string, userId: string): Promise<PositionResult> {
-    const reply = await this.#scripts.run("getPosition", this.#lineKeys(eventId), [userId, this.#skew()]);
+    const reply = await this.#scripts.run("getPosition", this.#lineKeys(eventId), [this.#trimBefore(), userId, this.#skew()]);
     return decodePosition(reply, eventId, userId);
   }
 
   /** Leaves the line, or ends the user's admission session. */
   async leave(eventId: string, userId: string): Promise<LeaveResult> {
     const k = this.keys(eventId);
-    const reply = await this.#scripts.run("leaveQueue", [...this.#lineKeys(eventId), k.active], [userId, this.#skew()]);
+    const reply = await this.#scripts.run("leaveQueue", [...this.#lineKeys(eventId), k.active], [
+      this.#trimBefore(),
+      userId,
+      this.#skew(),
+    ]);
     return decodeLeave(reply, eventId, userId);
   }
 
@@ -122,9 +136,9 @@ export class QueueStore {
     return decodeStats(reply, eventId);
   }
 
-  /** Expires up to `limit` idle waiters of one event. */
+  /** Expires up to `limit` idle waiters of one event and trims its outbox to the retention. */
   async sweep(eventId: string, limit: number): Promise<SweepResult> {
-    const reply = await this.#scripts.run("sweepQueue", this.#lineKeys(eventId), [this.#skew(), limit]);
+    const reply = await this.#scripts.run("sweepQueue", this.#lineKeys(eventId), [this.#trimBefore(), this.#skew(), limit]);
     return decodeSweepReply("sweepQueue", reply);
   }
 
@@ -148,7 +162,7 @@ export class QueueStore {
     const reply = await this.#scripts.run(
       "admitQueue",
       [k.config, k.waiting, k.seen, k.tickets, k.stats, k.log, k.active, k.bucket],
-      [this.#skew(), maxAdmissions, sessionBatch, shuffleBatch, seed],
+      [this.#trimBefore(), this.#skew(), maxAdmissions, sessionBatch, shuffleBatch, seed],
     );
     return decodeAdmit(reply);
   }
@@ -156,6 +170,11 @@ export class QueueStore {
   /** Every configured event id (an index set, not a key scan). */
   async eventIds(): Promise<string[]> {
     return this.#redis.smembers(eventIndexKey(this.#prefix));
+  }
+
+  /** ARGV[1] of every script that appends to the outbox. */
+  #trimBefore(): string {
+    return trimBefore(this.#retentionMs, Date.now() + this.#skew());
   }
 
   #lineKeys(eventId: string): string[] {

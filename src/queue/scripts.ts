@@ -1,5 +1,4 @@
 import { readFileSync } from "node:fs";
-import { EVENT_LOG_MAXLEN } from "../redis/event-log.js";
 import { OpeningPhase } from "../redis/outcomes.js";
 import { renderPrelude } from "../redis/prelude.js";
 import { buildLibrary, type LuaLibrary } from "../redis/function-library.js";
@@ -34,7 +33,7 @@ export const QueueDefaults = {
 } as const;
 
 export const QUEUE_SCRIPT_FILES = [
-  "configureQueue-1.lua",
+  "configureQueue-2.lua",
   "joinQueue-8.lua",
   "getPosition-6.lua",
   "leaveQueue-7.lua",
@@ -61,7 +60,6 @@ export function loadQueueScripts(): LuaLibrary {
       SWEEP_BATCH: QueueDefaults.sweepBatch,
       RATE_TAU_MS: QueueDefaults.rateTimeConstantMs,
       RATE_MAX_GAP_MS: QueueDefaults.rateMaxGapMs,
-      LOG_MAXLEN: EVENT_LOG_MAXLEN,
       ...Object.fromEntries(Object.entries(OpeningPhase).map(([name, value]) => [`OPENING_${name}`, value])),
     },
     library,

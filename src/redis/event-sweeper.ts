@@ -40,9 +40,9 @@ export interface EventSweeperOptions {
 
 /**
  * Expires what is due in every event of a store — idle waiters, expired seat
- * holds — so it happens even when nobody calls the event. Every server
- * instance runs one per store; the scripts are atomic, so instances never
- * expire anything twice.
+ * holds — and trims each event's outbox to its retention, so both happen even
+ * when nobody calls the event. Every server instance runs one per store; the
+ * scripts are atomic, so instances never expire anything twice.
  */
 export class EventSweeper {
   readonly #target: SweepTarget;

@@ -1,3 +1,4 @@
+import { ChangeType } from "./change-types.js";
 import { Outcome, StoredQueueState, StoredTicketState } from "./outcomes.js";
 
 /** Constants every script may use, rendered as Lua `local`s. */
@@ -9,25 +10,31 @@ function renderTable(prefix: string, table: Readonly<Record<string, number>>): s
   return Object.entries(table).map(([name, value]) => `local ${prefix}${name} = ${value}`);
 }
 
+function renderStrings(prefix: string, table: Readonly<Record<string, string>>): string[] {
+  return Object.entries(table).map(([name, value]) => `local ${prefix}${name} = ${JSON.stringify(value)}`);
+}
+
 function renderConstant(name: string, value: number | string): string {
   const literal = typeof value === "number" ? String(value) : JSON.stringify(value);
   return `local ${name} = ${literal}`;
 }
 
 /**
- * Renders the Lua prelude: outcome codes, stored states and any extra
- * constants, followed by the shared helper library. It opens a feature's
- * Functions library (see `function-library.ts`), defined once per load, so
- * every script refers to `OK`, `QUEUE_CLOSED`, `T_WAITING`… by name and
- * never by number. Lua 5.1 allows 200 locals here, and each function at most
- * 60 upvalues (the constants and helpers it uses).
+ * Renders the Lua prelude: outcome codes, stored states, the outbox's change
+ * types and any extra constants, followed by the shared helper library. It
+ * opens a feature's Functions library (see `function-library.ts`), defined
+ * once per load, so every script refers to `OK`, `QUEUE_CLOSED`, `T_WAITING`,
+ * `CT_QUEUE_JOINED`… by name and never by number or by a hand-spelled string.
+ * Lua 5.1 allows 200 locals here, and each function at most 60 upvalues (the
+ * constants and helpers it uses).
  */
 export function renderPrelude(constants: PreludeConstants, library: string): string {
   const lines = [
-    "-- prelude (generated from src/redis/outcomes.ts; do not edit in .lua files)",
+    "-- prelude (generated from src/redis/outcomes.ts and change-types.ts; do not edit in .lua files)",
     ...renderTable("", Outcome),
     ...renderTable("T_", StoredTicketState),
     ...renderTable("Q_", StoredQueueState),
+    ...renderStrings("CT_", ChangeType),
     ...Object.entries(constants).map(([name, value]) => renderConstant(name, value)),
     library,
     "-- end of prelude",

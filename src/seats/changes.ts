@@ -48,8 +48,10 @@ function isSeatChangeType(type: string | undefined): type is SeatChangeType {
 
 /**
  * Reads one outbox entry's flat `[field, value, …]` list (as XRANGE/XREAD
- * return it). Undefined for entries of other features (`queue.*`) and for
- * malformed ones, which a consumer skips.
+ * return it). Undefined for entries of other features (`queue.*`), for those
+ * that change no seat's status (`seat.extended` only moves an expiry;
+ * `seat.map_loaded` comes before any hold) and for malformed ones, which a
+ * consumer skips.
  */
 export function parseSeatChange(flat: readonly string[]): SeatChange | undefined {
   const fields = new Map<string, string>();

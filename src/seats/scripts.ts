@@ -2,7 +2,6 @@ import { readFileSync } from "node:fs";
 import { StoredHoldState, StoredSeatStatus } from "../redis/outcomes.js";
 import { renderPrelude } from "../redis/prelude.js";
 import { buildLibrary, type LuaLibrary } from "../redis/function-library.js";
-import { EVENT_LOG_MAXLEN } from "../redis/event-log.js";
 
 /** Limits the seat scripts share with the TypeScript side. */
 export const SeatScriptDefaults = {
@@ -43,7 +42,6 @@ export function loadSeatScripts(): LuaLibrary {
       ...prefixed("S_", StoredSeatStatus),
       SWEEP_BATCH: SeatScriptDefaults.sweepBatch,
       CHUNK: SeatScriptDefaults.chunk,
-      LOG_MAXLEN: EVENT_LOG_MAXLEN,
     },
     library,
   );

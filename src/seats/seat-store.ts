@@ -1,4 +1,5 @@
 import type { Redis } from "ioredis";
+import { checkRetention, trimBefore } from "../redis/event-log.js";
 import { decodeSweepReply, type SweepResult } from "../redis/event-sweeper.js";
 import { ScriptRunner } from "../redis/script-loader.js";
 import { memoByKey } from "../util/memo.js";
@@ -31,6 +32,12 @@ export interface SeatStoreOptions {
    * deterministically instead of sleeping.
    */
   readonly clockSkewMs?: () => number;
+  /**
+   * How long the event's outbox keeps entries (ms); 0 or unset keeps
+   * everything. Entries older than the store's clock (`Date.now()` plus the
+   * skew) minus this go as scripts append and as the reaper passes.
+   */
+  readonly retentionMs?: number;
 }
 
 /**
@@ -51,6 +58,7 @@ export class SeatStore {
   readonly #scripts: ScriptRunner<SeatScriptName>;
   readonly #prefix: string;
   readonly #skew: () => number;
+  readonly #retentionMs: number;
   /** Per event: the keys every seat script takes, those plus the layout, and the hold script's. */
   readonly #keyLists: (eventId: string) => { readonly core: string[]; readonly withLayout: string[]; readonly hold: string[] };
 
@@ -60,6 +68,7 @@ export class SeatStore {
     const prefix = options.keyPrefix ?? "bo:";
     this.#prefix = prefix;
     this.#skew = options.clockSkewMs ?? (() => 0);
+    this.#retentionMs = checkRetention(options.retentionMs);
     this.#keyLists = memoByKey(KEY_CACHE_EVENTS, (eventId) => {
       const k = seatKeys(prefix, eventId);
       const core = [k.config, k.seats, k.taken, k.holds, k.expiry, k.users, k.counts, k.log];
@@ -91,6 +100,7 @@ export class SeatStore {
       requirePass: map.requirePass ?? false,
     };
     const args: Array<string | number> = [
+      this.#trimBefore(),
       this.#skew(),
       settings.holdTtlSeconds,
       settings.maxHoldTtlSeconds,
@@ -138,6 +148,7 @@ export class SeatStore {
     assertId(holdId);
     const [kind, target, quantity, seatIds] = selectionArgs(selection);
     const reply = await this.#scripts.run("holdSeats", this.#keyLists(eventId).hold, [
+      this.#trimBefore(),
       holdId,
       userId,
       this.#skew(),
@@ -156,6 +167,7 @@ export class SeatStore {
       throw new Error(`ttlSeconds must be a positive integer, got ${ttlSeconds}`);
     }
     const reply = await this.#scripts.run("extendHold", this.#core(eventId), [
+      this.#trimBefore(),
       holdId,
       userId,
       this.#skew(),
@@ -166,7 +178,7 @@ export class SeatStore {
 
   /** Returns the seats; idempotent (`already_released`) for a released hold. */
   async release(eventId: string, holdId: string, userId: string): Promise<ReleaseResult> {
-    const reply = await this.#scripts.run("releaseHold", this.#core(eventId), [holdId, userId, this.#skew()]);
+    const reply = await this.#scripts.run("releaseHold", this.#core(eventId), [this.#trimBefore(), holdId, userId, this.#skew()]);
     return decodeRelease(reply, eventId);
   }
 
@@ -178,6 +190,7 @@ export class SeatStore {
     assertId(orderId, 128);
     const queue = queueKeys(this.#prefix, eventId);
     const reply = await this.#scripts.run("confirmHold", [...this.#core(eventId), queue.tickets, queue.active], [
+      this.#trimBefore(),
       holdId,
       userId,
       orderId,
@@ -188,13 +201,13 @@ export class SeatStore {
 
   /** Any user's hold: the caller checks `hold.userId` when only owners may read. */
   async getHold(eventId: string, holdId: string): Promise<GetHoldResult> {
-    const reply = await this.#scripts.run("getHold", this.#core(eventId), [holdId, this.#skew()]);
+    const reply = await this.#scripts.run("getHold", this.#core(eventId), [this.#trimBefore(), holdId, this.#skew()]);
     return decodeGetHold(reply, eventId);
   }
 
   /** Counts for the event, each section and tier; with `section`, its seats' statuses too. */
   async availability(eventId: string, section?: string): Promise<AvailabilityResult> {
-    const reply = await this.#scripts.run("getAvailability", this.#withLayout(eventId), [section ?? "", this.#skew()]);
+    const reply = await this.#scripts.run("getAvailability", this.#withLayout(eventId), [this.#trimBefore(), section ?? "", this.#skew()]);
     return decodeAvailability(reply, eventId, section);
   }
 
@@ -216,15 +229,20 @@ export class SeatStore {
     return { cursor: last ? last[0] : cursor, changes, more: entries.length === count };
   }
 
-  /** Expires up to `limit` due holds of one event. */
+  /** Expires up to `limit` due holds of one event and trims its outbox to the retention. */
   async sweep(eventId: string, limit: number): Promise<SweepResult> {
-    const reply = await this.#scripts.run("sweepHolds", this.#core(eventId), [this.#skew(), limit]);
+    const reply = await this.#scripts.run("sweepHolds", this.#core(eventId), [this.#trimBefore(), this.#skew(), limit]);
     return decodeSweepReply("sweepHolds", reply);
   }
 
   /** Every event with a seat map (an index set, not a key scan). */
   async eventIds(): Promise<string[]> {
     return this.#redis.smembers(seatEventIndexKey(this.#prefix));
+  }
+
+  /** ARGV[1] of every script that appends to the outbox. */
+  #trimBefore(): string {
+    return trimBefore(this.#retentionMs, Date.now() + this.#skew());
   }
 
   #core(eventId: string): string[] {

@@ -6,6 +6,7 @@ describe("loadConfig", () => {
     const config = loadConfig({});
     expect(config).toMatchObject({ port: 8080, connectPort: 8081, host: "127.0.0.1", redisUrl: undefined, redisKeyPrefix: "bo:" });
     expect(config).toMatchObject({ watchIntervalMs: 250, sweepIntervalMs: 1000, admitIntervalMs: 250, passKeysGenerated: true });
+    expect(config.feedRetentionMs).toBe(24 * 3_600_000);
     expect(config.passKeys.kids).toEqual(["dev"]);
     expect(Object.isFrozen(config)).toBe(true);
   });
@@ -14,13 +15,21 @@ describe("loadConfig", () => {
     const secret = "s3cr3t-value-that-is-too-short";
     let error: unknown;
     try {
-      loadConfig({ PORT: "http", CONNECT_PORT: "99999", WATCH_INTERVAL_MS: "5", REDIS_URL: "localhost:6379", LOG_LEVEL: "loud", PASS_KEYS: `k1:${secret}` });
+      loadConfig({
+        PORT: "http",
+        CONNECT_PORT: "99999",
+        WATCH_INTERVAL_MS: "5",
+        REDIS_URL: "localhost:6379",
+        LOG_LEVEL: "loud",
+        FEED_RETENTION_HOURS: "0",
+        PASS_KEYS: `k1:${secret}`,
+      });
     } catch (e) {
       error = e;
     }
     expect(error).toBeInstanceOf(ConfigError);
     const problems = (error as ConfigError).problems;
-    expect(problems.map((p) => p.split(" ")[0])).toEqual(["PORT", "CONNECT_PORT", "REDIS_URL", "LOG_LEVEL", "WATCH_INTERVAL_MS", "PASS_KEYS:"]);
+    expect(problems.map((p) => p.split(" ")[0])).toEqual(["PORT", "CONNECT_PORT", "REDIS_URL", "LOG_LEVEL", "WATCH_INTERVAL_MS", "FEED_RETENTION_HOURS", "PASS_KEYS:"]);
     expect((error as ConfigError).message).not.toContain(secret);
   });
 
@@ -29,6 +38,7 @@ describe("loadConfig", () => {
     expect(config.passKeys.kids).toEqual(["new", "old"]);
     expect(config.passKeys.signingKid).toBe("new");
     expect(config.admitIntervalMs).toBe(0);
+    expect(loadConfig({ FEED_RETENTION_HOURS: "2" }).feedRetentionMs).toBe(7_200_000);
     expect(config.passKeysGenerated).toBe(false);
   });
 });

@@ -1,7 +1,9 @@
+import type { Redis } from "ioredis";
 import { expect, it } from "vitest";
+import { ChangeType } from "../../src/redis/change-types.js";
 import { StoredTicketState as T } from "../../src/redis/outcomes.js";
 import type { TicketStateCode } from "../../src/queue/types.js";
-import { queueFixture } from "./fixtures.js";
+import { queueFixture, type QueueFixture } from "./fixtures.js";
 
 /** A small deterministic PRNG, so a failing run can be replayed from its seed. */
 function mulberry32(seed: number): () => number {
@@ -11,6 +13,60 @@ function mulberry32(seed: number): () => number {
     let t = Math.imul(a ^ (a >>> 15), 1 | a);
     t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** What the outbox alone says of a line: who waits at which seq, the open sessions, how many were admitted. */
+interface RebuiltLine {
+  /** user -> seq, in line order. */
+  readonly waiting: Array<[string, number]>;
+  /** user -> session expiry (epoch ms), sessions not yet ended. */
+  readonly sessions: Map<string, number>;
+  readonly admitted: number;
+}
+
+/** Replays every entry of the event's outbox, oldest first, knowing nothing else. */
+async function rebuildFromOutbox(redis: Redis, log: string): Promise<RebuiltLine> {
+  const waiting = new Map<string, number>();
+  const sessions = new Map<string, number>();
+  let admitted = 0;
+  for (const [, flat] of await redis.xrange(log, "-", "+")) {
+    const e = new Map<string, string>();
+    for (let i = 0; i + 1 < flat.length; i += 2) e.set(flat[i] as string, flat[i + 1] as string);
+    const user = e.get("user") as string;
+    switch (e.get("type")) {
+      case ChangeType.QUEUE_JOINED:
+        waiting.set(user, Number(e.get("seq")));
+        break;
+      case ChangeType.QUEUE_LEFT:
+      case ChangeType.QUEUE_EXPIRED:
+        waiting.delete(user);
+        break;
+      case ChangeType.QUEUE_ADMITTED:
+        waiting.delete(user);
+        sessions.set(user, Number(e.get("expires")));
+        admitted += 1;
+        break;
+      case ChangeType.QUEUE_SESSION_ENDED:
+        sessions.delete(user);
+        break;
+    }
+  }
+  return { waiting: [...waiting].sort((a, b) => a[1] - b[1]), sessions, admitted };
+}
+
+/** The same, as Redis holds it. */
+async function heldInRedis(f: QueueFixture): Promise<RebuiltLine> {
+  const k = f.store.keys(f.eventId);
+  const pairs = (flat: string[]): Array<[string, number]> => {
+    const out: Array<[string, number]> = [];
+    for (let i = 0; i < flat.length; i += 2) out.push([flat[i] as string, Number(flat[i + 1])]);
+    return out;
+  };
+  return {
+    waiting: pairs(await f.redis.zrange(k.waiting, 0, "-1", "WITHSCORES")),
+    sessions: new Map(pairs(await f.redis.zrange(k.active, 0, "-1", "WITHSCORES"))),
+    admitted: Number((await f.redis.hget(k.stats, "admitted_total")) ?? 0),
   };
 }
 
@@ -135,6 +191,10 @@ for (const seed of [1, 2, 3]) {
         await expectLine();
       }
       expect(await f.redis.zcard(f.store.keys(f.eventId).waiting)).toBe(line.length);
+      // The outbox alone rebuilds the line in order with its seqs, the open sessions and the admissions.
+      const rebuilt = await rebuildFromOutbox(f.redis, f.store.keys(f.eventId).log);
+      expect(rebuilt, `outbox after step ${step}`).toEqual(await heldInRedis(f));
+      expect(rebuilt.waiting.map(([u]) => u)).toEqual(line);
     }
     await expectLine();
     // The walk did reach every path it models.

@@ -97,7 +97,8 @@ describe("joinQueue", () => {
     expect(new Set(results.map((r) => (r.kind === "joined" || r.kind === "already_joined" ? r.ticket.joinedAtMs : -1))).size).toBe(1);
     const k = f.store.keys(f.eventId);
     expect(await f.redis.zcard(k.waiting)).toBe(1);
-    expect(await f.redis.xlen(k.log)).toBe(1);
+    const types = (await f.redis.xrange(k.log, "-", "+")).map(([, fields]) => fields[1]);
+    expect(types).toEqual(["queue.configured", "queue.joined"]);
   });
 
   it("numbers 10,000 joins 1..10,000 in arrival order", async () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it, onTestFinished } from "vitest";
 import { loadQueueScripts } from "../../src/queue/scripts.js";
+import { ChangeType } from "../../src/redis/change-types.js";
 import { Outcome } from "../../src/redis/outcomes.js";
 import { ScriptRunner } from "../../src/redis/script-loader.js";
 import { connectRedis } from "../support/redis.js";
@@ -18,6 +19,14 @@ describe("queue scripts", () => {
       expect(occurrences(library.source, `\nlocal ${name} = ${code}\n`)).toBe(1);
     }
     expect(occurrences(library.source, "\nlocal function now_ms(")).toBe(1);
+  });
+
+  it("carry the outbox's change types from TypeScript in their prelude, and never spell one by hand", () => {
+    for (const [name, type] of Object.entries(ChangeType)) {
+      expect(occurrences(library.source, `\nlocal CT_${name} = "${type}"\n`)).toBe(1);
+    }
+    // The prelude renders them in double quotes; a hand-spelled one in a script or library would be in single quotes.
+    expect(library.source).not.toMatch(/'(queue|seat)\.[a-z_]+'/);
   });
 
   it("load into Redis as one library with every function, readers flagged no-writes", async () => {

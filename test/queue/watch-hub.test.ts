@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { StoredTicketState as T } from "../../src/redis/outcomes.js";
 import type { WatchItem } from "../../src/queue/watcher.js";
+import { decodeWatchTick } from "../../src/queue/watch-decode.js";
 import { SeatStore } from "../../src/seats/seat-store.js";
 import { queueFixture, testHub } from "./fixtures.js";
 
@@ -68,6 +69,29 @@ describe("WatchHub", () => {
     expect(await last.next()).toMatchObject({ ticket: { position: 4, waitingTotal: 4 } });
   });
 
+  it("recovers exact positions through a resync when retention trimmed its cursor and unread changes away", async () => {
+    const f = await queueFixture();
+    // Ticks only when woken (a new watcher), so the test decides what the loop has read.
+    const hub = testHub(f.store, { intervalMs: 60_000 });
+    await f.store.configure(f.eventId, {});
+    for (const u of ["a", "b", "c", "d"]) await f.store.join(f.eventId, u);
+    const streams = [hub.watch(f.eventId, "d", new AbortController().signal)];
+    const last = reader(streams[0] as AsyncGenerator<WatchItem>);
+    expect(await last.next()).toMatchObject({ ticket: { position: 4 } });
+    for (const u of ["a", "b", "c"]) await f.store.leave(f.eventId, u);
+    // Retention takes the loop's cursor and the first two leaves; only c's is left to read.
+    const log = f.store.keys(f.eventId).log;
+    const [newest] = await f.redis.xrevrange(log, "+", "-", "COUNT", 1);
+    await f.redis.xtrim(log, "MINID", newest?.[0] as string);
+    expect(await f.redis.xlen(log)).toBe(1);
+    streams.push(hub.watch(f.eventId, "c", new AbortController().signal));
+    expect(await reader(streams[1] as AsyncGenerator<WatchItem>).next()).toMatchObject({ ticket: { state: T.LEFT } });
+    // Applying c's leave alone would say 3.
+    expect(await last.next()).toMatchObject({ kind: "ticket", ticket: { position: 1, waitingTotal: 1 } });
+    await Promise.all(streams.map((stream) => stream.return(undefined)));
+    await hub.stopped(f.eventId);
+  });
+
   it("walks a fan-out larger than one slice while removals keep coming: positions only fall, and land exactly", async () => {
     const f = await queueFixture();
     const hub = testHub(f.store, { intervalMs: 5 });
@@ -96,6 +120,25 @@ describe("WatchHub", () => {
         }
       }),
     );
+  });
+
+  it("reads only the line's changes from the outbox: configuration and seat entries just move the cursor", async () => {
+    const f = await queueFixture();
+    const seats = new SeatStore(f.redis, { keyPrefix: f.keyPrefix });
+    await f.store.configure(f.eventId, {});
+    await f.store.join(f.eventId, "a");
+    await seats.loadSeatMap(f.eventId, { sections: [{ sectionId: "A", rows: [{ rowId: "1", seatIds: ["A1"] }] }], tiers: [] });
+    await f.store.configure(f.eventId, { admitRatePerSec: 3 });
+    await f.store.leave(f.eventId, "a");
+    const k = f.store.keys(f.eventId);
+    const tick = decodeWatchTick(await f.store.run("watchQueue", [k.config, k.waiting, k.seen, k.tickets, k.log, k.stats], [0, "0-0", 100, 0]));
+    if (tick.kind !== "tick") throw new Error(tick.kind);
+    expect(tick.changes.map((c) => [c.kind, c.userId])).toEqual([
+      ["queue.joined", "a"],
+      ["queue.left", "a"],
+    ]);
+    const [newest] = await f.redis.xrevrange(k.log, "+", "-", "COUNT", 1);
+    expect(tick.cursor).toBe(newest?.[0]);
   });
 
   it("skips the seat changes that share the event's outbox", async () => {

@@ -97,10 +97,10 @@ describe("ScriptRunner", () => {
     const runner = new ScriptRunner<QueueScriptName>(redis, library);
     const eventId = uniqueId();
     const k = queueKeys("bo:", eventId);
-    const configure = ["", "", "", "", "", "", "", 0];
+    const configure = ["0", "", "", "", "", "", "", "", 0];
 
     const transaction = redis.multi();
-    runner.queue(transaction, "configureQueue", [k.config], configure);
+    runner.queue(transaction, "configureQueue", [k.config, k.log], configure);
     transaction.hget(k.config, "state");
     const [[error, reply], [, state]] = (await transaction.exec()) as Array<[Error | null, unknown]> as [
       [Error | null, unknown],

@@ -43,6 +43,23 @@ describe("AvailabilityHub", () => {
     expect(item.availability.tiers[0]?.counts).toMatchObject({ held: 4, available: 6 });
   });
 
+  it("follows new changes after retention trimmed the outbox up to and past its cursor", async () => {
+    const f = seatFixture();
+    const hub = hubOf(f);
+    await f.store.loadSeatMap(f.eventId, { sections: [grid("A", 1, 3)], tiers: [] });
+    await f.store.hold(f.eventId, "u1", "h1", { kind: "seats", seatIds: ["A-R1-1"] });
+    const a = reader(hub.watch(f.eventId, "A", new AbortController().signal));
+    expect(await a()).toMatchObject({ kind: "update", availability: { event: { held: 1 } } });
+    const log = f.store.keys(f.eventId).log;
+    const [newest] = await f.redis.xrevrange(log, "+", "-", "COUNT", 1);
+    await f.redis.xtrim(log, "MINID", `${Number(newest?.[0].split("-")[0]) + 1}`);
+    expect(await f.redis.xlen(log)).toBe(0);
+    await f.store.hold(f.eventId, "u2", "h2", { kind: "seats", seatIds: ["A-R1-3"] });
+    let item = await a();
+    while (item.kind === "update" && item.changes.length === 0) item = await a();
+    expect(item).toMatchObject({ kind: "update", changes: [{ seatId: "A-R1-3", status: S.HELD }], availability: { event: { held: 2 } } });
+  });
+
   it("folds changes into a first snapshot that was not read yet, and merges later ones per seat", async () => {
     const settings = { holdTtlSeconds: 600, maxHoldTtlSeconds: 1800, maxSeatsPerUser: 0, requirePass: false };
     const counts = (held: number) => ({ capacity: 2, available: 2 - held, held, sold: 0 });

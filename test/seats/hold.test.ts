@@ -40,6 +40,7 @@ describe("holdSeats", () => {
     expect(seatIdsOf(best)).toEqual(["A-R1-2", "A-R1-3"]);
 
     expect(await outbox(f)).toEqual([
+      { type: "seat.map_loaded", sections: "2", seats: "26", tiers: "2", capacity: "38", replaced: "0" },
       { type: "seat.held", hold: "h1", user: "u1", seats: "B|R2|B-R2-4,A|R1|A-R1-1", tier: "", quantity: "2", expires: String(seats.expiresAtMs) },
       { type: "seat.held", hold: "h2", user: "u2", seats: "", tier: "GA", quantity: "3", expires: String(ga.expiresAtMs) },
       { type: "seat.held", hold: "h3", user: "u3", seats: "A|R1|A-R1-2,A|R1|A-R1-3", tier: "", quantity: "2", expires: String(best.expiresAtMs) },

@@ -189,6 +189,7 @@ describe("outbox", () => {
     const entries = await f.redis.xrange(f.store.keys(f.eventId).log, "-", "+");
     const changes = entries.map(([, fields]) => parseSeatChange(fields));
     expect(changes.map((c) => c && [c.type, c.holdId, c.userId, c.status, c.quantity])).toEqual([
+      undefined,
       ["seat.held", "h1", "u1", S.HELD, 2],
       ["seat.confirmed", "h1", "u1", S.SOLD, 2],
       ["seat.held", "h2", "u2", S.HELD, 2],
@@ -197,7 +198,7 @@ describe("outbox", () => {
       ["seat.expired", "h3", "u3", S.AVAILABLE, 1],
       undefined,
     ]);
-    expect(changes[1]).toMatchObject({
+    expect(changes[2]).toMatchObject({
       seats: [
         { seatId: "A-R1-1", section: "A", row: "R1" },
         { seatId: "A-R1-2", section: "A", row: "R1" },
@@ -205,20 +206,32 @@ describe("outbox", () => {
       tier: undefined,
       orderId: "order-9",
     });
-    expect(changes[3]).toMatchObject({ seats: [], tier: "VIP" });
-    expect(changes[4]?.expiresAtMs).toEqual(expect.any(Number));
+    expect(changes[4]).toMatchObject({ seats: [], tier: "VIP" });
+    expect(changes[5]?.expiresAtMs).toEqual(expect.any(Number));
+  });
+});
+
+describe("seat changes", () => {
+  it("skip the entries that change no seat's status: an extension, a loaded map", async () => {
+    const f = await withHold({ holdTtlSeconds: 60 });
+    f.advance(10_000);
+    expect((await f.store.extend(f.eventId, "h1", "u1")).kind).toBe("extended");
+    const entries = await f.redis.xrange(f.store.keys(f.eventId).log, "-", "+");
+    expect(entries.map(([, fields]) => fields[1])).toEqual(["seat.map_loaded", "seat.held", "seat.extended"]);
+    expect(entries.map(([, fields]) => parseSeatChange(fields)?.type)).toEqual([undefined, "seat.held", undefined]);
   });
 });
 
 describe("availability cursor", () => {
   it("marks where the snapshot stands in the outbox, so a watcher resumes without gaps", async () => {
     const f = seatFixture();
+    const log = f.store.keys(f.eventId).log;
     await f.store.loadSeatMap(f.eventId, smallMap());
-    expect(await f.store.availability(f.eventId)).toMatchObject({ availability: { cursor: "0-0" } });
+    const [loaded] = await f.redis.xrevrange(log, "+", "-", "COUNT", 1);
+    expect(await f.store.availability(f.eventId)).toMatchObject({ availability: { cursor: loaded?.[0] } });
     held(await f.store.hold(f.eventId, "u1", "h1", { kind: "seats", seatIds: ["A-R1-1"] }));
     const snapshot = await f.store.availability(f.eventId, "A");
     if (snapshot.kind !== "availability") throw new Error(snapshot.kind);
-    const log = f.store.keys(f.eventId).log;
     const [newest] = await f.redis.xrevrange(log, "+", "-", "COUNT", 1);
     expect(snapshot.availability.cursor).toBe(newest?.[0]);
     held(await f.store.hold(f.eventId, "u2", "h2", { kind: "seats", seatIds: ["A-R1-2"] }));

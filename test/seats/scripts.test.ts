@@ -1,6 +1,7 @@
 import { describe, expect, it, onTestFinished } from "vitest";
 import { queueKeys } from "../../src/queue/keys.js";
 import { loadQueueScripts } from "../../src/queue/scripts.js";
+import { ChangeType } from "../../src/redis/change-types.js";
 import { Outcome, StoredHoldState, StoredSeatStatus } from "../../src/redis/outcomes.js";
 import { ScriptRunner } from "../../src/redis/script-loader.js";
 import { eventLogKey } from "../../src/redis/event-log.js";
@@ -28,6 +29,14 @@ describe("seat scripts", () => {
       expect(occurrences(library.source, `\nlocal S_${name} = ${code}\n`)).toBe(1);
     }
     expect(occurrences(library.source, "\nlocal function best_available(")).toBe(1);
+  });
+
+  it("carry the outbox's change types from TypeScript in their prelude, and never spell one by hand", () => {
+    for (const [name, type] of Object.entries(ChangeType)) {
+      expect(occurrences(library.source, `\nlocal CT_${name} = "${type}"\n`)).toBe(1);
+    }
+    // The prelude renders them in double quotes; a hand-spelled one in a script or library would be in single quotes.
+    expect(library.source).not.toMatch(/'(queue|seat)\.[a-z_]+'/);
   });
 
   it("load into Redis as one library with every function (each sweeps expired holds, so none is read-only)", async () => {

@@ -7,11 +7,13 @@
   KEYS[1] config   KEYS[2] waiting   KEYS[3] seen     KEYS[4] tickets
   KEYS[5] stats    KEYS[6] log       KEYS[7] active   KEYS[8] bucket
 
-  ARGV[1] clock skew ms (tests only; "0" in production)
-  ARGV[2] most users admitted by this call
-  ARGV[3] most sessions ended (and idle users met at the head of the line) by this call
-  ARGV[4] most swaps of the opening shuffle done by this call
-  ARGV[5] seed of this call's share of the opening shuffle (0 .. 2^31-1, random)
+  ARGV[1] trim before: outbox entries older than this (epoch ms) are trimmed as
+          changes are appended; "0" keeps everything
+  ARGV[2] clock skew ms (tests only; "0" in production)
+  ARGV[3] most users admitted by this call
+  ARGV[4] most sessions ended (and idle users met at the head of the line) by this call
+  ARGV[5] most swaps of the opening shuffle done by this call
+  ARGV[6] seed of this call's share of the opening shuffle (0 .. 2^31-1, random)
 
   Output: { code, admitted, sessions_ended, tokens, rate_ewma, more, opening }
     tokens     what the bucket holds after this step (decimal string)
@@ -31,10 +33,10 @@
 ]]
 local k = {
   config = KEYS[1], waiting = KEYS[2], seen = KEYS[3], tickets = KEYS[4],
-  stats = KEYS[5], log = KEYS[6], active = KEYS[7], bucket = KEYS[8],
+  stats = KEYS[5], log = KEYS[6], active = KEYS[7], bucket = KEYS[8], log_min = log_min_of(ARGV[1]),
 }
-local skew, max_admit, max_end = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
-local max_swaps, seed = tonumber(ARGV[4]), tonumber(ARGV[5])
+local skew, max_admit, max_end = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local max_swaps, seed = tonumber(ARGV[5]), tonumber(ARGV[6])
 
 local c = redis.call('HMGET', k.config, 'rate', 'burst', 'max_active', 'session_ttl', 'idle_timeout', 'state', 'opens_at')
 local state = tonumber(c[6])
@@ -107,10 +109,10 @@ if state ~= Q_PAUSED and waiting > 0 and opening == OPENING_NONE then
         redis.call('ZREM', k.seen, user)
         write_ticket(k.tickets, user, T_ADMITTED, ticket.seq, ticket.joined, issued, expires)
         redis.call('ZADD', k.active, expires, user)
-        log_change(k.log, 'queue.admitted', user, ticket.seq, 'issued', issued, 'expires', expires)
+        log_change(k, CT_QUEUE_ADMITTED, user, ticket.seq, 'issued', issued, 'expires', expires)
         admitted = admitted + 1
       else
-        end_waiting(k, user, ticket, T_EXPIRED, 'queue.expired')
+        end_waiting(k, user, ticket, T_EXPIRED, CT_QUEUE_EXPIRED)
         idle = idle + 1
       end
     end

@@ -4,8 +4,10 @@
   KEYS[1] config   KEYS[2] waiting   KEYS[3] seen
   KEYS[4] tickets  KEYS[5] stats     KEYS[6] log
 
-  ARGV[1] user id
-  ARGV[2] clock skew ms (tests only; "0" in production)
+  ARGV[1] trim before: outbox entries older than this (epoch ms) are trimmed as
+          changes are appended; "0" keeps everything
+  ARGV[2] user id
+  ARGV[3] clock skew ms (tests only; "0" in production)
 
   Output: { code, ticket_state, position, waiting_total, joined_ms, issued_ms, expires_ms, rate_ewma, opens_at_ms }
     position: 1-based place in line while WAITING; 0 otherwise, and 0 in the
@@ -21,9 +23,9 @@
 ]]
 local k = {
   config = KEYS[1], waiting = KEYS[2], seen = KEYS[3],
-  tickets = KEYS[4], stats = KEYS[5], log = KEYS[6],
+  tickets = KEYS[4], stats = KEYS[5], log = KEYS[6], log_min = log_min_of(ARGV[1]),
 }
-local user, skew = ARGV[1], ARGV[2]
+local user, skew = ARGV[2], ARGV[3]
 
 if redis.call('EXISTS', k.config) == 0 then
   return { EVENT_NOT_FOUND, 0, 0, 0, 0, 0, 0, '', 0 }
@@ -43,7 +45,7 @@ if state == T_WAITING then
   local seen = tonumber(redis.call('ZSCORE', k.seen, user))
   if seen == nil or seen < now - idle_ms then
     if seen ~= nil then
-      end_waiting(k, user, ticket, T_EXPIRED, 'queue.expired')
+      end_waiting(k, user, ticket, T_EXPIRED, CT_QUEUE_EXPIRED)
       redis.call('HINCRBY', k.stats, 'expired_total', 1)
     end
     state = T_EXPIRED

@@ -4,8 +4,10 @@
   KEYS[1] config   KEYS[2] seq    KEYS[3] waiting   KEYS[4] seen
   KEYS[5] tickets  KEYS[6] stats  KEYS[7] log       KEYS[8] active
 
-  ARGV[1] user id
-  ARGV[2] clock skew ms (tests only; "0" in production)
+  ARGV[1] trim before: outbox entries older than this (epoch ms) are trimmed as
+          changes are appended; "0" keeps everything
+  ARGV[2] user id
+  ARGV[3] clock skew ms (tests only; "0" in production)
 
   Output: { code, ticket_state, position, waiting_total, joined_ms, issued_ms, expires_ms, rate_ewma, opens_at_ms }
     (the ticket fields as in getPosition)
@@ -14,14 +16,15 @@
     ALREADY_JOINED  the user waits, or holds a live admission: the original ticket
     EVENT_NOT_FOUND no queue configured for the event
     QUEUE_CLOSED    the queue is closed and the user has no live ticket
-  Events: queue.joined (new place); queue.expired (idle users swept on the way);
+  Events: queue.joined (new place; pre = "1" for a place in the pre-queue);
+    queue.expired (idle users swept on the way);
     queue.session_ended reason=expired (the user's own lapsed session, before rejoining)
 ]]
 local k = {
   config = KEYS[1], seq = KEYS[2], waiting = KEYS[3], seen = KEYS[4],
-  tickets = KEYS[5], stats = KEYS[6], log = KEYS[7], active = KEYS[8],
+  tickets = KEYS[5], stats = KEYS[6], log = KEYS[7], active = KEYS[8], log_min = log_min_of(ARGV[1]),
 }
-local user, skew = ARGV[1], ARGV[2]
+local user, skew = ARGV[2], ARGV[3]
 
 local c = redis.call('HMGET', k.config, 'state', 'opens_at')
 local state, opens_at = tonumber(c[1]), tonumber(c[2])
@@ -55,7 +58,7 @@ end
 
 -- A stale ticket the sweeps did not reach yet ends here, before rejoining.
 if ticket and ticket.state == T_WAITING and redis.call('ZSCORE', k.waiting, user) then
-  end_waiting(k, user, ticket, T_EXPIRED, 'queue.expired')
+  end_waiting(k, user, ticket, T_EXPIRED, CT_QUEUE_EXPIRED)
   redis.call('HINCRBY', k.stats, 'expired_total', 1)
 elseif ticket and ticket.state == T_ADMITTED then
   end_session(k, user, ticket, T_EXPIRED, 'expired')
@@ -65,18 +68,25 @@ local next_seq = redis.call('INCR', k.seq)
 local seq = int_str(next_seq)
 local joined = int_str(now)
 -- Before the sale opens, joins form the pre-queue (see pre_queue_of).
+local in_pre = false
 if opens_at and now < opens_at then
   local pre = pre_queue_of(k.stats)
   if not pre then
     redis.call('HSET', k.stats, 'pre_first', seq, 'pre_last', seq)
+    in_pre = true
   elseif not pre.next and pre.last == next_seq - 1 then
     redis.call('HSET', k.stats, 'pre_last', seq)
+    in_pre = true
   end
 end
 redis.call('ZADD', k.waiting, seq, user)
 redis.call('ZADD', k.seen, now, user)
 write_ticket(k.tickets, user, T_WAITING, seq, joined)
 redis.call('HINCRBY', k.stats, 'joined_total', 1)
-log_change(k.log, 'queue.joined', user, seq)
+if in_pre then
+  log_change(k, CT_QUEUE_JOINED, user, seq, 'pre', '1')
+else
+  log_change(k, CT_QUEUE_JOINED, user, seq)
+end
 
 return ticket_reply(JOINED, k, user, { state = T_WAITING, seq = seq, joined = joined }, T_WAITING, true)

@@ -4,8 +4,10 @@
   KEYS[1] config   KEYS[2] waiting   KEYS[3] seen
   KEYS[4] tickets  KEYS[5] stats     KEYS[6] log    KEYS[7] active
 
-  ARGV[1] user id
-  ARGV[2] clock skew ms (tests only; "0" in production)
+  ARGV[1] trim before: outbox entries older than this (epoch ms) are trimmed as
+          changes are appended; "0" keeps everything
+  ARGV[2] user id
+  ARGV[3] clock skew ms (tests only; "0" in production)
 
   Output: { code, ticket_state, position, waiting_total, joined_ms, issued_ms, expires_ms, "", 0 }
     (the ticket fields as in getPosition; no rate)
@@ -19,9 +21,9 @@
 ]]
 local k = {
   config = KEYS[1], waiting = KEYS[2], seen = KEYS[3],
-  tickets = KEYS[4], stats = KEYS[5], log = KEYS[6], active = KEYS[7],
+  tickets = KEYS[4], stats = KEYS[5], log = KEYS[6], active = KEYS[7], log_min = log_min_of(ARGV[1]),
 }
-local user, skew = ARGV[1], ARGV[2]
+local user, skew = ARGV[2], ARGV[3]
 
 if redis.call('EXISTS', k.config) == 0 then
   return { EVENT_NOT_FOUND, 0, 0, 0, 0, 0, 0, '', 0 }
@@ -36,7 +38,7 @@ end
 
 -- Writes start here.
 if ticket.state == T_WAITING then
-  end_waiting(k, user, ticket, T_LEFT, 'queue.left')
+  end_waiting(k, user, ticket, T_LEFT, CT_QUEUE_LEFT)
   redis.call('HINCRBY', k.stats, 'left_total', 1)
   return ticket_reply(LEFT, k, user, ticket, T_LEFT, false)
 end

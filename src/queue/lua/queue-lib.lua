@@ -17,6 +17,18 @@ local function int_str(n)
   return string.format('%d', n)
 end
 
+-- The outbox's trim threshold for one call (epoch ms), from the caller's
+-- "trim before" ARGV ('0' keeps everything): entries with older ids go as
+-- changes are appended. Never later than now, so an append never trims its
+-- own entry. Scripts keep it as `k.log_min`, next to `k.log`.
+local function log_min_of(trim_before)
+  local ms = tonumber(trim_before)
+  if not ms or ms < 0 then
+    error({ err = 'ERR trim threshold must be epoch ms or 0, got ' .. tostring(trim_before) })
+  end
+  return int_str(math.min(math.floor(ms), now_ms(0)))
+end
+
 local function read_ticket(tickets_key, user)
   local raw = redis.call('HGET', tickets_key, user)
   if not raw then
@@ -45,9 +57,22 @@ local function state_at(ticket, now)
   return ticket.state
 end
 
--- Extra field/value pairs follow `seq` in the entry.
-local function log_change(log_key, kind, user, seq, ...)
-  redis.call('XADD', log_key, 'MAXLEN', '~', LOG_MAXLEN, '*', 'type', kind, 'user', user, 'seq', seq, ...)
+-- Appends one change (a CT_* type) to the event's outbox; extra field/value
+-- pairs follow `seq` (src/redis/change-types.ts lists each type's fields).
+-- Entries older than `k.log_min` are trimmed on the way, approximately (MINID
+-- ~ drops whole stream nodes only), so retention costs next to nothing here.
+local function log_change(k, kind, user, seq, ...)
+  redis.call('XADD', k.log, 'MINID', '~', k.log_min, '*', 'type', kind, 'user', user, 'seq', seq, ...)
+end
+
+-- Retention for events nobody writes to: trims the outbox to `k.log_min`
+-- exactly (whole nodes go at once, only the boundary node entry by entry).
+-- Returns how many entries went.
+local function trim_log(k)
+  if k.log_min == '0' then
+    return 0
+  end
+  return redis.call('XTRIM', k.log, 'MINID', k.log_min)
 end
 
 -- 1-based position of a waiting user, 0 when not waiting.
@@ -151,7 +176,7 @@ local function opening_step(k, now, opens_at, max_swaps, seed)
   end
   redis.call('HDEL', k.stats, 'pre_first', 'pre_last', 'shuffle_next')
   redis.call('HSET', k.stats, 'opened_ms', int_str(now))
-  log_change(k.log, 'queue.shuffled', '', int_str(pre.last), 'first', int_str(pre.first))
+  log_change(k, CT_QUEUE_SHUFFLED, '', int_str(pre.last), 'first', int_str(pre.first))
   return OPENING_SHUFFLED
 end
 
@@ -245,7 +270,7 @@ local function end_waiting(k, user, ticket, state, kind)
   redis.call('ZREM', k.waiting, user)
   redis.call('ZREM', k.seen, user)
   write_ticket(k.tickets, user, state, ticket.seq, ticket.joined)
-  log_change(k.log, kind, user, ticket.seq)
+  log_change(k, kind, user, ticket.seq)
 end
 
 -- Ends an admitted user's session (`reason` 'expired' or 'left'), freeing its
@@ -253,7 +278,7 @@ end
 local function end_session(k, user, ticket, state, reason)
   redis.call('ZREM', k.active, user)
   write_ticket(k.tickets, user, state, ticket.seq, ticket.joined, ticket.issued, ticket.expires)
-  log_change(k.log, 'queue.session_ended', user, ticket.seq,
+  log_change(k, CT_QUEUE_SESSION_ENDED, user, ticket.seq,
     'reason', reason, 'issued', ticket.issued, 'expires', ticket.expires)
 end
 
@@ -267,7 +292,7 @@ local function expire_idle(k, now, idle_ms, limit)
     local user = users[i]
     local ticket = read_ticket(k.tickets, user)
     if ticket then
-      end_waiting(k, user, ticket, T_EXPIRED, 'queue.expired')
+      end_waiting(k, user, ticket, T_EXPIRED, CT_QUEUE_EXPIRED)
     else
       redis.call('ZREM', k.seen, user)
       redis.call('ZREM', k.waiting, user)

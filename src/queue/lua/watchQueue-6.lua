@@ -15,9 +15,10 @@
   ARGV[5+n_touch ..]     users whose tickets to read (newly registered watchers)
 
   Output: { code, cursor, resync, waiting_total, changes, tickets, idle_timeout_seconds, rate_ewma, opens_at_ms }
-    changes = { kind, user, seq, issued, expires, ... } of queue.* entries after the
-      cursor, in order; issued/expires are the session's ("0" unless the entry has them:
-      queue.admitted, queue.session_ended)
+    changes = { kind, user, seq, issued, expires, ... } of the line's entries after the
+      cursor, in order (queue.joined, left, expired, admitted, session_ended, shuffled;
+      other entries, queue.configured and seat.*, only move the cursor); issued/expires
+      are the session's ("0" unless the entry has them: queue.admitted, queue.session_ended)
     tickets = { user, found (0/1), state, position, joined_ms, seq, issued_ms, expires_ms, ... }
       per user read (an admitted session past its expiry reads EXPIRED; a user in
       the pre-queue reads position 0)
@@ -52,6 +53,12 @@ local function id_after(a, b)
   return a_ms > b_ms or (a_ms == b_ms and tonumber(a_seq) > tonumber(b_seq))
 end
 
+-- The entries the watch loop follows, read positionally (user, seq, issued, expires).
+local LINE_CHANGES = {
+  [CT_QUEUE_JOINED] = true, [CT_QUEUE_LEFT] = true, [CT_QUEUE_EXPIRED] = true,
+  [CT_QUEUE_ADMITTED] = true, [CT_QUEUE_SESSION_ENDED] = true, [CT_QUEUE_SHUFFLED] = true,
+}
+
 local changes, resync = {}, 0
 if cursor == '' then
   cursor = newest_id()
@@ -68,8 +75,8 @@ else
       for i = 1, #f, 2 do
         fields[f[i]] = f[i + 1]
       end
-      -- The stream also carries seat changes; only the line's own entries matter here.
-      if string.sub(fields.type or '', 1, 6) == 'queue.' then
+      -- The stream also carries seat changes and configuration; only changes of the line pass.
+      if LINE_CHANGES[fields.type or ''] then
         table.insert(changes, fields.type)
         table.insert(changes, fields.user)
         table.insert(changes, fields.seq)

@@ -8,10 +8,12 @@
   KEYS[5] expiry  KEYS[6] users   KEYS[7] counts KEYS[8] log
   KEYS[9] the event's queue tickets   KEYS[10] the event's queue active sessions
 
-  ARGV[1] hold id
-  ARGV[2] user id
-  ARGV[3] order id
-  ARGV[4] clock skew ms (tests only; "0" in production)
+  ARGV[1] trim before: outbox entries older than this (epoch ms) are trimmed as
+          changes are appended; "0" keeps everything
+  ARGV[2] hold id
+  ARGV[3] user id
+  ARGV[4] order id
+  ARGV[5] clock skew ms (tests only; "0" in production)
 
   Output: { code, hold, {}, 0 }   (hold as in hold_view, seat-lib.lua)
     CONFIRMED          the hold, now CONFIRMED under the order id
@@ -25,9 +27,9 @@
 local k = {
   config = KEYS[1], seats = KEYS[2], taken = KEYS[3], holds = KEYS[4],
   expiry = KEYS[5], users = KEYS[6], counts = KEYS[7], log = KEYS[8],
-  tickets = KEYS[9], active = KEYS[10],
+  tickets = KEYS[9], active = KEYS[10], log_min = log_min_of(ARGV[1]),
 }
-local hold_id, user, order, skew = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local hold_id, user, order, skew = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 
 if redis.call('EXISTS', k.config) == 0 then
   return { EVENT_NOT_FOUND, {}, {}, 0 }
@@ -56,7 +58,7 @@ count(k, h, places, 'sold', 1)
 redis.call('ZREM', k.expiry, hold_id)
 h.state, h.order = H_CONFIRMED, order
 write_hold(k.holds, h)
-log_change(k, 'seat.confirmed', h, places, { 'order', order })
+log_change(k, CT_SEAT_CONFIRMED, h, places, { 'order', order })
 
 -- The sale ends the admission session (ticket record: state|seq|joined|issued|expires).
 if redis.call('ZREM', k.active, user) == 1 then
@@ -64,8 +66,8 @@ if redis.call('ZREM', k.active, user) == 1 then
   local seq, joined, issued, expires = string.match(raw, '^%d+|(%d+)|(%d+)|(%d+)|(%d+)$')
   if seq then
     redis.call('HSET', k.tickets, user, T_LEFT .. '|' .. seq .. '|' .. joined .. '|' .. issued .. '|' .. expires)
-    redis.call('XADD', k.log, 'MAXLEN', '~', LOG_MAXLEN, '*', 'type', 'queue.session_ended', 'user', user,
-      'seq', seq, 'reason', 'confirmed', 'issued', issued, 'expires', expires)
+    log_entry(k, CT_QUEUE_SESSION_ENDED, 'user', user, 'seq', seq,
+      'reason', 'confirmed', 'issued', issued, 'expires', expires)
   end
 end
 return { CONFIRMED, hold_view(k, h, places), {}, 0 }

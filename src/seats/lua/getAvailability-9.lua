@@ -5,8 +5,10 @@
   KEYS[1] config  KEYS[2] seats   KEYS[3] taken  KEYS[4] holds  KEYS[5] expiry
   KEYS[6] users   KEYS[7] counts  KEYS[8] log    KEYS[9] layout
 
-  ARGV[1] section whose seats to list; "" = none
-  ARGV[2] clock skew ms (tests only; "0" in production)
+  ARGV[1] trim before: outbox entries older than this (epoch ms) are trimmed as
+          changes are appended; "0" keeps everything
+  ARGV[2] section whose seats to list; "" = none
+  ARGV[3] clock skew ms (tests only; "0" in production)
 
   Output: { code, settings, event, sections, tiers, rows, cursor }
     settings = { hold_ttl_s, max_hold_ttl_s, max_per_user, require_pass (0/1) }
@@ -23,9 +25,9 @@
 ]]
 local k = {
   config = KEYS[1], seats = KEYS[2], taken = KEYS[3], holds = KEYS[4], expiry = KEYS[5],
-  users = KEYS[6], counts = KEYS[7], log = KEYS[8], layout = KEYS[9],
+  users = KEYS[6], counts = KEYS[7], log = KEYS[8], layout = KEYS[9], log_min = log_min_of(ARGV[1]),
 }
-local section, skew = ARGV[1], ARGV[2]
+local section, skew = ARGV[2], ARGV[3]
 
 local cfg = redis.call('HMGET', k.config, 'hold_ttl', 'max_hold_ttl', 'max_per_user', 'require_pass', 'sections', 'tiers')
 if not cfg[1] then

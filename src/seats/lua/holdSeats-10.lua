@@ -6,14 +6,16 @@
   KEYS[6] users   KEYS[7] counts  KEYS[8] log    KEYS[9] layout
   KEYS[10] the event's queue `active` sessions (user -> session expiry ms)
 
-  ARGV[1] hold id (random, chosen by the caller: the fencing token)
-  ARGV[2] user id
-  ARGV[3] clock skew ms (tests only; "0" in production)
-  ARGV[4] "1" when the caller verified the user's admission pass for this event, else "0"
-  ARGV[5] kind: "seats" | "ga" | "best"
-  ARGV[6] tier (ga) or section (best); "" for seats
-  ARGV[7] quantity (ga, best); "0" for seats
-  ARGV[8..] seat ids (seats), distinct
+  ARGV[1] trim before: outbox entries older than this (epoch ms) are trimmed as
+          changes are appended; "0" keeps everything
+  ARGV[2] hold id (random, chosen by the caller: the fencing token)
+  ARGV[3] user id
+  ARGV[4] clock skew ms (tests only; "0" in production)
+  ARGV[5] "1" when the caller verified the user's admission pass for this event, else "0"
+  ARGV[6] kind: "seats" | "ga" | "best"
+  ARGV[7] tier (ga) or section (best); "" for seats
+  ARGV[8] quantity (ga, best); "0" for seats
+  ARGV[9..] seat ids (seats), distinct
 
   Output: { code, hold, seat_ids, n }   (hold as in hold_view, seat-lib.lua)
     HELD                the new hold
@@ -32,9 +34,10 @@
 local k = {
   config = KEYS[1], seats = KEYS[2], taken = KEYS[3], holds = KEYS[4], expiry = KEYS[5],
   users = KEYS[6], counts = KEYS[7], log = KEYS[8], layout = KEYS[9], active = KEYS[10],
+  log_min = log_min_of(ARGV[1]),
 }
-local hold_id, user, skew, pass_ok = ARGV[1], ARGV[2], ARGV[3], ARGV[4] == '1'
-local kind, target, quantity = ARGV[5], ARGV[6], tonumber(ARGV[7])
+local hold_id, user, skew, pass_ok = ARGV[2], ARGV[3], ARGV[4], ARGV[5] == '1'
+local kind, target, quantity = ARGV[6], ARGV[7], tonumber(ARGV[8])
 
 local settings = settings_of(k.config)
 if not settings then
@@ -74,7 +77,7 @@ end
 local available, places = nil, {} -- available: for a tier or section only
 if kind == 'seats' then
   local unknown
-  h.seats, unknown, places = requested_seats(k, ARGV, 8)
+  h.seats, unknown, places = requested_seats(k, ARGV, 9)
   h.quantity = #h.seats
   if #unknown > 0 then
     return { UNKNOWN_SEAT, {}, unknown, 0 }
@@ -122,5 +125,5 @@ count_free_in_rows(k, places, -1)
 redis.call('HINCRBY', k.users, user, h.quantity)
 redis.call('ZADD', k.expiry, int_str(h.expires), hold_id)
 write_hold(k.holds, h)
-log_change(k, 'seat.held', h, places, { 'expires', int_str(h.expires) })
+log_change(k, CT_SEAT_HELD, h, places, { 'expires', int_str(h.expires) })
 return { HELD, hold_view(k, h, places), {}, 0 }

@@ -5,12 +5,14 @@
   KEYS[1] config  KEYS[2] seats   KEYS[3] taken  KEYS[4] holds  KEYS[5] expiry
   KEYS[6] users   KEYS[7] counts  KEYS[8] log    KEYS[9] layout
 
-  ARGV[1] clock skew ms (tests only; "0" in production)
-  ARGV[2] hold ttl seconds   ARGV[3] max hold ttl seconds
-  ARGV[4] max seats per user (0 = no cap)   ARGV[5] require pass (0/1)
-  ARGV[6] n = number of sections
-  ARGV[7 .. 6+2n]  section id, layout "row=seat,seat;row=seat" pairs (rows front to back)
-  ARGV[7+2n ..]    tier id, capacity pairs
+  ARGV[1] trim before: outbox entries older than this (epoch ms) are trimmed as
+          changes are appended; "0" keeps everything
+  ARGV[2] clock skew ms (tests only; "0" in production)
+  ARGV[3] hold ttl seconds   ARGV[4] max hold ttl seconds
+  ARGV[5] max seats per user (0 = no cap)   ARGV[6] require pass (0/1)
+  ARGV[7] n = number of sections
+  ARGV[8 .. 7+2n]  section id, layout "row=seat,seat;row=seat" pairs (rows front to back)
+  ARGV[8+2n ..]    tier id, capacity pairs
 
   Output: { code, sections, seats, tiers, capacity, duplicate_id }
     CREATED           a first map
@@ -18,14 +20,15 @@
     SEAT_MAP_IN_USE   seats are held or sold
     SEAT_MAP_INVALID  duplicate_id = a seat, section or tier id given twice, or a row id
                       twice in one section; nothing written
-  Events: seat.expired (expired holds swept on the way)
+  Events: seat.map_loaded (sections, seats, tiers, capacity, replaced 1/0) on CREATED
+    and UPDATED; seat.expired (expired holds swept on the way)
 ]]
 local k = {
   config = KEYS[1], seats = KEYS[2], taken = KEYS[3], holds = KEYS[4], expiry = KEYS[5],
-  users = KEYS[6], counts = KEYS[7], log = KEYS[8], layout = KEYS[9],
+  users = KEYS[6], counts = KEYS[7], log = KEYS[8], layout = KEYS[9], log_min = log_min_of(ARGV[1]),
 }
-local skew, hold_ttl, max_hold_ttl, max_per_user, require_pass = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local n_sections = tonumber(ARGV[6])
+local skew, hold_ttl, max_hold_ttl, max_per_user, require_pass = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local n_sections = tonumber(ARGV[7])
 
 local replacing = redis.call('EXISTS', k.config) == 1
 if replacing then
@@ -53,7 +56,7 @@ local function add_scope(prefix, id, cap)
 end
 
 for i = 1, n_sections do
-  local section, layout = ARGV[5 + 2 * i], ARGV[6 + 2 * i]
+  local section, layout = ARGV[6 + 2 * i], ARGV[7 + 2 * i]
   local cap, row_ids, seen_rows = 0, {}, {}
   for row in string.gmatch(layout, '[^;]+') do
     local row_id, list = string.match(row, '^([^=]*)=(.*)$')
@@ -84,7 +87,7 @@ for i = 1, n_sections do
   table.insert(layouts, section)
   table.insert(layouts, table.concat(row_ids, ','))
 end
-for i = 7 + 2 * n_sections, #ARGV, 2 do
+for i = 8 + 2 * n_sections, #ARGV, 2 do
   if not add_scope('t', ARGV[i], tonumber(ARGV[i + 1])) then
     return { SEAT_MAP_INVALID, 0, 0, 0, 0, ARGV[i] }
   end
@@ -100,4 +103,6 @@ redis.call('HSET', k.config, 'hold_ttl', hold_ttl, 'max_hold_ttl', max_hold_ttl,
 chunked('HSET', k.layout, layouts)
 chunked('HSET', k.seats, places)
 chunked('HSET', k.counts, counters)
+log_entry(k, CT_SEAT_MAP_LOADED, 'sections', int_str(#names.s), 'seats', int_str(#places / 2),
+  'tiers', int_str(#names.t), 'capacity', int_str(total), 'replaced', replacing and '1' or '0')
 return { replacing and UPDATED or CREATED, #names.s, #places / 2, #names.t, total, '' }

@@ -4,9 +4,11 @@
   KEYS[1] config  KEYS[2] seats   KEYS[3] taken  KEYS[4] holds
   KEYS[5] expiry  KEYS[6] users   KEYS[7] counts KEYS[8] log
 
-  ARGV[1] hold id
-  ARGV[2] user id
-  ARGV[3] clock skew ms (tests only; "0" in production)
+  ARGV[1] trim before: outbox entries older than this (epoch ms) are trimmed as
+          changes are appended; "0" keeps everything
+  ARGV[2] hold id
+  ARGV[3] user id
+  ARGV[4] clock skew ms (tests only; "0" in production)
 
   Output: { code, hold, {}, 0 }   (hold as in hold_view, seat-lib.lua)
     RELEASED          the hold, now RELEASED
@@ -18,9 +20,9 @@
 ]]
 local k = {
   config = KEYS[1], seats = KEYS[2], taken = KEYS[3], holds = KEYS[4],
-  expiry = KEYS[5], users = KEYS[6], counts = KEYS[7], log = KEYS[8],
+  expiry = KEYS[5], users = KEYS[6], counts = KEYS[7], log = KEYS[8], log_min = log_min_of(ARGV[1]),
 }
-local hold_id, user, skew = ARGV[1], ARGV[2], ARGV[3]
+local hold_id, user, skew = ARGV[2], ARGV[3], ARGV[4]
 
 if redis.call('EXISTS', k.config) == 0 then
   return { EVENT_NOT_FOUND, {}, {}, 0 }
@@ -38,5 +40,5 @@ if refusal then
 end
 
 -- Writes start here.
-end_hold(k, h, H_RELEASED, 'seat.released')
+end_hold(k, h, H_RELEASED, CT_SEAT_RELEASED)
 return { RELEASED, hold_view(k, h), {}, 0 }

@@ -12,14 +12,16 @@
 -- A hold is live while it is HELD and now < expires_ms. From expires_ms on it
 -- is expired; a sweep (or the first script that touches it) returns its seats.
 --
--- Outbox entries (XADD to the event's log) have the fields
---   type      seat.held | seat.released | seat.confirmed | seat.expired
+-- Outbox entries of a hold (XADD to the event's log; src/redis/change-types.ts) have the fields
+--   type      CT_SEAT_HELD | CT_SEAT_EXTENDED | CT_SEAT_RELEASED | CT_SEAT_CONFIRMED | CT_SEAT_EXPIRED
 --   hold      hold id
 --   user      user id
 --   seats     "section|row|seat" per seat, joined by ","; "" for general admission
 --   tier      general-admission tier; "" for reserved seats
 --   quantity  seats or places in the hold
--- plus "expires" (epoch ms) on seat.held and "order" on seat.confirmed.
+-- plus "expires" (epoch ms) on seat.held and seat.extended, "order" on seat.confirmed.
+-- A loaded map logs CT_SEAT_MAP_LOADED; a sale that ends an admission session
+-- logs CT_QUEUE_SESSION_ENDED.
 
 local function now_ms(skew_ms)
   local t = redis.call('TIME')
@@ -28,6 +30,36 @@ end
 
 local function int_str(n)
   return string.format('%d', n)
+end
+
+-- The outbox's trim threshold for one call (epoch ms), from the caller's
+-- "trim before" ARGV ('0' keeps everything): entries with older ids go as
+-- changes are appended. Never later than now, so an append never trims its
+-- own entry. Scripts keep it as `k.log_min`, next to `k.log`.
+local function log_min_of(trim_before)
+  local ms = tonumber(trim_before)
+  if not ms or ms < 0 then
+    error({ err = 'ERR trim threshold must be epoch ms or 0, got ' .. tostring(trim_before) })
+  end
+  return int_str(math.min(math.floor(ms), now_ms(0)))
+end
+
+-- Appends one entry of type `kind` (a CT_* name) with the given field/value
+-- pairs to the event's outbox. Entries older than `k.log_min` are trimmed on
+-- the way, approximately (MINID ~ drops whole stream nodes only), so
+-- retention costs next to nothing here.
+local function log_entry(k, kind, ...)
+  redis.call('XADD', k.log, 'MINID', '~', k.log_min, '*', 'type', kind, ...)
+end
+
+-- Retention for events nobody writes to: trims the outbox to `k.log_min`
+-- exactly (whole nodes go at once, only the boundary node entry by entry).
+-- Returns how many entries went.
+local function trim_log(k)
+  if k.log_min == '0' then
+    return 0
+  end
+  return redis.call('XTRIM', k.log, 'MINID', k.log_min)
 end
 
 local function split(text, sep)
@@ -126,19 +158,19 @@ local function count_free_in_rows(k, places, delta)
   end
 end
 
+-- Logs a change of hold `h` (its seats at `places`), with `extra` field/value pairs after its own.
 local function log_change(k, kind, h, places, extra)
   local seats = {}
   for i = 1, #h.seats do
     seats[i] = places[i] .. '|' .. h.seats[i]
   end
-  local args = {
-    'XADD', k.log, 'MAXLEN', '~', LOG_MAXLEN, '*', 'type', kind, 'hold', h.id, 'user', h.user,
-    'seats', table.concat(seats, ','), 'tier', h.tier, 'quantity', int_str(h.quantity),
+  local fields = {
+    'hold', h.id, 'user', h.user, 'seats', table.concat(seats, ','), 'tier', h.tier, 'quantity', int_str(h.quantity),
   }
   for _, value in ipairs(extra or {}) do
-    args[#args + 1] = value
+    fields[#fields + 1] = value
   end
-  redis.call(unpack(args))
+  log_entry(k, kind, unpack(fields))
 end
 
 -- The reply form of a hold:
@@ -178,7 +210,7 @@ local function expire_due(k, now, limit)
   for i = 1, math.min(#ids, limit) do
     local h = read_hold(k.holds, ids[i])
     if h and h.state == H_HELD then
-      end_hold(k, h, H_EXPIRED, 'seat.expired')
+      end_hold(k, h, H_EXPIRED, CT_SEAT_EXPIRED)
       expired = expired + 1
     else
       redis.call('ZREM', k.expiry, ids[i])
@@ -190,7 +222,7 @@ end
 -- A HELD hold past its expiry that no sweep reached yet expires now.
 local function settle(k, h, now)
   if h.state == H_HELD and h.expires <= now then
-    end_hold(k, h, H_EXPIRED, 'seat.expired')
+    end_hold(k, h, H_EXPIRED, CT_SEAT_EXPIRED)
   end
   return h
 end

@@ -41,7 +41,7 @@ local function unavailable_seats(k, seat_ids, now)
     end
   end
   for _, h in ipairs(stale) do
-    end_hold(k, h, H_EXPIRED, 'seat.expired')
+    end_hold(k, h, H_EXPIRED, CT_SEAT_EXPIRED)
   end
   return busy
 end
