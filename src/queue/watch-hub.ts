@@ -29,6 +29,11 @@ export class WatchHub {
     await this.#loops.get(eventId)?.done;
   }
 
+  /** Resolves once a tick of the event's loop that starts after this call has finished (at once if none runs). */
+  async ticked(eventId: string): Promise<void> {
+    await this.#loops.get(eventId)?.ticked();
+  }
+
   /**
    * Streams a user's ticket: the current one first, then each change, ending
    * after a terminal ticket or a failure item. Rejects with `signal.reason`

@@ -7,6 +7,7 @@ import type { TicketStateCode, TicketView } from "./types.js";
 import { decodeWatchTick, type QueueChange, type WatchedTicket, type WatchTick } from "./watch-decode.js";
 import { WatcherLoop } from "../util/watcher-loop.js";
 import { PositionWalk } from "./position-walk.js";
+import { Presence } from "./presence.js";
 import { inPreQueue, type Watcher } from "./watcher.js";
 
 export interface WatchLoopOptions {
@@ -17,6 +18,8 @@ export interface WatchLoopOptions {
   /** Most tickets read (new watchers) or presences refreshed per tick. */
   readonly batchSize: number;
   readonly logger: Logger;
+  /** The loop's clock (epoch ms) for presence refreshes; `Date.now` unless a test drives it. */
+  readonly now?: () => number;
 }
 
 /**
@@ -48,11 +51,12 @@ export class WatchLoop extends WatcherLoop<Watcher> {
   readonly eventId: string;
   readonly #store: QueueStore;
   readonly #options: WatchLoopOptions;
-  /** Users in presence order: the head is the one refreshed longest ago. */
-  readonly #presence: Array<{ userId: string; at: number }> = [];
+  /** Every user with a stream here (pending or live), for the idle timeout. */
+  readonly #presence = new Presence();
   #cursor = "";
   #touchEveryMs = Number.POSITIVE_INFINITY;
   readonly #walk: PositionWalk;
+  readonly #now: () => number;
 
   /** Starts serving `first`; `onStopped` runs synchronously once no watcher is left. */
   constructor(eventId: string, store: QueueStore, options: WatchLoopOptions, first: Watcher, onStopped: () => void) {
@@ -60,12 +64,24 @@ export class WatchLoop extends WatcherLoop<Watcher> {
     this.eventId = eventId;
     this.#store = store;
     this.#options = options;
+    this.#now = options.now ?? Date.now;
     this.#walk = new PositionWalk({
       live: this.live,
       push: (watcher, ticket) => this.#push(watcher, ticket),
       onError: (err) => options.logger.error({ err, eventId }, "watch fan-out failed"),
     });
+    this.#presence.add(first.userId, this.#now());
     this.start(first, options.intervalMs, onStopped);
+  }
+
+  override add(watcher: Watcher): void {
+    this.#presence.add(watcher.userId, this.#now());
+    super.add(watcher);
+  }
+
+  override remove(watcher: Watcher): void {
+    this.#presence.remove(watcher.userId);
+    super.remove(watcher);
   }
 
   protected override failed(cause: unknown): void {
@@ -75,7 +91,10 @@ export class WatchLoop extends WatcherLoop<Watcher> {
 
   protected override async tick(): Promise<boolean> {
     const reading = [...new Set([...this.pending].slice(0, this.#options.batchSize).map((w) => w.userId))];
-    const touching = this.#dueForPresence(reading);
+    // A read refreshes presence too; the others are refreshed when due, watched or being read.
+    const now = this.#now();
+    this.#presence.refreshed(reading, now);
+    const touching = this.#presence.due(now, this.#touchEveryMs, this.#options.batchSize);
     const k = this.#store.keys(this.eventId);
     const raw = await this.#store.run(
       "watchQueue",
@@ -193,9 +212,6 @@ export class WatchLoop extends WatcherLoop<Watcher> {
     }
     if (!watcher.closed) {
       this.live.add(watcher);
-      if (!previous) {
-        this.#presence.push({ userId: watcher.userId, at: Date.now() });
-      }
     }
   }
 
@@ -204,30 +220,6 @@ export class WatchLoop extends WatcherLoop<Watcher> {
     if (watcher.closed) {
       this.live.delete(watcher);
     }
-  }
-
-  /** Users whose presence was refreshed longest ago, still watched and not being read anyway. */
-  #dueForPresence(reading: readonly string[]): string[] {
-    const now = Date.now();
-    const due: string[] = [];
-    const head = this.#presence[0];
-    if (!head || now - head.at < this.#touchEveryMs) {
-      return due;
-    }
-    const watched = new Set([...this.live].map((w) => w.userId));
-    const skip = new Set(reading);
-    while (due.length < this.#options.batchSize && this.#presence.length > 0) {
-      const head = this.#presence[0] as { userId: string; at: number };
-      if (now - head.at < this.#touchEveryMs) {
-        break;
-      }
-      this.#presence.shift();
-      if (watched.has(head.userId) && !skip.has(head.userId)) {
-        due.push(head.userId);
-        this.#presence.push({ userId: head.userId, at: now });
-      }
-    }
-    return due;
   }
 
   #failAll(item: Parameters<Watcher["push"]>[0]): void {

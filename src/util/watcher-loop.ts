@@ -13,6 +13,8 @@ export abstract class WatcherLoop<W> {
   /** Resolves once the loop has stopped. */
   done: Promise<void> = Promise.resolve();
   #wake: (() => void) | undefined;
+  /** Callers of `ticked` waiting for a tick that starts after their call. */
+  #tickWaiters: Array<() => void> = [];
 
   get size(): number {
     return this.live.size + this.pending.size;
@@ -31,6 +33,14 @@ export abstract class WatcherLoop<W> {
     }
   }
 
+  /**
+   * Resolves once a tick that starts after this call has finished (or the
+   * loop has stopped): a point from which everything the tick does is done.
+   */
+  ticked(): Promise<void> {
+    return new Promise<void>((resolve) => this.#tickWaiters.push(resolve));
+  }
+
   /** Call last in the subclass constructor, once its own fields are set. */
   protected start(first: W, intervalMs: number, onStopped: () => void): void {
     this.pending.add(first);
@@ -47,6 +57,8 @@ export abstract class WatcherLoop<W> {
     try {
       while (this.size > 0) {
         let again: boolean;
+        const waiters = this.#tickWaiters;
+        this.#tickWaiters = [];
         try {
           again = await this.tick();
         } catch (cause) {
@@ -54,14 +66,21 @@ export abstract class WatcherLoop<W> {
           this.pending.clear();
           this.live.clear();
           return;
+        } finally {
+          waiters.forEach((resolve) => resolve());
         }
         if (!again && this.pending.size === 0 && this.size > 0) {
           await this.#sleep(intervalMs);
+        } else {
+          // Back to back: let sockets and callers (of \`ticked\` too) run first.
+          await new Promise<void>((resolve) => setImmediate(resolve));
         }
       }
     } finally {
       // Synchronous with the last size check: no watcher can slip in between.
       onStopped();
+      this.#tickWaiters.forEach((resolve) => resolve());
+      this.#tickWaiters = [];
     }
   }
 
