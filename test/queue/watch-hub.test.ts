@@ -21,7 +21,7 @@ function reader(stream: AsyncGenerator<WatchItem>) {
 describe("WatchHub", () => {
   it("sends the ticket at once, then each position change, and ends after LEFT", async () => {
     const f = await queueFixture();
-    const hub = testHub(f.store);
+    const hub = testHub(f);
     await f.store.configure(f.eventId, {});
     for (const u of ["a", "b", "c"]) await f.store.join(f.eventId, u);
     const watch = reader(hub.watch(f.eventId, "c", new AbortController().signal));
@@ -37,7 +37,7 @@ describe("WatchHub", () => {
 
   it("serves many watchers of one event with one loop and exact positions", async () => {
     const f = await queueFixture();
-    const hub = testHub(f.store, { batchSize: 7 });
+    const hub = testHub(f, { batchSize: 7 });
     await f.store.configure(f.eventId, {});
     const users = Array.from({ length: 30 }, (_, i) => `u${i}`);
     for (const u of users) await f.store.join(f.eventId, u);
@@ -58,7 +58,7 @@ describe("WatchHub", () => {
 
   it("recovers exact positions through a resync when more changed than one tick reads", async () => {
     const f = await queueFixture();
-    const hub = testHub(f.store, { maxChangesPerTick: 3 });
+    const hub = testHub(f, { maxChangesPerTick: 3 });
     await f.store.configure(f.eventId, {});
     const users = Array.from({ length: 12 }, (_, i) => `u${i}`);
     for (const u of users) await f.store.join(f.eventId, u);
@@ -70,7 +70,7 @@ describe("WatchHub", () => {
 
   it("walks a fan-out larger than one slice while removals keep coming: positions only fall, and land exactly", async () => {
     const f = await queueFixture();
-    const hub = testHub(f.store, { intervalMs: 5 });
+    const hub = testHub(f, { intervalMs: 5 });
     await f.store.configure(f.eventId, {});
     const users = Array.from({ length: 1200 }, (_, i) => `u${i}`);
     for (let i = 0; i < users.length; i += 200) await Promise.all(users.slice(i, i + 200).map((u) => f.store.join(f.eventId, u)));
@@ -101,7 +101,7 @@ describe("WatchHub", () => {
   it("skips the seat changes that share the event's outbox", async () => {
     const f = await queueFixture();
     const seats = new SeatStore(f.redis, { keyPrefix: f.keyPrefix });
-    const hub = testHub(f.store);
+    const hub = testHub(f);
     await f.store.configure(f.eventId, {});
     await seats.loadSeatMap(f.eventId, { sections: [{ sectionId: "A", rows: [{ rowId: "1", seatIds: ["A1", "A2"] }] }], tiers: [] });
     for (const u of ["a", "b"]) await f.store.join(f.eventId, u);
@@ -114,7 +114,7 @@ describe("WatchHub", () => {
 
   it("reports unknown users and events", async () => {
     const f = await queueFixture();
-    const hub = testHub(f.store);
+    const hub = testHub(f);
     expect(await reader(hub.watch(f.eventId, "x", new AbortController().signal)).next()).toEqual({ kind: "event_not_found" });
     await f.store.configure(f.eventId, {});
     const unknown = reader(hub.watch(f.eventId, "nobody", new AbortController().signal));
@@ -124,7 +124,7 @@ describe("WatchHub", () => {
 
   it("rejects with the abort reason and stops the event's loop when the last watcher goes", async () => {
     const f = await queueFixture();
-    const hub = testHub(f.store);
+    const hub = testHub(f);
     await f.store.configure(f.eventId, {});
     await f.store.join(f.eventId, "u1");
     const controller = new AbortController();
@@ -140,7 +140,7 @@ describe("WatchHub", () => {
 
   it("keeps a watched user's place past the idle timeout", async () => {
     const f = await queueFixture();
-    const hub = testHub(f.store);
+    const hub = testHub(f);
     await f.store.configure(f.eventId, { idleTimeoutSeconds: 3 });
     await f.store.join(f.eventId, "watched");
     await f.store.join(f.eventId, "idle");
@@ -164,7 +164,7 @@ describe("WatchHub with admissions", () => {
 
   it("delivers ADMITTED with the session to the watcher and moves the others up", async () => {
     const f = await queueFixture();
-    const hub = testHub(f.store);
+    const hub = testHub(f);
     await f.store.configure(f.eventId, { ...SLOW, admitBurst: 1, sessionTtlSeconds: 90 });
     for (const u of ["a", "b", "c"]) await f.store.join(f.eventId, u);
     const first = reader(hub.watch(f.eventId, "a", new AbortController().signal));
@@ -185,7 +185,7 @@ describe("WatchHub with admissions", () => {
 
   it("moves nobody when an admission session ends, by leave or by expiry", async () => {
     const f = await queueFixture();
-    const hub = testHub(f.store);
+    const hub = testHub(f);
     await f.store.configure(f.eventId, { ...SLOW, admitBurst: 2, sessionTtlSeconds: 60 });
     for (const u of ["a", "b", "x", "c"]) await f.store.join(f.eventId, u);
     expect(await f.store.admit(f.eventId)).toMatchObject({ admitted: 2 });
@@ -202,7 +202,7 @@ describe("WatchHub with admissions", () => {
 
   it("sends the estimated wait once there is a measured rate", async () => {
     const f = await queueFixture();
-    const hub = testHub(f.store);
+    const hub = testHub(f);
     await f.store.configure(f.eventId, { admitRatePerSec: 20, admitBurst: 2, idleTimeoutSeconds: 3600 });
     for (let i = 0; i < 10; i++) await f.store.join(f.eventId, `u${i}`);
     const watch = reader(hub.watch(f.eventId, "u9", new AbortController().signal));

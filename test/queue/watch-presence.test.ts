@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from "vitest";
-import type { WatchHub } from "../../src/queue/watch-hub.js";
+import type { PositionHub } from "../../src/queue/position-loop.js";
 import type { WatchItem } from "../../src/queue/watcher.js";
 import { OpeningPhase, StoredTicketState as T } from "../../src/redis/outcomes.js";
 import { queueFixture, redisNowMs, testHub, type QueueFixture } from "./fixtures.js";
@@ -12,11 +12,11 @@ const IDLE_SECONDS = 300;
  * A fixture whose two clocks move together by hand: the scripts' (Redis TIME
  * plus the fixture's skew) and the watch loop's.
  */
-async function clocked(): Promise<{ f: QueueFixture; hub: WatchHub; advance(ms: number): void }> {
+async function clocked(): Promise<{ f: QueueFixture; hub: PositionHub; advance(ms: number): void }> {
   const f = await queueFixture();
   let loopNow = Date.now();
   // Two tickets read per tick: re-reading six watchers takes three ticks.
-  const hub = testHub(f.store, { batchSize: 2, maxChangesPerTick: 3, now: () => loopNow });
+  const hub = testHub(f, { batchSize: 2, maxChangesPerTick: 3, now: () => loopNow });
   return {
     f,
     hub,
@@ -28,7 +28,7 @@ async function clocked(): Promise<{ f: QueueFixture; hub: WatchHub; advance(ms: 
 }
 
 /** Collects every item of a watch in the background; `stop` aborts it. */
-function collect(hub: WatchHub, eventId: string, userId: string) {
+function collect(hub: PositionHub, eventId: string, userId: string) {
   const controller = new AbortController();
   const items: WatchItem[] = [];
   let first: () => void = () => undefined;
@@ -53,7 +53,7 @@ function collect(hub: WatchHub, eventId: string, userId: string) {
   };
 }
 
-async function ticks(hub: WatchHub, eventId: string, n: number): Promise<void> {
+async function ticks(hub: PositionHub, eventId: string, n: number): Promise<void> {
   for (let i = 0; i < n; i++) await hub.ticked(eventId);
 }
 
@@ -116,10 +116,10 @@ describe("presence of live watchers", () => {
     await f.store.configure(f.eventId, { idleTimeoutSeconds: IDLE_SECONDS });
     for (const u of ["a", "b", "c"]) await f.store.join(f.eventId, u);
     const touched: string[][] = [];
-    const run = f.store.run.bind(f.store);
-    vi.spyOn(f.store, "run").mockImplementation((name, keys, args) => {
-      if (name === "watchQueue") touched.push(args.slice(4, 4 + Number(args[3])).map(String));
-      return run(name, keys, args);
+    const watchTick = f.store.watchTick.bind(f.store);
+    vi.spyOn(f.store, "watchTick").mockImplementation((eventId, users) => {
+      touched.push([...users.touch]);
+      return watchTick(eventId, users);
     });
     const others = ["b", "c"].map((u) => collect(hub, f.eventId, u));
     // "a" reconnects five times: each new stream opens before the old one is gone.

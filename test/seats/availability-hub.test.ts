@@ -1,13 +1,18 @@
 import pino from "pino";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished } from "vitest";
 import { StoredSeatStatus as S } from "../../src/redis/outcomes.js";
-import { AvailabilityHub } from "../../src/seats/availability-hub.js";
+import { availabilityWatch, type AvailabilityHub } from "../../src/seats/availability-loop.js";
+import { OutboxReader } from "../../src/watch/outbox-reader.js";
+import { WatchHub } from "../../src/watch/watch-hub.js";
 import { AvailabilityWatcher, type AvailabilityItem } from "../../src/seats/availability-watcher.js";
 import type { AvailabilityView, SeatStatusCode } from "../../src/seats/types.js";
 import { grid, seatFixture } from "./fixtures.js";
 
-function hubOf(f: ReturnType<typeof seatFixture>): AvailabilityHub {
-  return new AvailabilityHub(f.store, { intervalMs: 20, maxChangesPerTick: 1000, logger: pino({ level: "silent" }) });
+function hubOf(f: ReturnType<typeof seatFixture>, maxEntriesPerRead = 1000): AvailabilityHub {
+  const logger = pino({ level: "silent" });
+  const reader = new OutboxReader(f.redis, { keyPrefix: f.prefix, intervalMs: 20, maxEntriesPerRead, logger });
+  onTestFinished(() => reader.close());
+  return new WatchHub(reader, availabilityWatch(f.store, { logger }));
 }
 
 function reader(stream: AsyncGenerator<AvailabilityItem>) {
@@ -58,10 +63,10 @@ describe("AvailabilityHub", () => {
     const seat = (seatId: string, status: SeatStatusCode) => ({ seatId, section: "A", row: "1", status });
     const signal = new AbortController().signal;
 
-    const watcher = new AvailabilityWatcher("A");
-    watcher.update(view(0, [seat("A1", S.AVAILABLE), seat("A2", S.AVAILABLE)]), []);
+    const watcher = new AvailabilityWatcher("A", signal);
+    watcher.snapshot(view(0, [seat("A1", S.AVAILABLE), seat("A2", S.AVAILABLE)]));
     watcher.update(view(1, []), [seat("A1", S.HELD), { ...seat("B1", S.HELD), section: "B" }]);
-    expect(await watcher.next(signal)).toEqual({
+    expect(await watcher.next()).toEqual({
       kind: "update",
       availability: view(1, [seat("A1", S.HELD), seat("A2", S.AVAILABLE)]),
       changes: [],
@@ -69,7 +74,7 @@ describe("AvailabilityHub", () => {
 
     watcher.update(view(1, []), [seat("A2", S.HELD)]);
     watcher.update(view(2, []), [seat("A1", S.SOLD), seat("A2", S.AVAILABLE)]);
-    expect(await watcher.next(signal)).toEqual({ kind: "update", availability: view(2, []), changes: [seat("A1", S.SOLD), seat("A2", S.AVAILABLE)] });
+    expect(await watcher.next()).toEqual({ kind: "update", availability: view(2, []), changes: [seat("A1", S.SOLD), seat("A2", S.AVAILABLE)] });
   });
 
   it("stops the event's loop when the last watcher aborts, rejecting with the abort reason", async () => {
