@@ -262,7 +262,10 @@ export class OutboxReader {
    * the first entry returned unless retention trimmed it away, and then the
    * entries after it may be gone too (a resync). Ids only grow and trimming
    * only removes the oldest, so a cursor still present means nothing after it
-   * is missing.
+   * is missing. (A reader that started on an empty stream has no entry to
+   * stand on until it reads one: entries written and trimmed away within its
+   * first interval would go unnoticed. Retention keeps hours, not
+   * milliseconds.)
    */
   async #read(feed: Feed): Promise<OutboxRead> {
     const cursor = feed.cursor ?? STREAM_START;

@@ -8,11 +8,15 @@ import { AvailabilityWatcher, type AvailabilityItem } from "../../src/seats/avai
 import type { AvailabilityView, SeatStatusCode } from "../../src/seats/types.js";
 import { grid, seatFixture } from "./fixtures.js";
 
-function hubOf(f: ReturnType<typeof seatFixture>, maxEntriesPerRead = 1000): AvailabilityHub {
+function watchOf(f: ReturnType<typeof seatFixture>, intervalMs = 20): { hub: AvailabilityHub; reader: OutboxReader } {
   const logger = pino({ level: "silent" });
-  const reader = new OutboxReader(f.redis, { keyPrefix: f.prefix, intervalMs: 20, maxEntriesPerRead, logger });
+  const reader = new OutboxReader(f.redis, { keyPrefix: f.prefix, intervalMs, maxEntriesPerRead: 1000, logger });
   onTestFinished(() => reader.close());
-  return new WatchHub(reader, availabilityWatch(f.store, { logger }));
+  return { hub: new WatchHub(reader, availabilityWatch(f.store, { logger })), reader };
+}
+
+function hubOf(f: ReturnType<typeof seatFixture>): AvailabilityHub {
+  return watchOf(f).hub;
 }
 
 function reader(stream: AsyncGenerator<AvailabilityItem>) {
@@ -75,6 +79,34 @@ describe("AvailabilityHub", () => {
     watcher.update(view(1, []), [seat("A2", S.HELD)]);
     watcher.update(view(2, []), [seat("A1", S.SOLD), seat("A2", S.AVAILABLE)]);
     expect(await watcher.next()).toEqual({ kind: "update", availability: view(2, []), changes: [seat("A1", S.SOLD), seat("A2", S.AVAILABLE)] });
+  });
+
+  it("survives its cursor being trimmed away by retention: every stream gets a fresh snapshot", async () => {
+    const f = seatFixture();
+    // The loop ticks only when new watchers wait or the test wakes it.
+    const { hub, reader: outbox } = watchOf(f, 3_600_000);
+    await f.store.loadSeatMap(f.eventId, { sections: [grid("A", 1, 3), grid("B", 1, 3)], tiers: [] });
+    // The outbox has an entry for the loop's cursor to stand on.
+    await f.store.hold(f.eventId, "u0", "h0", { kind: "seats", seatIds: ["B-R1-1"] });
+    await f.store.release(f.eventId, "h0", "u0");
+    const a = reader(hub.watch(f.eventId, "A", new AbortController().signal));
+    const all = reader(hub.watch(f.eventId, undefined, new AbortController().signal));
+    expect(await a()).toMatchObject({ kind: "update", availability: { seats: [{ status: S.AVAILABLE }, { status: S.AVAILABLE }, { status: S.AVAILABLE }] } });
+    expect(await all()).toMatchObject({ kind: "update", availability: { event: { held: 0 } } });
+    // A hold, and retention removes its entry with the loop's cursor before the loop reads again.
+    expect((await f.store.hold(f.eventId, "u1", "h1", { kind: "seats", seatIds: ["A-R1-2"] })).kind).toBe("held");
+    await f.redis.xtrim(f.store.keys(f.eventId).log, "MAXLEN", 0);
+    outbox.wake(f.eventId);
+    expect(await a()).toMatchObject({
+      kind: "update",
+      availability: { event: { held: 1 }, seats: [{ status: S.AVAILABLE }, { seatId: "A-R1-2", status: S.HELD }, { status: S.AVAILABLE }] },
+      changes: [],
+    });
+    expect(await all()).toMatchObject({ kind: "update", availability: { event: { held: 1, available: 5 } } });
+    // And it follows the entries after the jump.
+    await f.store.release(f.eventId, "h1", "u1");
+    outbox.wake(f.eventId);
+    expect(await a()).toMatchObject({ kind: "update", changes: [{ seatId: "A-R1-2", status: S.AVAILABLE }], availability: { event: { held: 0 } } });
   });
 
   it("stops the event's loop when the last watcher aborts, rejecting with the abort reason", async () => {
