@@ -1,26 +1,10 @@
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { eventLogKey } from "../redis/event-log.js";
-import { OutboxEntry, STREAM_START } from "../redis/outbox-entry.js";
+import { STREAM_START } from "../redis/outbox-entry.js";
+import { newestId, readAfter, type OutboxRead } from "./outbox-stream.js";
 
-/** What one read of an event's outbox found after the reader's cursor. */
-export type OutboxRead =
-  | {
-      readonly kind: "entries";
-      /** New entries, oldest first; empty when nothing changed. */
-      readonly entries: readonly OutboxEntry[];
-      /** The reader's cursor after the read: the last entry's id, or the previous cursor. */
-      readonly cursor: string;
-    }
-  | {
-      /**
-       * Entries were lost to retention (the cursor was trimmed away) or more
-       * arrived than one read takes: the cursor jumped to the newest entry,
-       * and a consumer must read its state afresh from Redis.
-       */
-      readonly kind: "resync";
-      readonly cursor: string;
-    };
+export type { OutboxRead } from "./outbox-stream.js";
 
 /** A local follower of one event's outbox: a watch loop. */
 export interface OutboxConsumer {
@@ -214,7 +198,7 @@ export class OutboxReader {
     if (feed.cursor === undefined) {
       // Before any consumer's own reads: they must not predate the cursor.
       try {
-        feed.cursor = await this.#newest(feed.key);
+        feed.cursor = await newestId(this.#redis, feed.key);
       } catch (err) {
         consumers.forEach((consumer) => this.#fail(eventId, consumer, err));
         throw err;
@@ -226,7 +210,8 @@ export class OutboxReader {
     const ticks = consumers.map((consumer) => consumer.tick(read));
     let failure: { err: unknown } | undefined;
     try {
-      const result = await this.#read(feed);
+      const result = await readAfter(this.#redis, feed.key, feed.cursor ?? STREAM_START, this.#options.maxEntriesPerRead);
+      feed.cursor = result.cursor;
       settle?.resolve(result);
       if (result.kind === "resync" || result.entries.length > 0) {
         for (const resolve of feed.changeWaiters) resolve();
@@ -255,48 +240,6 @@ export class OutboxReader {
   #fail(eventId: string, consumer: OutboxConsumer, cause: unknown): void {
     this.unsubscribe(eventId, consumer);
     consumer.failed(cause);
-  }
-
-  /**
-   * The entries after the cursor. The read starts at the cursor itself: it is
-   * the first entry returned unless retention trimmed it away, and then the
-   * entries after it may be gone too (a resync). Ids only grow and trimming
-   * only removes the oldest, so a cursor still present means nothing after it
-   * is missing. (A reader that started on an empty stream has no entry to
-   * stand on until it reads one: entries written and trimmed away within its
-   * first interval would go unnoticed. Retention keeps hours, not
-   * milliseconds.)
-   */
-  async #read(feed: Feed): Promise<OutboxRead> {
-    const cursor = feed.cursor ?? STREAM_START;
-    const max = this.#options.maxEntriesPerRead;
-    const raw = await this.#redis.xrange(feed.key, cursor, "+", "COUNT", max + 2);
-    let first = 0;
-    if (raw[0]?.[0] === cursor) {
-      first = 1;
-    } else if (cursor !== STREAM_START) {
-      return this.#resync(feed);
-    }
-    if (raw.length - first > max) {
-      return this.#resync(feed);
-    }
-    const entries: OutboxEntry[] = [];
-    for (let i = first; i < raw.length; i++) {
-      const [id, flat] = raw[i] as [string, string[]];
-      entries.push(new OutboxEntry(id, flat));
-    }
-    feed.cursor = entries.at(-1)?.id ?? cursor;
-    return { kind: "entries", entries, cursor: feed.cursor };
-  }
-
-  async #resync(feed: Feed): Promise<OutboxRead> {
-    feed.cursor = await this.#newest(feed.key);
-    return { kind: "resync", cursor: feed.cursor };
-  }
-
-  async #newest(key: string): Promise<string> {
-    const last = await this.#redis.xrevrange(key, "+", "-", "COUNT", 1);
-    return last[0]?.[0] ?? STREAM_START;
   }
 
   #pause(feed: Feed): Promise<void> {
