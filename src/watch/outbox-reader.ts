@@ -41,6 +41,8 @@ interface Feed {
   tickWaiters: Array<() => void>;
   /** Ends the pause between two ticks early. */
   wake: (() => void) | undefined;
+  /** Someone asked for a tick at once while one was running: the next starts without a pause. */
+  woken: boolean;
   /** Resolves once the feed has stopped. */
   done: Promise<void>;
 }
@@ -109,7 +111,11 @@ export class OutboxReader {
 
   /** Runs the event's next tick now instead of after the pause (new watchers are waiting). */
   wake(eventId: string): void {
-    this.#feeds.get(eventId)?.wake?.();
+    const feed = this.#feeds.get(eventId);
+    if (feed) {
+      feed.woken = true;
+      feed.wake?.();
+    }
   }
 
   /**
@@ -155,6 +161,7 @@ export class OutboxReader {
         changeWaiters: new Set(),
         tickWaiters: [],
         wake: undefined,
+        woken: false,
         done: Promise.resolve(),
       };
       this.#feeds.set(eventId, feed);
@@ -170,6 +177,7 @@ export class OutboxReader {
       while (feed.consumers.size > 0 || feed.changeWaiters.size > 0) {
         const waiters = feed.tickWaiters;
         feed.tickWaiters = [];
+        feed.woken = false;
         let again = false;
         try {
           again = await this.#tick(eventId, feed);
@@ -182,7 +190,7 @@ export class OutboxReader {
         if (feed.consumers.size > 0 || feed.changeWaiters.size > 0) {
           // Back to back or after the pause, the next tick starts on a turn of
           // its own: sockets and callers (of `ticked` too) run first.
-          await (again ? new Promise<void>((resolve) => setImmediate(resolve)) : this.#pause(feed));
+          await (again || feed.woken ? new Promise<void>((resolve) => setImmediate(resolve)) : this.#pause(feed));
         }
       }
     } finally {

@@ -109,6 +109,17 @@ describe("AvailabilityHub", () => {
     expect(await a()).toMatchObject({ kind: "update", changes: [{ seatId: "A-R1-2", status: S.AVAILABLE }], availability: { event: { held: 0 } } });
   });
 
+  it("sends every stream a fresh snapshot after a seat map is loaded", async () => {
+    const f = seatFixture();
+    const hub = hubOf(f);
+    await f.store.loadSeatMap(f.eventId, { sections: [grid("A", 1, 2)], tiers: [] });
+    const a = reader(hub.watch(f.eventId, "A", new AbortController().signal));
+    expect(await a()).toMatchObject({ kind: "update", availability: { seats: [{ seatId: "A-R1-1" }, { seatId: "A-R1-2" }] } });
+    // The entry the map's script writes (its fields do not matter to the stream).
+    await f.redis.xadd(f.store.keys(f.eventId).log, "*", "type", "seat.map_loaded", "sections", "1", "seats", "2", "tiers", "0", "capacity", "2", "replaced", "1");
+    expect(await a()).toMatchObject({ kind: "update", availability: { seats: [{ seatId: "A-R1-1" }, { seatId: "A-R1-2" }] }, changes: [] });
+  });
+
   it("stops the event's loop when the last watcher aborts, rejecting with the abort reason", async () => {
     const f = seatFixture();
     const hub = hubOf(f);
