@@ -9,7 +9,7 @@ import type { Config } from "./config.js";
 import { createHealthService } from "./health/health-service.js";
 import { HealthStatus, ServingStatus } from "./health/health-status.js";
 import { Admitter } from "./queue/admitter.js";
-import { positionWatch, type PositionHub } from "./queue/position-loop.js";
+import { positionWatch, type PositionHub } from "./queue/position-watch.js";
 import { QueueStore } from "./queue/queue-store.js";
 import { EventSweeper } from "./redis/event-sweeper.js";
 import { createReflectionServices, reflectionServiceDescriptors } from "./reflection/reflection-services.js";

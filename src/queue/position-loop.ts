@@ -3,7 +3,6 @@ import { ChangeType } from "../redis/change-types.js";
 import { compareStreamIds, type OutboxEntry } from "../redis/outbox-entry.js";
 import { StoredTicketState } from "../redis/outcomes.js";
 import type { OutboxRead, OutboxReader } from "../watch/outbox-reader.js";
-import type { WatchHub, WatchKind } from "../watch/watch-hub.js";
 import { WatchLoop } from "../watch/watch-loop.js";
 import { sessionFields } from "./decode.js";
 import { estimatedWaitSeconds } from "./estimate.js";
@@ -12,7 +11,7 @@ import { Presence } from "./presence.js";
 import type { QueueStore } from "./queue-store.js";
 import type { TicketStateCode, TicketView } from "./types.js";
 import { queueChangeOf, type QueueChange, type WatchedTicket, type WatchTick } from "./watch-decode.js";
-import { inPreQueue, Watcher, type WatchItem } from "./watcher.js";
+import { inPreQueue, type Watcher, type WatchItem } from "./watcher.js";
 
 export interface PositionWatchOptions {
   /** Most tickets read (watchers being read) or presences refreshed per tick. */
@@ -20,17 +19,6 @@ export interface PositionWatchOptions {
   readonly logger: Logger;
   /** The loops' clock (epoch ms) for presence refreshes; `Date.now` unless a test drives it. */
   readonly now?: () => number;
-}
-
-/** The fan-out of WatchPosition. */
-export type PositionHub = WatchHub<Watcher, WatchItem, string>;
-
-/** WatchPosition as a kind of watch: a stream follows one user's ticket. */
-export function positionWatch(store: QueueStore, options: PositionWatchOptions): WatchKind<Watcher, WatchItem, string> {
-  return {
-    watcher: (userId, signal) => new Watcher(userId, signal),
-    loop: (eventId, reader) => new PositionLoop(eventId, reader, store, options),
-  };
 }
 
 /**

@@ -4,7 +4,7 @@ import { backendUnavailable, invalidRequest } from "../rpc/errors.js";
 import type { PassKeyring } from "../pass/pass.js";
 import type { QueueStore } from "../queue/queue-store.js";
 import type { TicketView } from "../queue/types.js";
-import type { PositionHub } from "../queue/position-loop.js";
+import type { PositionHub } from "../queue/position-watch.js";
 import { configMessage, queueStateCode, statsMessage, ticketMessage, timestampField } from "./queue-convert.js";
 import { queueErrors } from "./queue-errors.js";
 

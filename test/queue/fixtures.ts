@@ -3,7 +3,7 @@ import pino from "pino";
 import { onTestFinished } from "vitest";
 import { Admitter, type AdmitterOptions } from "../../src/queue/admitter.js";
 import { QueueStore } from "../../src/queue/queue-store.js";
-import { positionWatch, type PositionHub } from "../../src/queue/position-loop.js";
+import { positionWatch, type PositionHub } from "../../src/queue/position-watch.js";
 import { OutboxReader } from "../../src/watch/outbox-reader.js";
 import { WatchHub } from "../../src/watch/watch-hub.js";
 import { connectRedis, uniqueId } from "../support/redis.js";

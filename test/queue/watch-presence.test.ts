@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from "vitest";
-import type { PositionHub } from "../../src/queue/position-loop.js";
+import type { PositionHub } from "../../src/queue/position-watch.js";
 import type { WatchItem } from "../../src/queue/watcher.js";
 import { OpeningPhase, StoredTicketState as T } from "../../src/redis/outcomes.js";
 import { queueFixture, redisNowMs, testHub, type QueueFixture } from "./fixtures.js";
