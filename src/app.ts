@@ -9,20 +9,22 @@ import type { Config } from "./config.js";
 import { createHealthService } from "./health/health-service.js";
 import { HealthStatus, ServingStatus } from "./health/health-status.js";
 import { Admitter } from "./queue/admitter.js";
+import { positionWatch, type PositionHub } from "./queue/position-watch.js";
 import { QueueStore } from "./queue/queue-store.js";
 import { EventSweeper } from "./redis/event-sweeper.js";
-import { WatchHub } from "./queue/watch-hub.js";
 import { createReflectionServices, reflectionServiceDescriptors } from "./reflection/reflection-services.js";
 import { withCallPolicy } from "./rpc/policy.js";
 import { registration } from "./rpc/registration.js";
 import { createRequestValidator } from "./rpc/validator.js";
-import { AvailabilityHub } from "./seats/availability-hub.js";
+import { availabilityWatch, type AvailabilityHub } from "./seats/availability-loop.js";
 import { SeatStore } from "./seats/seat-store.js";
 import { createQueueService } from "./services/queue-service.js";
 import { createSeatService } from "./services/seat-service.js";
 import { createConnectServer } from "./transport/connect-server.js";
 import { createGrpcServer } from "./transport/grpc-server.js";
 import type { TransportServer } from "./transport/transport-server.js";
+import { OutboxReader } from "./watch/outbox-reader.js";
+import { WatchHub } from "./watch/watch-hub.js";
 
 export interface AppDeps {
   readonly config: Config;
@@ -35,7 +37,9 @@ export interface AppDeps {
 export interface App {
   readonly config: Config;
   readonly store: QueueStore;
-  readonly hub: WatchHub;
+  /** The process's one reader of the event outboxes, feeding both watch hubs. */
+  readonly outbox: OutboxReader;
+  readonly hub: PositionHub;
   readonly sweeper: EventSweeper;
   readonly seats: SeatStore;
   readonly availability: AvailabilityHub;
@@ -59,16 +63,17 @@ export interface App {
 export function buildApp({ config, redis, logger, clockSkewMs }: AppDeps): App {
   const retentionMs = config.feedRetentionMs;
   const store = new QueueStore(redis, { keyPrefix: config.redisKeyPrefix, clockSkewMs, retentionMs });
-  const hub = new WatchHub(store, {
+  const outbox = new OutboxReader(redis, {
+    keyPrefix: config.redisKeyPrefix,
     intervalMs: config.watchIntervalMs,
-    maxChangesPerTick: 10_000,
-    batchSize: 1_000,
+    maxEntriesPerRead: 10_000,
     logger,
   });
+  const hub: PositionHub = new WatchHub(outbox, positionWatch(store, { batchSize: 1_000, logger }));
   const sweeper = new EventSweeper(store, { intervalMs: config.sweepIntervalMs, batch: 500, what: "idle waiters", logger });
   const admitter = config.admitIntervalMs > 0 ? new Admitter(store, { intervalMs: config.admitIntervalMs, logger }) : undefined;
   const seats = new SeatStore(redis, { keyPrefix: config.redisKeyPrefix, clockSkewMs, retentionMs });
-  const availability = new AvailabilityHub(seats, { intervalMs: config.watchIntervalMs, maxChangesPerTick: 10_000, logger });
+  const availability: AvailabilityHub = new WatchHub(outbox, availabilityWatch(seats, { logger }));
   const reaper = new EventSweeper(seats, { intervalMs: config.sweepIntervalMs, batch: 500, what: "seat holds", logger });
   const health = new HealthStatus({
     "": ServingStatus.SERVING,
@@ -95,6 +100,7 @@ export function buildApp({ config, redis, logger, clockSkewMs }: AppDeps): App {
   return {
     config,
     store,
+    outbox,
     hub,
     sweeper,
     seats,
@@ -118,7 +124,7 @@ export function buildApp({ config, redis, logger, clockSkewMs }: AppDeps): App {
       stopping ??= (async () => {
         health.setAll(ServingStatus.NOT_SERVING);
         await Promise.all([grpc.shutdown(config.shutdownGraceMs), connect.shutdown(config.shutdownGraceMs)]);
-        await Promise.all([sweeper.stop(), reaper.stop(), admitter?.stop()]);
+        await Promise.all([sweeper.stop(), reaper.stop(), admitter?.stop(), outbox.close()]);
       })();
       return stopping;
     },

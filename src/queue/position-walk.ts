@@ -55,6 +55,14 @@ export class PositionWalk {
     }
   }
 
+  /**
+   * Forgets the removals reported so far, once every watcher is being read
+   * again (after a resync): each starts from `removedBelow` when it is.
+   */
+  restart(): void {
+    this.#removed = [];
+  }
+
   /** Removals reported so far below `seq`: a freshly read watcher's starting point. */
   removedBelow(seq: number): number {
     return countBelow(this.#removed, seq);

@@ -6,6 +6,7 @@ import { ScriptRunner } from "../redis/script-loader.js";
 import { decodeAdmit, decodeConfigure, decodeJoin, decodeLeave, decodePosition, decodeStats } from "./decode.js";
 import { eventIndexKey, queueKeys, type QueueKeys } from "./keys.js";
 import { loadQueueScripts, QueueDefaults, type QueueScriptName } from "./scripts.js";
+import { decodeWatchTick, type WatchTick } from "./watch-decode.js";
 import type {
   AdmitOptions,
   AdmitResult,
@@ -65,15 +66,6 @@ export class QueueStore {
     return queueKeys(this.#prefix, eventId);
   }
 
-  /** Runs a queue script; for modules of this feature that decode their own replies. */
-  run(name: QueueScriptName, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<unknown> {
-    return this.#scripts.run(name, keys, args);
-  }
-
-  skewMs(): number {
-    return this.#skew();
-  }
-
   /**
    * Creates or updates an event's queue and records the event in the index
    * the sweeper walks. Both commands travel in one pipeline (one round trip);
@@ -128,6 +120,22 @@ export class QueueStore {
       this.#skew(),
     ]);
     return decodeLeave(reply, eventId, userId);
+  }
+
+  /**
+   * One tick of an event's WatchPosition loop: refreshes the presence of
+   * `touch` (those still waiting), reads the tickets of `read` (which
+   * refreshes theirs too), and the line's figures, with the newest outbox id
+   * the tickets include. The cost follows the two lists, not how many watch.
+   */
+  async watchTick(eventId: string, users: { readonly touch: readonly string[]; readonly read: readonly string[] }): Promise<WatchTick> {
+    const k = this.keys(eventId);
+    const reply = await this.#scripts.run(
+      "watchTick",
+      [k.config, k.waiting, k.seen, k.tickets, k.stats, k.log],
+      [this.#skew(), users.touch.length, ...users.touch, ...users.read],
+    );
+    return decodeWatchTick(reply);
   }
 
   async stats(eventId: string): Promise<StatsResult> {

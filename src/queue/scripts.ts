@@ -39,7 +39,7 @@ export const QUEUE_SCRIPT_FILES = [
   "leaveQueue-7.lua",
   "sweepQueue-6.lua",
   "readQueueStats-5.lua",
-  "watchQueue-6.lua",
+  "watchTick-6.lua",
   "admitQueue-8.lua",
 ] as const;
 

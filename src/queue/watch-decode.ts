@@ -1,19 +1,47 @@
+import { ChangeType } from "../redis/change-types.js";
+import type { OutboxEntry } from "../redis/outbox-entry.js";
 import { Outcome, StoredTicketState } from "../redis/outcomes.js";
 import { Reply } from "../redis/reply.js";
 import { optionalRate } from "./decode.js";
 import type { TicketStateCode } from "./types.js";
 
-/** A change read from the event's outbox. */
+/** An outbox change that moves the line: someone left it, or the opening shuffle finished. */
 export interface QueueChange {
-  readonly kind: string;
+  readonly kind: LineChangeType;
   readonly userId: string;
   readonly seq: number;
-  /** The admission session, for `queue.admitted` and `queue.session_ended`; 0 otherwise. */
+  /** The admission session, for `queue.admitted`; 0 otherwise. */
   readonly issuedAtMs: number;
   readonly expiresAtMs: number;
 }
 
-/** A ticket read for a newly registered watcher; undefined when the user never joined. */
+type LineChangeType =
+  | typeof ChangeType.QUEUE_LEFT
+  | typeof ChangeType.QUEUE_EXPIRED
+  | typeof ChangeType.QUEUE_ADMITTED
+  | typeof ChangeType.QUEUE_SHUFFLED;
+
+const LINE_CHANGES = new Set<string>([ChangeType.QUEUE_LEFT, ChangeType.QUEUE_EXPIRED, ChangeType.QUEUE_ADMITTED, ChangeType.QUEUE_SHUFFLED]);
+
+/**
+ * The line change an outbox entry records; undefined for every other type
+ * (joins, session ends, configuration, seats, types added later) and for an
+ * entry without a usable `seq`, which the watch loop skips.
+ */
+export function queueChangeOf(entry: OutboxEntry): QueueChange | undefined {
+  if (!LINE_CHANGES.has(entry.type)) {
+    return undefined;
+  }
+  const seq = Number(entry.field("seq"));
+  const issuedAtMs = Number(entry.field("issued") ?? 0);
+  const expiresAtMs = Number(entry.field("expires") ?? 0);
+  if (![seq, issuedAtMs, expiresAtMs].every(Number.isSafeInteger)) {
+    return undefined;
+  }
+  return { kind: entry.type as LineChangeType, userId: entry.field("user") ?? "", seq, issuedAtMs, expiresAtMs };
+}
+
+/** A ticket read for a watcher; undefined when the user never joined. */
 export interface WatchedTicket {
   readonly state: TicketStateCode;
   readonly position: number;
@@ -24,13 +52,13 @@ export interface WatchedTicket {
   readonly expiresAtMs: number;
 }
 
+/** What one watch tick read (`QueueStore.watchTick`). */
 export type WatchTick =
   | {
       readonly kind: "tick";
-      readonly cursor: string;
-      readonly resync: boolean;
+      /** The newest outbox id when the tick read: the tickets include every change up to it. */
+      readonly logId: string;
       readonly waitingTotal: number;
-      readonly changes: readonly QueueChange[];
       readonly tickets: ReadonlyMap<string, WatchedTicket | undefined>;
       readonly idleTimeoutSeconds: number;
       /** Measured admissions per second; undefined before the first. */
@@ -41,11 +69,10 @@ export type WatchTick =
   | { readonly kind: "event_not_found" };
 
 const STATES = new Set<number>(Object.values(StoredTicketState));
-const CHANGE_STRIDE = 5;
 const TICKET_STRIDE = 8;
 
 export function decodeWatchTick(raw: unknown): WatchTick {
-  const reply = new Reply("watchQueue", raw, 9);
+  const reply = new Reply("watchTick", raw, 7);
   const code = reply.int(0);
   if (code === Outcome.EVENT_NOT_FOUND) {
     return { kind: "event_not_found" };
@@ -53,19 +80,9 @@ export function decodeWatchTick(raw: unknown): WatchTick {
   if (code !== Outcome.OK) {
     return reply.fail(`outcome ${code}`);
   }
-  const flat = reply.array(4);
-  const rows = reply.array(5);
-  if (flat.length % CHANGE_STRIDE !== 0 || rows.length % TICKET_STRIDE !== 0) {
-    return reply.fail("ragged change or ticket list");
-  }
-  const changes: QueueChange[] = [];
-  for (let i = 0; i < flat.length; i += CHANGE_STRIDE) {
-    const [kind, userId] = [flat[i], flat[i + 1]];
-    const [seq, issuedAtMs, expiresAtMs] = [flat[i + 2], flat[i + 3], flat[i + 4]].map(Number) as [number, number, number];
-    if (typeof kind !== "string" || typeof userId !== "string" || ![seq, issuedAtMs, expiresAtMs].every(Number.isSafeInteger)) {
-      return reply.fail(`bad change at ${i}`);
-    }
-    changes.push({ kind, userId, seq, issuedAtMs, expiresAtMs });
+  const rows = reply.array(3);
+  if (rows.length % TICKET_STRIDE !== 0) {
+    return reply.fail("ragged ticket list");
   }
   const tickets = new Map<string, WatchedTicket | undefined>();
   for (let i = 0; i < rows.length; i += TICKET_STRIDE) {
@@ -95,13 +112,11 @@ export function decodeWatchTick(raw: unknown): WatchTick {
   }
   return {
     kind: "tick",
-    cursor: reply.str(1),
-    resync: reply.int(2) === 1,
-    waitingTotal: reply.int(3),
-    changes,
+    logId: reply.str(1),
+    waitingTotal: reply.int(2),
     tickets,
-    idleTimeoutSeconds: reply.int(6),
-    admittedPerSec: optionalRate(reply, 7),
-    opensAtMs: reply.int(8) > 0 ? reply.int(8) : undefined,
+    idleTimeoutSeconds: reply.int(4),
+    admittedPerSec: optionalRate(reply, 5),
+    opensAtMs: reply.int(6) > 0 ? reply.int(6) : undefined,
   };
 }

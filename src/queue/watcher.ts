@@ -1,4 +1,5 @@
 import { StoredTicketState } from "../redis/outcomes.js";
+import { Mailbox } from "../watch/mailbox.js";
 import type { TicketStateCode, TicketView } from "./types.js";
 
 /** What a watch stream delivers: a ticket, or why there is none. */
@@ -10,10 +11,9 @@ export type WatchItem =
 
 /**
  * One open WatchPosition stream's mailbox. The loop overwrites the pending
- * item (coalescing: a slow reader only ever gets the newest ticket); the
- * stream takes it with `next`, which races the stream's abort signal.
+ * item (coalescing: a slow reader only ever gets the newest ticket).
  */
-export class Watcher {
+export class Watcher extends Mailbox<WatchItem> {
   readonly userId: string;
   /** Join sequence of the ticket being watched; known once resolved. */
   seq = 0;
@@ -21,18 +21,13 @@ export class Watcher {
   removedBelow = 0;
   /** Last ticket pushed; undefined until the first read. */
   current: TicketView | undefined;
-  readonly #signal: AbortSignal;
-  readonly #onAbort: () => void;
   #pending: WatchItem | undefined;
-  #waiter: { resolve: () => void; reject: (reason: unknown) => void } | undefined;
   #closed = false;
 
   /** Listens to `signal` once for the watcher's whole life; call `dispose` when done. */
   constructor(userId: string, signal: AbortSignal) {
+    super(signal);
     this.userId = userId;
-    this.#signal = signal;
-    this.#onAbort = () => this.#waiter?.reject(signal.reason);
-    signal.addEventListener("abort", this.#onAbort, { once: true });
   }
 
   get closed(): boolean {
@@ -50,28 +45,17 @@ export class Watcher {
       this.#closed = true;
     }
     this.#pending = item;
-    this.#waiter?.resolve();
+    this.wake();
   }
 
-  /** The next item, or a rejection with the signal's reason once it aborts. */
-  async next(): Promise<WatchItem> {
-    while (this.#pending === undefined) {
-      this.#signal.throwIfAborted();
-      try {
-        await new Promise<void>((resolve, reject) => {
-          this.#waiter = { resolve, reject };
-        });
-      } finally {
-        this.#waiter = undefined;
-      }
-    }
+  isFinal(item: WatchItem): boolean {
+    return isFinal(item);
+  }
+
+  protected take(): WatchItem | undefined {
     const item = this.#pending;
     this.#pending = undefined;
     return item;
-  }
-
-  dispose(): void {
-    this.#signal.removeEventListener("abort", this.#onAbort);
   }
 }
 

@@ -5,7 +5,7 @@ import { ServerReflection as ServerReflectionV1alpha } from "../../gen/grpc/refl
 import { registration, type ServiceRegistration } from "../rpc/registration.js";
 import { DescriptorIndex } from "./descriptor-index.js";
 import { ReflectionSession, type ReflectionAnswer, type ReflectionQuery } from "./reflection-session.js";
-import { untilAborted } from "./until-aborted.js";
+import { untilAborted } from "../watch/until-aborted.js";
 
 /**
  * Both reflection services, for callers that want them listed (and

@@ -26,15 +26,6 @@ export interface SeatChange {
   readonly orderId: string | undefined;
 }
 
-/** A page of the event's outbox read for seat changes. */
-export interface SeatChangesPage {
-  /** Id of the last entry read, or the cursor given when nothing was read. */
-  readonly cursor: string;
-  readonly changes: readonly SeatChange[];
-  /** True when the page was full: more entries may follow at once. */
-  readonly more: boolean;
-}
-
 const STATUS_AFTER: Readonly<Record<SeatChangeType, SeatStatusCode>> = {
   "seat.held": StoredSeatStatus.HELD,
   "seat.released": StoredSeatStatus.AVAILABLE,

@@ -4,7 +4,6 @@ import { decodeSweepReply, type SweepResult } from "../redis/event-sweeper.js";
 import { ScriptRunner } from "../redis/script-loader.js";
 import { memoByKey } from "../util/memo.js";
 import { queueKeys } from "../queue/keys.js";
-import { parseSeatChange, type SeatChange, type SeatChangesPage } from "./changes.js";
 import { decodeAvailability, decodeLoad } from "./decode-inventory.js";
 import { decodeConfirm, decodeExtend, decodeGetHold, decodeHold, decodeRelease } from "./decode.js";
 import { seatEventIndexKey, seatKeys, type SeatKeys } from "./keys.js";
@@ -209,24 +208,6 @@ export class SeatStore {
   async availability(eventId: string, section?: string): Promise<AvailabilityResult> {
     const reply = await this.#scripts.run("getAvailability", this.#withLayout(eventId), [this.#trimBefore(), section ?? "", this.#skew()]);
     return decodeAvailability(reply, eventId, section);
-  }
-
-  /**
-   * Seat changes in the event's outbox after `cursor` (an entry id), oldest
-   * first, at most `count` entries read; `cursor` of the result is the last
-   * entry read (entries of other features are skipped but move it on).
-   */
-  async changesSince(eventId: string, cursor: string, count: number): Promise<SeatChangesPage> {
-    const entries = await this.#redis.xrange(this.keys(eventId).log, `(${cursor}`, "+", "COUNT", count);
-    const changes: SeatChange[] = [];
-    for (const [, fields] of entries) {
-      const change = parseSeatChange(fields);
-      if (change) {
-        changes.push(change);
-      }
-    }
-    const last = entries.at(-1);
-    return { cursor: last ? last[0] : cursor, changes, more: entries.length === count };
   }
 
   /** Expires up to `limit` due holds of one event and trims its outbox to the retention. */

@@ -4,13 +4,13 @@ import { backendUnavailable, invalidRequest } from "../rpc/errors.js";
 import type { PassKeyring } from "../pass/pass.js";
 import type { QueueStore } from "../queue/queue-store.js";
 import type { TicketView } from "../queue/types.js";
-import type { WatchHub } from "../queue/watch-hub.js";
+import type { PositionHub } from "../queue/position-watch.js";
 import { configMessage, queueStateCode, statsMessage, ticketMessage, timestampField } from "./queue-convert.js";
 import { queueErrors } from "./queue-errors.js";
 
 export interface QueueServiceDeps {
   readonly store: QueueStore;
-  readonly hub: WatchHub;
+  readonly hub: PositionHub;
   /** Signs the admission pass carried by ADMITTED tickets. */
   readonly passes: PassKeyring;
 }

@@ -1,7 +1,7 @@
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import { SeatService } from "../../gen/boxoffice/v1/seats_pb.js";
 import { backendUnavailable, invalidRequest } from "../rpc/errors.js";
-import type { AvailabilityHub } from "../seats/availability-hub.js";
+import type { AvailabilityHub } from "../seats/availability-loop.js";
 import type { SeatStore } from "../seats/seat-store.js";
 import { validateSeatMap } from "../seats/seat-map.js";
 import { verifyPass, type PassKeyring } from "../pass/pass.js";

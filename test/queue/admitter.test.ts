@@ -81,7 +81,7 @@ describe("Admitter", () => {
     const f = await queueFixture();
     await f.store.configure(f.eventId, { ...SLOW, admitBurst: 1 });
     await joinAll(f, f.eventId, 2);
-    const hub = testHub(f.store);
+    const hub = testHub(f);
     const stream = hub.watch(f.eventId, "u0", new AbortController().signal);
     expect((await stream.next()).value).toMatchObject({ ticket: { state: T.WAITING } });
     const admitter = f.admitter(f.store, { intervalMs: 10 });

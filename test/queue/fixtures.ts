@@ -3,7 +3,9 @@ import pino from "pino";
 import { onTestFinished } from "vitest";
 import { Admitter, type AdmitterOptions } from "../../src/queue/admitter.js";
 import { QueueStore } from "../../src/queue/queue-store.js";
-import { WatchHub } from "../../src/queue/watch-hub.js";
+import { positionWatch, type PositionHub } from "../../src/queue/position-watch.js";
+import { OutboxReader } from "../../src/watch/outbox-reader.js";
+import { WatchHub } from "../../src/watch/watch-hub.js";
 import { connectRedis, uniqueId } from "../support/redis.js";
 
 /** A store over the test Redis with a clock the test moves by hand. */
@@ -61,14 +63,32 @@ export async function queueFixture(options: QueueFixtureOptions = {}): Promise<Q
   };
 }
 
-export function testHub(store: QueueStore, overrides: Partial<ConstructorParameters<typeof WatchHub>[1]> = {}): WatchHub {
-  return new WatchHub(store, {
-    intervalMs: 20,
-    maxChangesPerTick: 1000,
-    batchSize: 500,
-    logger: pino({ level: "silent" }),
-    ...overrides,
+export interface TestHubOptions {
+  readonly intervalMs: number;
+  /** Most outbox entries one read applies before the loop resyncs. */
+  readonly maxChangesPerTick: number;
+  readonly batchSize: number;
+  /** The loop's clock (default `Date.now`). */
+  readonly now: () => number;
+}
+
+/** A WatchPosition hub over the fixture's store, fed by an outbox reader of its own. */
+export function testWatch(f: QueueFixture, overrides: Partial<TestHubOptions> = {}): { hub: PositionHub; reader: OutboxReader } {
+  const logger = pino({ level: "silent" });
+  const reader = new OutboxReader(f.redis, {
+    keyPrefix: f.keyPrefix,
+    intervalMs: overrides.intervalMs ?? 20,
+    maxEntriesPerRead: overrides.maxChangesPerTick ?? 1000,
+    logger,
   });
+  // Before the fixture's connection closes: no read may race its QUIT.
+  onTestFinished(() => reader.close());
+  const hub = new WatchHub(reader, positionWatch(f.store, { batchSize: overrides.batchSize ?? 500, logger, now: overrides.now }));
+  return { hub, reader };
+}
+
+export function testHub(f: QueueFixture, overrides: Partial<TestHubOptions> = {}): PositionHub {
+  return testWatch(f, overrides).hub;
 }
 
 /** Redis's clock in epoch ms (what the scripts read, before the fixture's skew). */

@@ -230,7 +230,7 @@ describe("watching the pre-queue", () => {
   it("reports position 0 with the opening time until the shuffle, then the user's place; later joiners keep theirs", async () => {
     const f = await queueFixture();
     const opensAtMs = await beforeOpening(f);
-    const hub = testHub(f.store);
+    const hub = testHub(f);
     const early = named("early", 50);
     await joinAll(f.store, f.eventId, early);
     const signal = new AbortController().signal;
@@ -271,7 +271,7 @@ describe("admissions right after the opening", () => {
     const f = await queueFixture();
     await beforeOpening(f);
     // One ticket read per tick: most watchers are still unread when the admissions come.
-    const hub = testHub(f.store, { batchSize: 1 });
+    const hub = testHub(f, { batchSize: 1 });
     const early = named("early", 40);
     await joinAll(f.store, f.eventId, early);
     const signal = new AbortController().signal;

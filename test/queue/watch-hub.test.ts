@@ -1,12 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { StoredTicketState as T } from "../../src/redis/outcomes.js";
 import type { WatchItem } from "../../src/queue/watcher.js";
-import { decodeWatchTick } from "../../src/queue/watch-decode.js";
 import { SeatStore } from "../../src/seats/seat-store.js";
-import { queueFixture, testHub } from "./fixtures.js";
+import { queueFixture, testHub, testWatch } from "./fixtures.js";
 
 /** Pulls items from a watch one at a time, so the test decides when to act. */
-function reader(stream: AsyncGenerator<WatchItem>) {
+function reader_(stream: AsyncGenerator<WatchItem>) {
   return {
     async next(): Promise<WatchItem> {
       const result = await stream.next();
@@ -22,10 +21,10 @@ function reader(stream: AsyncGenerator<WatchItem>) {
 describe("WatchHub", () => {
   it("sends the ticket at once, then each position change, and ends after LEFT", async () => {
     const f = await queueFixture();
-    const hub = testHub(f.store);
+    const hub = testHub(f);
     await f.store.configure(f.eventId, {});
     for (const u of ["a", "b", "c"]) await f.store.join(f.eventId, u);
-    const watch = reader(hub.watch(f.eventId, "c", new AbortController().signal));
+    const watch = reader_(hub.watch(f.eventId, "c", new AbortController().signal));
     expect(await watch.next()).toMatchObject({ kind: "ticket", ticket: { position: 3, state: T.WAITING } });
     await f.store.leave(f.eventId, "a");
     expect(await watch.next()).toMatchObject({ kind: "ticket", ticket: { position: 2, waitingTotal: 2 } });
@@ -38,11 +37,11 @@ describe("WatchHub", () => {
 
   it("serves many watchers of one event with one loop and exact positions", async () => {
     const f = await queueFixture();
-    const hub = testHub(f.store, { batchSize: 7 });
+    const hub = testHub(f, { batchSize: 7 });
     await f.store.configure(f.eventId, {});
     const users = Array.from({ length: 30 }, (_, i) => `u${i}`);
     for (const u of users) await f.store.join(f.eventId, u);
-    const watches = users.map((u) => reader(hub.watch(f.eventId, u, new AbortController().signal)));
+    const watches = users.map((u) => reader_(hub.watch(f.eventId, u, new AbortController().signal)));
     const first = await Promise.all(watches.map((w) => w.next()));
     expect(first.map((i) => (i.kind === "ticket" ? i.ticket.position : -1))).toEqual(users.map((_, i) => i + 1));
     expect(hub.eventsWatched).toBe(1);
@@ -59,47 +58,65 @@ describe("WatchHub", () => {
 
   it("recovers exact positions through a resync when more changed than one tick reads", async () => {
     const f = await queueFixture();
-    const hub = testHub(f.store, { maxChangesPerTick: 3 });
+    const hub = testHub(f, { maxChangesPerTick: 3 });
     await f.store.configure(f.eventId, {});
     const users = Array.from({ length: 12 }, (_, i) => `u${i}`);
     for (const u of users) await f.store.join(f.eventId, u);
-    const last = reader(hub.watch(f.eventId, "u11", new AbortController().signal));
+    const last = reader_(hub.watch(f.eventId, "u11", new AbortController().signal));
     expect(await last.next()).toMatchObject({ ticket: { position: 12 } });
     await Promise.all(users.slice(0, 8).map((u) => f.store.leave(f.eventId, u)));
     expect(await last.next()).toMatchObject({ ticket: { position: 4, waitingTotal: 4 } });
   });
 
-  it("recovers exact positions through a resync when retention trimmed its cursor and unread changes away", async () => {
+  it("survives its cursor being trimmed away by retention: everyone is read again, at their exact places", async () => {
     const f = await queueFixture();
-    // Ticks only when woken (a new watcher), so the test decides what the loop has read.
-    const hub = testHub(f.store, { intervalMs: 60_000 });
+    // The loop ticks only when new watchers wait or the test wakes it.
+    const { hub, reader } = testWatch(f, { intervalMs: 3_600_000 });
     await f.store.configure(f.eventId, {});
     for (const u of ["a", "b", "c", "d"]) await f.store.join(f.eventId, u);
-    const streams = [hub.watch(f.eventId, "d", new AbortController().signal)];
-    const last = reader(streams[0] as AsyncGenerator<WatchItem>);
-    expect(await last.next()).toMatchObject({ ticket: { position: 4 } });
-    for (const u of ["a", "b", "c"]) await f.store.leave(f.eventId, u);
-    // Retention takes the loop's cursor and the first two leaves; only c's is left to read.
+    const c = reader_(hub.watch(f.eventId, "c", new AbortController().signal));
+    const d = reader_(hub.watch(f.eventId, "d", new AbortController().signal));
+    expect(await c.next()).toMatchObject({ ticket: { position: 3 } });
+    expect(await d.next()).toMatchObject({ ticket: { position: 4 } });
+    // Two leave, and retention removes their entries with the loop's cursor before it reads again.
+    await f.store.leave(f.eventId, "a");
+    await f.store.leave(f.eventId, "b");
+    await f.redis.xtrim(f.store.keys(f.eventId).log, "MAXLEN", 0);
+    reader.wake(f.eventId);
+    expect(await c.next()).toMatchObject({ kind: "ticket", ticket: { position: 1, waitingTotal: 2 } });
+    expect(await d.next()).toMatchObject({ kind: "ticket", ticket: { position: 2, waitingTotal: 2 } });
+    // And it follows the entries after the jump.
+    await f.store.leave(f.eventId, "c");
+    reader.wake(f.eventId);
+    expect(await c.next()).toMatchObject({ kind: "ticket", ticket: { state: T.LEFT } });
+    expect(await d.next()).toMatchObject({ kind: "ticket", ticket: { position: 1 } });
+  });
+
+  it("ignores outbox types it does not follow, whatever their fields", async () => {
+    const f = await queueFixture();
+    const hub = testHub(f);
+    await f.store.configure(f.eventId, {});
+    for (const u of ["a", "b", "c"]) await f.store.join(f.eventId, u);
+    const watch = reader_(hub.watch(f.eventId, "c", new AbortController().signal));
+    expect(await watch.next()).toMatchObject({ ticket: { position: 3 } });
     const log = f.store.keys(f.eventId).log;
-    const [newest] = await f.redis.xrevrange(log, "+", "-", "COUNT", 1);
-    await f.redis.xtrim(log, "MINID", newest?.[0] as string);
-    expect(await f.redis.xlen(log)).toBe(1);
-    streams.push(hub.watch(f.eventId, "c", new AbortController().signal));
-    expect(await reader(streams[1] as AsyncGenerator<WatchItem>).next()).toMatchObject({ ticket: { state: T.LEFT } });
-    // Applying c's leave alone would say 3.
-    expect(await last.next()).toMatchObject({ kind: "ticket", ticket: { position: 1, waitingTotal: 1 } });
-    await Promise.all(streams.map((stream) => stream.return(undefined)));
-    await hub.stopped(f.eventId);
+    await f.redis.xadd(log, "*", "type", "queue.configured", "user", "", "seq", "0", "created", "0", "rate", "10");
+    await f.redis.xadd(log, "*", "type", "some.later_type", "seq", "not a number");
+    await f.redis.xadd(log, "*", "type", "seat.map_loaded", "sections", "1");
+    await f.store.leave(f.eventId, "a");
+    expect(await watch.next()).toMatchObject({ kind: "ticket", ticket: { position: 2 } });
+    await f.store.leave(f.eventId, "b");
+    expect(await watch.next()).toMatchObject({ kind: "ticket", ticket: { position: 1 } });
   });
 
   it("walks a fan-out larger than one slice while removals keep coming: positions only fall, and land exactly", async () => {
     const f = await queueFixture();
-    const hub = testHub(f.store, { intervalMs: 5 });
+    const hub = testHub(f, { intervalMs: 5 });
     await f.store.configure(f.eventId, {});
     const users = Array.from({ length: 1200 }, (_, i) => `u${i}`);
     for (let i = 0; i < users.length; i += 200) await Promise.all(users.slice(i, i + 200).map((u) => f.store.join(f.eventId, u)));
     const watched = users.filter((_, i) => i % 2 === 1);
-    const watches = watched.map((u) => reader(hub.watch(f.eventId, u, new AbortController().signal)));
+    const watches = watched.map((u) => reader_(hub.watch(f.eventId, u, new AbortController().signal)));
     const first = await Promise.all(watches.map((w) => w.next()));
     expect(first.map((item) => (item.kind === "ticket" ? item.ticket.position : -1))).toEqual(watched.map((u) => users.indexOf(u) + 1));
     // Every even user leaves, in waves the loop applies over several ticks while it fans out.
@@ -122,33 +139,14 @@ describe("WatchHub", () => {
     );
   });
 
-  it("reads only the line's changes from the outbox: configuration and seat entries just move the cursor", async () => {
-    const f = await queueFixture();
-    const seats = new SeatStore(f.redis, { keyPrefix: f.keyPrefix });
-    await f.store.configure(f.eventId, {});
-    await f.store.join(f.eventId, "a");
-    await seats.loadSeatMap(f.eventId, { sections: [{ sectionId: "A", rows: [{ rowId: "1", seatIds: ["A1"] }] }], tiers: [] });
-    await f.store.configure(f.eventId, { admitRatePerSec: 3 });
-    await f.store.leave(f.eventId, "a");
-    const k = f.store.keys(f.eventId);
-    const tick = decodeWatchTick(await f.store.run("watchQueue", [k.config, k.waiting, k.seen, k.tickets, k.log, k.stats], [0, "0-0", 100, 0]));
-    if (tick.kind !== "tick") throw new Error(tick.kind);
-    expect(tick.changes.map((c) => [c.kind, c.userId])).toEqual([
-      ["queue.joined", "a"],
-      ["queue.left", "a"],
-    ]);
-    const [newest] = await f.redis.xrevrange(k.log, "+", "-", "COUNT", 1);
-    expect(tick.cursor).toBe(newest?.[0]);
-  });
-
   it("skips the seat changes that share the event's outbox", async () => {
     const f = await queueFixture();
     const seats = new SeatStore(f.redis, { keyPrefix: f.keyPrefix });
-    const hub = testHub(f.store);
+    const hub = testHub(f);
     await f.store.configure(f.eventId, {});
     await seats.loadSeatMap(f.eventId, { sections: [{ sectionId: "A", rows: [{ rowId: "1", seatIds: ["A1", "A2"] }] }], tiers: [] });
     for (const u of ["a", "b"]) await f.store.join(f.eventId, u);
-    const watch = reader(hub.watch(f.eventId, "b", new AbortController().signal));
+    const watch = reader_(hub.watch(f.eventId, "b", new AbortController().signal));
     expect(await watch.next()).toMatchObject({ ticket: { position: 2 } });
     expect((await seats.hold(f.eventId, "a", "hold-1", { kind: "seats", seatIds: ["A1"] })).kind).toBe("held");
     await f.store.leave(f.eventId, "a");
@@ -157,17 +155,17 @@ describe("WatchHub", () => {
 
   it("reports unknown users and events", async () => {
     const f = await queueFixture();
-    const hub = testHub(f.store);
-    expect(await reader(hub.watch(f.eventId, "x", new AbortController().signal)).next()).toEqual({ kind: "event_not_found" });
+    const hub = testHub(f);
+    expect(await reader_(hub.watch(f.eventId, "x", new AbortController().signal)).next()).toEqual({ kind: "event_not_found" });
     await f.store.configure(f.eventId, {});
-    const unknown = reader(hub.watch(f.eventId, "nobody", new AbortController().signal));
+    const unknown = reader_(hub.watch(f.eventId, "nobody", new AbortController().signal));
     expect(await unknown.next()).toEqual({ kind: "not_in_queue" });
     expect(await unknown.ended()).toBe(true);
   });
 
   it("rejects with the abort reason and stops the event's loop when the last watcher goes", async () => {
     const f = await queueFixture();
-    const hub = testHub(f.store);
+    const hub = testHub(f);
     await f.store.configure(f.eventId, {});
     await f.store.join(f.eventId, "u1");
     const controller = new AbortController();
@@ -183,22 +181,28 @@ describe("WatchHub", () => {
 
   it("keeps a watched user's place past the idle timeout", async () => {
     const f = await queueFixture();
-    const hub = testHub(f.store);
+    let loopNow = Date.now();
+    const hub = testHub(f, { now: () => loopNow });
     await f.store.configure(f.eventId, { idleTimeoutSeconds: 3 });
     await f.store.join(f.eventId, "watched");
     await f.store.join(f.eventId, "idle");
-    const watch = reader(hub.watch(f.eventId, "watched", new AbortController().signal));
+    const watch = reader_(hub.watch(f.eventId, "watched", new AbortController().signal));
     expect(await watch.next()).toMatchObject({ ticket: { position: 1 } });
-    // The loop refreshes presence every idle/3 = 1 s of real time; wait for
-    // the refresh itself (the seen score moving) rather than for a duration.
     const k = f.store.keys(f.eventId);
     const before = Number(await f.redis.zscore(k.seen, "watched"));
-    while (Number(await f.redis.zscore(k.seen, "watched")) === before) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    // The loop refreshes presence every idle/3 = 1 s of its clock; both clocks move by that.
+    loopNow += 1000;
+    f.advance(1000);
+    await hub.ticked(f.eventId);
     const refreshed = Number(await f.redis.zscore(k.seen, "watched"));
     expect(refreshed).toBeGreaterThan(before);
     expect(Number(await f.redis.zscore(k.seen, "idle"))).toBeLessThan(refreshed);
+    // Past the idle timeout, the idle user is swept and the watched one stays.
+    loopNow += 2500;
+    f.advance(2500);
+    await hub.ticked(f.eventId);
+    expect(await f.store.sweep(f.eventId, 10)).toMatchObject({ kind: "swept", expired: 1 });
+    expect(await f.store.position(f.eventId, "watched")).toMatchObject({ kind: "ticket", ticket: { state: T.WAITING, position: 1 } });
   });
 });
 
@@ -207,11 +211,11 @@ describe("WatchHub with admissions", () => {
 
   it("delivers ADMITTED with the session to the watcher and moves the others up", async () => {
     const f = await queueFixture();
-    const hub = testHub(f.store);
+    const hub = testHub(f);
     await f.store.configure(f.eventId, { ...SLOW, admitBurst: 1, sessionTtlSeconds: 90 });
     for (const u of ["a", "b", "c"]) await f.store.join(f.eventId, u);
-    const first = reader(hub.watch(f.eventId, "a", new AbortController().signal));
-    const third = reader(hub.watch(f.eventId, "c", new AbortController().signal));
+    const first = reader_(hub.watch(f.eventId, "a", new AbortController().signal));
+    const third = reader_(hub.watch(f.eventId, "c", new AbortController().signal));
     expect(await first.next()).toMatchObject({ ticket: { position: 1, state: T.WAITING } });
     expect(await third.next()).toMatchObject({ ticket: { position: 3 } });
 
@@ -228,11 +232,11 @@ describe("WatchHub with admissions", () => {
 
   it("moves nobody when an admission session ends, by leave or by expiry", async () => {
     const f = await queueFixture();
-    const hub = testHub(f.store);
+    const hub = testHub(f);
     await f.store.configure(f.eventId, { ...SLOW, admitBurst: 2, sessionTtlSeconds: 60 });
     for (const u of ["a", "b", "x", "c"]) await f.store.join(f.eventId, u);
     expect(await f.store.admit(f.eventId)).toMatchObject({ admitted: 2 });
-    const watch = reader(hub.watch(f.eventId, "c", new AbortController().signal));
+    const watch = reader_(hub.watch(f.eventId, "c", new AbortController().signal));
     expect(await watch.next()).toMatchObject({ ticket: { position: 2 } });
 
     expect(await f.store.leave(f.eventId, "a")).toMatchObject({ kind: "left" });
@@ -245,10 +249,10 @@ describe("WatchHub with admissions", () => {
 
   it("sends the estimated wait once there is a measured rate", async () => {
     const f = await queueFixture();
-    const hub = testHub(f.store);
+    const hub = testHub(f);
     await f.store.configure(f.eventId, { admitRatePerSec: 20, admitBurst: 2, idleTimeoutSeconds: 3600 });
     for (let i = 0; i < 10; i++) await f.store.join(f.eventId, `u${i}`);
-    const watch = reader(hub.watch(f.eventId, "u9", new AbortController().signal));
+    const watch = reader_(hub.watch(f.eventId, "u9", new AbortController().signal));
     const initial = await watch.next();
     expect(initial).toMatchObject({ ticket: { position: 10 } });
     expect(initial.kind === "ticket" && initial.ticket.estimatedWaitSeconds).toBeUndefined();

@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { QueueStore } from "../../src/queue/queue-store.js";
+import { loadQueueScripts, type QueueScriptName } from "../../src/queue/scripts.js";
+import { ScriptRunner } from "../../src/redis/script-loader.js";
 import { trimBefore } from "../../src/redis/event-log.js";
 import { SeatStore } from "../../src/seats/seat-store.js";
 import { redisNowMs } from "../queue/fixtures.js";
@@ -87,7 +89,8 @@ describe("outbox retention", () => {
   it("refuses a threshold that is not a time, before writing", async () => {
     const f = outboxFixture();
     const k = f.queue.keys(f.eventId);
-    await expect(f.queue.run("configureQueue", [k.config, k.log], ["soon", "", "", "", "", "", "", "", "0"])).rejects.toThrow(/trim threshold/);
+    const runner = new ScriptRunner<QueueScriptName>(f.redis, loadQueueScripts());
+    await expect(runner.run("configureQueue", [k.config, k.log], ["soon", "", "", "", "", "", "", "", "0"])).rejects.toThrow(/trim threshold/);
     expect(await f.redis.exists(k.config, k.log)).toBe(0);
   });
 

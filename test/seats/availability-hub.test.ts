@@ -1,13 +1,22 @@
 import pino from "pino";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished } from "vitest";
 import { StoredSeatStatus as S } from "../../src/redis/outcomes.js";
-import { AvailabilityHub } from "../../src/seats/availability-hub.js";
+import { availabilityWatch, type AvailabilityHub } from "../../src/seats/availability-loop.js";
+import { OutboxReader } from "../../src/watch/outbox-reader.js";
+import { WatchHub } from "../../src/watch/watch-hub.js";
 import { AvailabilityWatcher, type AvailabilityItem } from "../../src/seats/availability-watcher.js";
 import type { AvailabilityView, SeatStatusCode } from "../../src/seats/types.js";
 import { grid, seatFixture } from "./fixtures.js";
 
+function watchOf(f: ReturnType<typeof seatFixture>, intervalMs = 20): { hub: AvailabilityHub; reader: OutboxReader } {
+  const logger = pino({ level: "silent" });
+  const reader = new OutboxReader(f.redis, { keyPrefix: f.prefix, intervalMs, maxEntriesPerRead: 1000, logger });
+  onTestFinished(() => reader.close());
+  return { hub: new WatchHub(reader, availabilityWatch(f.store, { logger })), reader };
+}
+
 function hubOf(f: ReturnType<typeof seatFixture>): AvailabilityHub {
-  return new AvailabilityHub(f.store, { intervalMs: 20, maxChangesPerTick: 1000, logger: pino({ level: "silent" }) });
+  return watchOf(f).hub;
 }
 
 function reader(stream: AsyncGenerator<AvailabilityItem>) {
@@ -55,9 +64,16 @@ describe("AvailabilityHub", () => {
     await f.redis.xtrim(log, "MINID", `${Number(newest?.[0].split("-")[0]) + 1}`);
     expect(await f.redis.xlen(log)).toBe(0);
     await f.store.hold(f.eventId, "u2", "h2", { kind: "seats", seatIds: ["A-R1-3"] });
+    // The cursor is gone: the stream resyncs with a fresh snapshot of the section, which has the new hold.
     let item = await a();
+    while (item.kind === "update" && item.availability.event.held !== 2) item = await a();
+    if (item.kind !== "update") throw new Error(item.kind);
+    expect(item.availability.seats.find((s) => s.seatId === "A-R1-3")).toMatchObject({ status: S.HELD });
+    // And it follows changes after the jump.
+    await f.store.hold(f.eventId, "u3", "h3", { kind: "seats", seatIds: ["A-R1-2"] });
+    item = await a();
     while (item.kind === "update" && item.changes.length === 0) item = await a();
-    expect(item).toMatchObject({ kind: "update", changes: [{ seatId: "A-R1-3", status: S.HELD }], availability: { event: { held: 2 } } });
+    expect(item).toMatchObject({ kind: "update", changes: [{ seatId: "A-R1-2", status: S.HELD }], availability: { event: { held: 3 } } });
   });
 
   it("folds changes into a first snapshot that was not read yet, and merges later ones per seat", async () => {
@@ -75,10 +91,10 @@ describe("AvailabilityHub", () => {
     const seat = (seatId: string, status: SeatStatusCode) => ({ seatId, section: "A", row: "1", status });
     const signal = new AbortController().signal;
 
-    const watcher = new AvailabilityWatcher("A");
-    watcher.update(view(0, [seat("A1", S.AVAILABLE), seat("A2", S.AVAILABLE)]), []);
+    const watcher = new AvailabilityWatcher("A", signal);
+    watcher.snapshot(view(0, [seat("A1", S.AVAILABLE), seat("A2", S.AVAILABLE)]));
     watcher.update(view(1, []), [seat("A1", S.HELD), { ...seat("B1", S.HELD), section: "B" }]);
-    expect(await watcher.next(signal)).toEqual({
+    expect(await watcher.next()).toEqual({
       kind: "update",
       availability: view(1, [seat("A1", S.HELD), seat("A2", S.AVAILABLE)]),
       changes: [],
@@ -86,7 +102,46 @@ describe("AvailabilityHub", () => {
 
     watcher.update(view(1, []), [seat("A2", S.HELD)]);
     watcher.update(view(2, []), [seat("A1", S.SOLD), seat("A2", S.AVAILABLE)]);
-    expect(await watcher.next(signal)).toEqual({ kind: "update", availability: view(2, []), changes: [seat("A1", S.SOLD), seat("A2", S.AVAILABLE)] });
+    expect(await watcher.next()).toEqual({ kind: "update", availability: view(2, []), changes: [seat("A1", S.SOLD), seat("A2", S.AVAILABLE)] });
+  });
+
+  it("survives its cursor being trimmed away by retention: every stream gets a fresh snapshot", async () => {
+    const f = seatFixture();
+    // The loop ticks only when new watchers wait or the test wakes it.
+    const { hub, reader: outbox } = watchOf(f, 3_600_000);
+    await f.store.loadSeatMap(f.eventId, { sections: [grid("A", 1, 3), grid("B", 1, 3)], tiers: [] });
+    // The outbox has an entry for the loop's cursor to stand on.
+    await f.store.hold(f.eventId, "u0", "h0", { kind: "seats", seatIds: ["B-R1-1"] });
+    await f.store.release(f.eventId, "h0", "u0");
+    const a = reader(hub.watch(f.eventId, "A", new AbortController().signal));
+    const all = reader(hub.watch(f.eventId, undefined, new AbortController().signal));
+    expect(await a()).toMatchObject({ kind: "update", availability: { seats: [{ status: S.AVAILABLE }, { status: S.AVAILABLE }, { status: S.AVAILABLE }] } });
+    expect(await all()).toMatchObject({ kind: "update", availability: { event: { held: 0 } } });
+    // A hold, and retention removes its entry with the loop's cursor before the loop reads again.
+    expect((await f.store.hold(f.eventId, "u1", "h1", { kind: "seats", seatIds: ["A-R1-2"] })).kind).toBe("held");
+    await f.redis.xtrim(f.store.keys(f.eventId).log, "MAXLEN", 0);
+    outbox.wake(f.eventId);
+    expect(await a()).toMatchObject({
+      kind: "update",
+      availability: { event: { held: 1 }, seats: [{ status: S.AVAILABLE }, { seatId: "A-R1-2", status: S.HELD }, { status: S.AVAILABLE }] },
+      changes: [],
+    });
+    expect(await all()).toMatchObject({ kind: "update", availability: { event: { held: 1, available: 5 } } });
+    // And it follows the entries after the jump.
+    await f.store.release(f.eventId, "h1", "u1");
+    outbox.wake(f.eventId);
+    expect(await a()).toMatchObject({ kind: "update", changes: [{ seatId: "A-R1-2", status: S.AVAILABLE }], availability: { event: { held: 0 } } });
+  });
+
+  it("sends every stream a fresh snapshot after a seat map is loaded", async () => {
+    const f = seatFixture();
+    const hub = hubOf(f);
+    await f.store.loadSeatMap(f.eventId, { sections: [grid("A", 1, 2)], tiers: [] });
+    const a = reader(hub.watch(f.eventId, "A", new AbortController().signal));
+    expect(await a()).toMatchObject({ kind: "update", availability: { seats: [{ seatId: "A-R1-1" }, { seatId: "A-R1-2" }] } });
+    // The entry the map's script writes (its fields do not matter to the stream).
+    await f.redis.xadd(f.store.keys(f.eventId).log, "*", "type", "seat.map_loaded", "sections", "1", "seats", "2", "tiers", "0", "capacity", "2", "replaced", "1");
+    expect(await a()).toMatchObject({ kind: "update", availability: { seats: [{ seatId: "A-R1-1" }, { seatId: "A-R1-2" }] }, changes: [] });
   });
 
   it("stops the event's loop when the last watcher aborts, rejecting with the abort reason", async () => {

@@ -853,7 +853,10 @@ export const WatchAvailabilityRequestSchema: GenMessage<WatchAvailabilityRequest
  */
 export type WatchAvailabilityResponse = Message<"boxoffice.v1.WatchAvailabilityResponse"> & {
   /**
-   * Current counts (and, in the first message, the watched section's seats).
+   * Current counts (and, in the first message, the watched section's seats;
+   * again after the server lost track of changes, e.g. to outbox retention,
+   * or the seat map was loaded anew: then the seats replace what the client
+   * had).
    *
    * @generated from field: boxoffice.v1.Availability availability = 1;
    */

@@ -1,0 +1,44 @@
+/**
+ * Waiting that one abort signal ends, with a single listener on the signal
+ * for the object's whole life (a listener per wait costs an allocation and a
+ * registration on every message of a long stream). `wait` resolves at the
+ * next `wake` and rejects with `signal.reason` once the signal aborts:
+ * rethrowing the reason, not a bare AbortError (which clients would see as
+ * `internal`), lets the client learn the code the server chose.
+ *
+ * A `wake` with nobody waiting is not remembered: callers check their own
+ * state before waiting, and wait again until it is what they need.
+ */
+export class AbortableWait {
+  readonly #signal: AbortSignal;
+  readonly #onAbort: () => void;
+  #waiter: { resolve: () => void; reject: (reason: unknown) => void } | undefined;
+
+  /** Listens to `signal` once; call `dispose` when done. */
+  constructor(signal: AbortSignal) {
+    this.#signal = signal;
+    this.#onAbort = () => this.#waiter?.reject(signal.reason);
+    signal.addEventListener("abort", this.#onAbort, { once: true });
+  }
+
+  /** Resolves at the next `wake`; rejects with the signal's reason once it aborts (at once if it has). */
+  async wait(): Promise<void> {
+    this.#signal.throwIfAborted();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        this.#waiter = { resolve, reject };
+      });
+    } finally {
+      this.#waiter = undefined;
+    }
+  }
+
+  /** Ends the current wait, if any. */
+  wake(): void {
+    this.#waiter?.resolve();
+  }
+
+  dispose(): void {
+    this.#signal.removeEventListener("abort", this.#onAbort);
+  }
+}

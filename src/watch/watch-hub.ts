@@ -1,0 +1,83 @@
+import type { Mailbox } from "./mailbox.js";
+import type { OutboxReader } from "./outbox-reader.js";
+import type { WatchLoop } from "./watch-loop.js";
+
+/** What makes a kind of watch: its streams' mailboxes and its per-event loop. */
+export interface WatchKind<W extends Mailbox<Item>, Item, Arg> {
+  /** The mailbox of one new stream, bound to its abort signal. */
+  watcher(arg: Arg, signal: AbortSignal): W;
+  /** The loop serving one event's streams of this kind. */
+  loop(eventId: string, reader: OutboxReader): WatchLoop<W>;
+}
+
+/**
+ * The process-wide fan-out of one kind of watch: one loop per event with
+ * local streams, started by the first stream and stopped after the last, all
+ * fed by the process's one outbox reader.
+ */
+export class WatchHub<W extends Mailbox<Item>, Item, Arg> {
+  readonly #reader: OutboxReader;
+  readonly #kind: WatchKind<W, Item, Arg>;
+  readonly #loops = new Map<string, WatchLoop<W>>();
+
+  constructor(reader: OutboxReader, kind: WatchKind<W, Item, Arg>) {
+    this.#reader = reader;
+    this.#kind = kind;
+  }
+
+  /** Events with a running loop. */
+  get eventsWatched(): number {
+    return this.#loops.size;
+  }
+
+  /** Resolves once the event's loop has stopped (at once if none runs). */
+  async stopped(eventId: string): Promise<void> {
+    await this.#loops.get(eventId)?.done;
+  }
+
+  /** Resolves once a tick of the event that starts after this call has finished (at once if nobody watches it). */
+  async ticked(eventId: string): Promise<void> {
+    if (this.#loops.has(eventId)) {
+      await this.#reader.ticked(eventId);
+    }
+  }
+
+  /**
+   * Streams one watch: the current state first, then its changes, ending
+   * after a final item. Rejects with `signal.reason` once the signal aborts;
+   * the stream leaves its loop in every case.
+   */
+  async *watch(eventId: string, arg: Arg, signal: AbortSignal): AsyncGenerator<Item> {
+    signal.throwIfAborted();
+    const watcher = this.#kind.watcher(arg, signal);
+    const loop = this.#register(eventId, watcher);
+    try {
+      for (;;) {
+        const item = await watcher.next();
+        yield item;
+        if (watcher.isFinal(item)) {
+          return;
+        }
+      }
+    } finally {
+      loop.remove(watcher);
+      watcher.dispose();
+    }
+  }
+
+  #register(eventId: string, watcher: W): WatchLoop<W> {
+    const running = this.#loops.get(eventId);
+    if (running) {
+      running.add(watcher);
+      return running;
+    }
+    const loop = this.#kind.loop(eventId, this.#reader);
+    this.#loops.set(eventId, loop);
+    loop.start(watcher, () => {
+      if (this.#loops.get(eventId) === loop) {
+        this.#loops.delete(eventId);
+      }
+    });
+    return loop;
+  }
+}
