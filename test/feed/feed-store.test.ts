@@ -90,7 +90,7 @@ describe("redelivery backoff", () => {
     // Second retry: up to min(2 × base, cap) = cap.
     f.advance(VISIBILITY + 100_000);
     expect((await f.deliver("a")).map((e) => e.deliveryCount)).toEqual(Array(20).fill(3));
-    const scores = (await f.redis.zrange(f.k.due, 0, -1, "WITHSCORES")).filter((_, i) => i % 2 === 1).map(Number);
+    const scores = (await f.redis.zrange(f.k.due, "0", "-1", "WITHSCORES")).filter((_, i) => i % 2 === 1).map(Number);
     // Jittered: not all due at the same moment.
     expect(new Set(scores).size).toBeGreaterThan(1);
   });

@@ -1,6 +1,7 @@
 import type { Client } from "@connectrpc/connect";
 import type { Redis } from "ioredis";
-import { ChangeFeedService, type ChangeEvent, type SubscribeRequest } from "../../gen/boxoffice/v1/feed_pb.js";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { ChangeFeedService, type ChangeEvent, type SubscribeRequestSchema } from "../../gen/boxoffice/v1/feed_pb.js";
 import { eventLogKey } from "../../src/redis/event-log.js";
 import { startServer, type RunningServer } from "../e2e/server.js";
 
@@ -53,7 +54,7 @@ export class Subscriber {
   #taken = 0;
   #waiters: Array<() => void> = [];
 
-  constructor(client: FeedClient, request: Partial<SubscribeRequest> & Pick<SubscribeRequest, "eventId" | "group" | "consumer">) {
+  constructor(client: FeedClient, request: MessageInitShape<typeof SubscribeRequestSchema>) {
     this.ended = (async () => {
       try {
         for await (const response of client.subscribe(request, { signal: this.controller.signal })) {
