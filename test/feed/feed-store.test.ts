@@ -95,6 +95,18 @@ describe("redelivery backoff", () => {
     expect(new Set(scores).size).toBeGreaterThan(1);
   });
 
+  it("gives a full consumer its own due entries again, but nobody else's", async () => {
+    const f = fixture();
+    await f.store.openGroup(f.eventId, "g", { kind: "beginning" });
+    const ids = await f.append(4);
+    expect((await f.deliver("full", 2)).map((e) => e.id)).toEqual(ids.slice(0, 2));
+    expect((await f.deliver("other", 2)).map((e) => e.id)).toEqual(ids.slice(2));
+    f.advance(VISIBILITY);
+    expect((await f.deliver("full", 2)).map((e) => [e.id, e.deliveryCount])).toEqual(ids.slice(0, 2).map((id) => [id, 2]));
+    const result = await f.store.deliver({ eventId: f.eventId, group: "g", consumer: "full", maxInFlight: 2, types: [] });
+    expect(result).toEqual({ kind: "delivered", entries: [], inFlight: 2, more: false });
+  });
+
   it("hands each entry to one consumer only, however many ask at once", async () => {
     const f = fixture();
     await f.store.openGroup(f.eventId, "g", { kind: "beginning" });

@@ -69,3 +69,114 @@ local function backoff_ms(kind, base, cap, n)
   end
   return math.random(0, math.floor(ceiling))
 end
+
+local function stream_of(k, id)
+  if is_replay_id(id) then
+    return k.replay
+  end
+  return k.log
+end
+
+-- Acknowledges an entry for the group and forgets it (a replayed one is deleted too).
+local function settle(k, group, stream, id)
+  redis.call('XACK', stream, group, id)
+  redis.call('ZREM', k.due, id)
+  if stream == k.replay then
+    redis.call('XDEL', k.replay, id)
+  end
+end
+
+-- The original id and fields of an entry: a replayed one carries them after rp_from.
+local function unwrap(k, stream, id, fields)
+  if stream == k.replay then
+    return fields[2], { unpack(fields, 3) }
+  end
+  return id, fields
+end
+
+-- A delivery step (deliverChanges): s = { k, group, consumer, now, room, batch,
+-- visibility, max_deliveries, backoff = { kind, base, cap }, types, out,
+-- delivered, skipped, trimmed }.
+
+local function wanted(s, fields)
+  return s.types == '' or string.find(s.types, ',' .. (field_of(fields, 'type') or '') .. ',', 1, true) ~= nil
+end
+
+-- Hands an entry to the step's consumer as delivery number `count`, due again after visibility + backoff.
+local function hand_out(s, stream, id, fields, count)
+  local original, body = unwrap(s.k, stream, id, fields)
+  local from = ''
+  if stream == s.k.replay then
+    from = original
+  end
+  local delay = s.visibility + backoff_ms(s.backoff.kind, s.backoff.base, s.backoff.cap, count)
+  redis.call('ZADD', s.k.due, s.now + delay, id)
+  s.out[#s.out + 1] = { id, count, from, body }
+  s.delivered = s.delivered + 1
+end
+
+-- Moves an entry to the dead letters: dl_* fields first (DL_FIELDS of them), then the original's.
+local function dead_letter(s, stream, id, fields, owner, count)
+  local original, body = unwrap(s.k, stream, id, fields)
+  redis.call('XADD', s.k.dlq, '*', 'dl_id', original, 'dl_reason', 'max_deliveries', 'dl_count', count,
+    'dl_consumer', owner, 'dl_at', int_str(s.now), unpack(body))
+  settle(s.k, s.group, stream, id)
+end
+
+-- One due entry: settled (gone, given up, or of a skipped type) or claimed
+-- by the step's consumer, its own always and another's while there is room.
+local function redeliver(s, id)
+  local stream = stream_of(s.k, id)
+  local pending = redis.call('XPENDING', stream, s.group, id, id, 1)[1]
+  if not pending then
+    redis.call('ZREM', s.k.due, id)
+    return
+  end
+  local owner, count = pending[2], tonumber(pending[4])
+  local entry = redis.call('XRANGE', stream, id, id)[1]
+  local mine = owner == s.consumer
+  if not entry then
+    settle(s.k, s.group, stream, id)
+    s.trimmed = s.trimmed + 1
+  elseif count >= s.max_deliveries then
+    dead_letter(s, stream, id, entry[2], owner, count)
+  elseif not wanted(s, entry[2]) then
+    settle(s.k, s.group, stream, id)
+    s.skipped = s.skipped + 1
+  else
+    if mine or s.room > 0 then
+      if not mine then
+        s.room = s.room - 1
+      end
+      local claimed = redis.call('XCLAIM', stream, s.group, s.consumer, 0, id)[1]
+      hand_out(s, stream, id, claimed[2], count + 1)
+    end
+    return
+  end
+  if mine then
+    s.room = s.room + 1
+  end
+end
+
+-- New entries of one stream while there is room; true when it has more.
+local function read_new(s, stream)
+  while s.room > 0 and s.delivered < s.batch and s.budget > 0 do
+    local want = math.min(s.room, s.batch - s.delivered, s.budget)
+    local read = redis.call('XREADGROUP', 'GROUP', s.group, s.consumer, 'COUNT', want, 'STREAMS', stream, '>')
+    local entries = read and read[1][2] or {}
+    s.budget = s.budget - #entries
+    for _, entry in ipairs(entries) do
+      if wanted(s, entry[2]) then
+        s.room = s.room - 1
+        hand_out(s, stream, entry[1], entry[2], 1)
+      else
+        settle(s.k, s.group, stream, entry[1])
+        s.skipped = s.skipped + 1
+      end
+    end
+    if #entries < want then
+      return false
+    end
+  end
+  return true
+end
