@@ -1,6 +1,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
-import { ChangeFeedService, SubscribeStart, type FeedGroupStats } from "../../gen/boxoffice/v1/feed_pb.js";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { ChangeFeedService, SubscribeStart, type FeedGroupStats, type SubscribeRequestSchema } from "../../gen/boxoffice/v1/feed_pb.js";
 import { BadRequestSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { QueueService } from "../../gen/boxoffice/v1/queue_pb.js";
 import { uniqueId } from "../support/redis.js";
@@ -153,3 +154,53 @@ async function waitUntil(check: () => boolean): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }
+
+describe("Subscribe requests", () => {
+  it("are checked before anything reaches Redis", async () => {
+    const eventId = uniqueId();
+    const cases: Array<[MessageInitShape<typeof SubscribeRequestSchema>, string]> = [
+      [{ eventId, group: "g", consumer: "c", startAfterId: "1-1" }, "start_after_id"],
+      [{ eventId, group: "g", consumer: "c", start: SubscribeStart.AFTER_ID }, "start_after_id"],
+      [{ eventId, group: "{g}", consumer: "c" }, "group"],
+      [{ eventId, group: "g", consumer: "c", types: ["Queue Joined"] }, "types[0]"],
+      [{ eventId, group: "g", consumer: "c", maxInFlight: 0 }, "max_in_flight"],
+    ];
+    for (const [request, field] of cases) {
+      const err = await (async () => {
+        for await (const _ of feed.subscribe(request)) return undefined;
+      })().catch((e: unknown) => ConnectError.from(e));
+      expect(err?.code, field).toBe(Code.InvalidArgument);
+      expect(err?.findDetails(BadRequestSchema)[0]?.fieldViolations.map((v) => v.field)).toEqual([field]);
+    }
+    expect(await server.redis.exists(logKey(server, eventId))).toBe(0);
+  });
+});
+
+describe.each(["connect-port/grpc", "connect-port/connect", "connect-port/grpc-web"] as const)("Subscribe over %s", (name) => {
+  it("streams and acknowledges like the gRPC port", async () => {
+    const client = server.client(ChangeFeedService, server.transports[name]);
+    const eventId = uniqueId();
+    const ids = await appendJoins(server, eventId, 3);
+    const sub = new Subscriber(client, { eventId, group: "g", consumer: "c", start: SubscribeStart.BEGINNING });
+    onTestFinished(() => sub.cancel());
+    expect((await sub.take(3)).map((e) => e.id)).toEqual(ids);
+    expect((await client.ack({ eventId, group: "g", ids })).acknowledged).toBe(3);
+  });
+});
+
+describe("shutdown", () => {
+  it("ends open Subscribe streams with UNAVAILABLE", async () => {
+    const other = await startFeedServer();
+    onTestFinished(() => other.stop());
+    const client = other.client(ChangeFeedService);
+    const eventId = uniqueId();
+    await appendJoins(other, eventId, 1);
+    const sub = new Subscriber(client, { eventId, group: "g", consumer: "c", start: SubscribeStart.BEGINNING });
+    await sub.take(1);
+    await other.stop();
+    const ended = await sub.ended;
+    expect(ended).toBeInstanceOf(ConnectError);
+    expect((ended as ConnectError).code).toBe(Code.Unavailable);
+    expect(other.app.feed.subscriptions.active).toBe(0);
+  });
+});
