@@ -38,6 +38,8 @@ export function createFeedService(deps: FeedServiceDeps): ServiceImpl<typeof Cha
         group: req.group,
         consumer: req.consumer,
         maxInFlight: req.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT,
+        // Entries of other types are acknowledged for the whole group without
+        // being delivered (the contract asks every consumer of a group for the same types).
         types: req.types,
       };
       for await (const item of subscription(deps, request, ctx.signal, deps.subscriptions)) {

@@ -133,4 +133,33 @@ describe("redelivery backoff", () => {
     expect(await f.store.ack(f.eventId, "g", ["0-1"])).toBe(1);
     expect(await f.redis.xlen(f.k.replay)).toBe(0);
   });
+
+  it("acknowledges and replays each entry once under concurrent calls", async () => {
+    const f = fixture({ maxDeliveries: 1 });
+    await f.store.openGroup(f.eventId, "g", { kind: "beginning" });
+    const ids = await f.append(10);
+    await f.deliver("a");
+    const acked = await Promise.all(Array.from({ length: 6 }, () => f.store.ack(f.eventId, "g", ids.slice(0, 5))));
+    expect(acked.reduce((a, b) => a + b, 0)).toBe(5);
+    f.advance(VISIBILITY);
+    await f.deliver("a");
+    const page = await f.store.deadLetters(f.eventId, "g", undefined, 10);
+    if (page.kind !== "page") throw new Error(page.kind);
+    expect(page.deadLetters.map((d) => d.originalId)).toEqual(ids.slice(5));
+    const letters = page.deadLetters.map((d) => d.id);
+    const replays = await Promise.all(Array.from({ length: 6 }, () => f.store.replay(f.eventId, "g", letters)));
+    expect(replays.reduce((n, r) => n + (r.kind === "replayed" ? r.replayed : 0), 0)).toBe(5);
+    expect(await f.redis.xlen(f.k.replay)).toBe(5);
+  });
+});
+
+describe("stats", () => {
+  it("skip a group whose stream is gone", async () => {
+    const f = fixture();
+    await f.store.openGroup(f.eventId, "g", { kind: "beginning" });
+    await f.append(2);
+    expect((await f.store.stats(f.eventId)).groups.map((g) => g.group)).toEqual(["g"]);
+    await f.redis.del(f.k.log);
+    expect(await f.store.stats(f.eventId)).toEqual({ length: 0, firstId: undefined, lastId: undefined, groups: [] });
+  });
 });

@@ -12,6 +12,15 @@
 --   meta    hash: delivered_total, acked_total, trimmed_while_pending,
 --           skipped_total, replayed_total, created_ms
 --   groups  set: the event's group names
+--
+-- Why a due set rather than XAUTOCLAIM's min-idle-time: that is one value per
+-- call and counts Redis's own idle clock, while the backoff differs per entry
+-- (it grows with the delivery count) and the scripts' clock is TIME + skew.
+-- Every delivery (XREADGROUP or XCLAIM) writes the entry's due time in the
+-- same script; Ack, dead-lettering and trimming remove it. So the set always
+-- equals the group's pending entries, and the step finds exactly those due
+-- with one ZRANGEBYSCORE, then reads each one's owner and count (XPENDING on
+-- that id) and its fields (XRANGE: an empty answer means retention removed it).
 
 local function now_ms(skew_ms)
   local t = redis.call('TIME')
