@@ -61,6 +61,16 @@ describe("feed scripts", () => {
     expect(await store.openGroup(eventId, "g", { kind: "now" })).toEqual({ kind: "created" });
     expect(await store.openGroup(eventId, "g", { kind: "beginning" })).toEqual({ kind: "exists" });
   });
+
+  it("complete a group whose replay stream was deleted, instead of failing every step", async () => {
+    const { store, eventId, redis } = fixture();
+    const k = store.keys(eventId, "g");
+    await store.openGroup(eventId, "g", { kind: "now" });
+    await redis.del(k.replay);
+    expect(await store.deliver({ eventId, group: "g", consumer: "c", maxInFlight: 10, types: [] })).toEqual({ kind: "group_not_found" });
+    expect(await store.openGroup(eventId, "g", { kind: "now" })).toEqual({ kind: "exists" });
+    expect(await store.deliver({ eventId, group: "g", consumer: "c", maxInFlight: 10, types: [] })).toMatchObject({ kind: "delivered" });
+  });
 });
 
 describe("redelivery backoff", () => {

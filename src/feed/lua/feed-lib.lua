@@ -63,6 +63,20 @@ local function field_of(fields, name)
   return nil
 end
 
+-- The group's XINFO GROUPS record on `stream` (flat field list), or nil.
+local function group_info(stream, group)
+  local infos = redis.pcall('XINFO', 'GROUPS', stream)
+  if infos.err then
+    return nil
+  end
+  for _, info in ipairs(infos) do
+    if field_of(info, 'name') == group then
+      return info
+    end
+  end
+  return nil
+end
+
 -- Delay added to the visibility timeout before delivery number `n` + 1.
 -- Exponential uses full jitter (math.random, seeded by the caller).
 local function backoff_ms(kind, base, cap, n)

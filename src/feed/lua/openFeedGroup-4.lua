@@ -11,26 +11,26 @@
 
   Output: { code }
     GROUP_CREATED  the group was made, on the outbox and on its replay stream
-    GROUP_EXISTS   the group already existed; nothing changed
+    GROUP_EXISTS   the group already existed on the outbox (its start is not changed)
 ]]
 local k = { log = KEYS[1], replay = KEYS[2], groups = KEYS[3], meta = KEYS[4] }
 local group, start = ARGV[1], ARGV[2]
 
-local infos = redis.pcall('XINFO', 'GROUPS', k.log)
-if not infos.err then
-  for _, info in ipairs(infos) do
-    if field_of(info, 'name') == group then
-      return { GROUP_EXISTS }
-    end
-  end
+local on_log = group_info(k.log, group) ~= nil
+local on_replay = group_info(k.replay, group) ~= nil
+if on_log and on_replay then
+  return { GROUP_EXISTS }
 end
 
--- Writes start here.
-redis.call('XGROUP', 'CREATE', k.log, group, start, 'MKSTREAM')
-local replay = redis.pcall('XGROUP', 'CREATE', k.replay, group, '0', 'MKSTREAM')
-if replay.err and not string.find(replay.err, 'BUSYGROUP', 1, true) then
-  return redis.error_reply(replay.err)
+-- Writes start here. (A group missing from one stream only, say after its
+-- replay stream was deleted by hand, is completed.)
+if not on_replay then
+  redis.call('XGROUP', 'CREATE', k.replay, group, '0', 'MKSTREAM')
 end
+if on_log then
+  return { GROUP_EXISTS }
+end
+redis.call('XGROUP', 'CREATE', k.log, group, start, 'MKSTREAM')
 redis.call('SADD', k.groups, group)
 redis.call('HSETNX', k.meta, 'created_ms', int_str(now_ms(ARGV[3])))
 return { GROUP_CREATED }

@@ -17,15 +17,7 @@
 local k = { log = KEYS[1], replay = KEYS[2], dlq = KEYS[3], meta = KEYS[4] }
 local group = ARGV[1]
 
-local infos = redis.pcall('XINFO', 'GROUPS', k.log)
-local info
-if not infos.err then
-  for _, item in ipairs(infos) do
-    if field_of(item, 'name') == group then
-      info = item
-    end
-  end
-end
+local info = group_info(k.log, group)
 if not info then
   return { GROUP_NOT_FOUND, 0, 0, -1, 0, '', 0, 0, 0, 0 }
 end
