@@ -1,11 +1,18 @@
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { file_boxoffice_v1_errors } from "../gen/boxoffice/v1/errors_pb.js";
+import { ChangeFeedService } from "../gen/boxoffice/v1/feed_pb.js";
 import { QueueService } from "../gen/boxoffice/v1/queue_pb.js";
 import { SeatService } from "../gen/boxoffice/v1/seats_pb.js";
 import { file_google_rpc_error_details } from "../gen/google/rpc/error_details_pb.js";
 import { Health } from "../gen/grpc/health/v1/health_pb.js";
 import type { Config } from "./config.js";
+import { FeedStore } from "./feed/feed-store.js";
+import { PollingOutboxSignal } from "./feed/outbox-signal.js";
+import { SubscriptionCounter } from "./feed/subscription.js";
+import type { DeliveryPolicy } from "./feed/types.js";
+import { FeedWakeups } from "./feed/wakeups.js";
+import { StoredBackoff } from "./redis/outcomes.js";
 import { createHealthService } from "./health/health-service.js";
 import { HealthStatus, ServingStatus } from "./health/health-status.js";
 import { Admitter } from "./queue/admitter.js";
@@ -18,6 +25,7 @@ import { registration } from "./rpc/registration.js";
 import { createRequestValidator } from "./rpc/validator.js";
 import { availabilityWatch, type AvailabilityHub } from "./seats/availability-loop.js";
 import { SeatStore } from "./seats/seat-store.js";
+import { createFeedService } from "./services/feed-service.js";
 import { createQueueService } from "./services/queue-service.js";
 import { createSeatService } from "./services/seat-service.js";
 import { createConnectServer } from "./transport/connect-server.js";
@@ -44,6 +52,7 @@ export interface App {
   readonly seats: SeatStore;
   readonly availability: AvailabilityHub;
   readonly reaper: EventSweeper;
+  readonly feed: { readonly store: FeedStore; readonly wakeups: FeedWakeups; readonly subscriptions: SubscriptionCounter };
   /** Undefined when this instance runs no admitter (ADMIT_INTERVAL_MS=0). */
   readonly admitter: Admitter | undefined;
   readonly health: HealthStatus;
@@ -75,20 +84,30 @@ export function buildApp({ config, redis, logger, clockSkewMs }: AppDeps): App {
   const seats = new SeatStore(redis, { keyPrefix: config.redisKeyPrefix, clockSkewMs, retentionMs });
   const availability: AvailabilityHub = new WatchHub(outbox, availabilityWatch(seats, { logger }));
   const reaper = new EventSweeper(seats, { intervalMs: config.sweepIntervalMs, batch: 500, what: "seat holds", logger });
+  const feed = {
+    store: new FeedStore(redis, { keyPrefix: config.redisKeyPrefix, policy: deliveryPolicy(config), clockSkewMs }),
+    wakeups: new FeedWakeups(),
+    subscriptions: new SubscriptionCounter(),
+  };
   const health = new HealthStatus({
     "": ServingStatus.SERVING,
     [QueueService.typeName]: ServingStatus.SERVING,
     [SeatService.typeName]: ServingStatus.SERVING,
+    [ChangeFeedService.typeName]: ServingStatus.SERVING,
   });
 
   const validator = createRequestValidator();
   const services = [
     registration(QueueService, createQueueService({ store, hub, passes: config.passKeys })),
     registration(SeatService, createSeatService({ store: seats, hub: availability, passes: config.passKeys })),
+    registration(
+      ChangeFeedService,
+      createFeedService({ ...feed, outbox: new PollingOutboxSignal(config.feed.pollMs), retentionHours: config.feed.retentionHours }),
+    ),
     createHealthService(health),
   ];
   const reflection = createReflectionServices(
-    [QueueService, SeatService, Health, ...reflectionServiceDescriptors],
+    [QueueService, SeatService, ChangeFeedService, Health, ...reflectionServiceDescriptors],
     [file_google_rpc_error_details, file_boxoffice_v1_errors],
   );
   const registrations = [...services, ...reflection].map((r) => withCallPolicy(r, { logger, validator }));
@@ -106,6 +125,7 @@ export function buildApp({ config, redis, logger, clockSkewMs }: AppDeps): App {
     seats,
     availability,
     reaper,
+    feed,
     admitter,
     health,
     grpc,
@@ -128,5 +148,16 @@ export function buildApp({ config, redis, logger, clockSkewMs }: AppDeps): App {
       })();
       return stopping;
     },
+  };
+}
+
+function deliveryPolicy({ feed }: Config): DeliveryPolicy {
+  const backoff = { fixed: StoredBackoff.FIXED, linear: StoredBackoff.LINEAR, exponential: StoredBackoff.EXPONENTIAL }[feed.retryBackoff];
+  return {
+    visibilityTimeoutMs: feed.visibilityTimeoutMs,
+    backoff,
+    backoffBaseMs: feed.retryBaseMs,
+    backoffMaxMs: feed.retryMaxMs,
+    maxDeliveries: feed.maxDeliveries,
   };
 }

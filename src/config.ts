@@ -26,6 +26,27 @@ export interface Config {
   readonly passKeys: PassKeyring;
   /** True when PASS_KEYS was unset and a random key was made for this process (development only). */
   readonly passKeysGenerated: boolean;
+  /** The change feed: redelivery, retries, dead letters and polling (see `FeedConfig`). */
+  readonly feed: FeedConfig;
+}
+
+/** How the delay before a redelivery grows with the number of deliveries. */
+export type RetryBackoff = "fixed" | "linear" | "exponential";
+
+export interface FeedConfig {
+  /** An entry delivered and not acknowledged for this long is due for redelivery. */
+  readonly visibilityTimeoutMs: number;
+  /** `fixed`: base; `linear`: base × deliveries; `exponential`: base × 2^(deliveries-1), with full jitter. */
+  readonly retryBackoff: RetryBackoff;
+  readonly retryBaseMs: number;
+  /** Cap on the backoff delay. */
+  readonly retryMaxMs: number;
+  /** Deliveries after which an unacknowledged entry moves to the group's dead letters. */
+  readonly maxDeliveries: number;
+  /** How often a subscriber looks for new and due entries when it has not been woken. */
+  readonly pollMs: number;
+  /** Outbox entries older than this are trimmed (reported by GetFeedStats). */
+  readonly retentionHours: number;
 }
 
 export class ConfigError extends Error {
@@ -36,6 +57,8 @@ export class ConfigError extends Error {
     this.problems = problems;
   }
 }
+
+const RETRY_BACKOFFS: readonly string[] = ["fixed", "linear", "exponential"];
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
 
@@ -79,7 +102,22 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
   const sweepIntervalMs = int("SWEEP_INTERVAL_MS", 1000, 50, 60_000);
   const shutdownGraceMs = int("SHUTDOWN_GRACE_MS", 10_000, 0, 600_000);
   const admitIntervalMs = int("ADMIT_INTERVAL_MS", 250, 0, 999);
-  const feedRetentionHours = int("FEED_RETENTION_HOURS", 24, 1, 8760);
+  const retryBackoff = env["FEED_RETRY_BACKOFF"] || "exponential";
+  if (!RETRY_BACKOFFS.includes(retryBackoff)) {
+    problems.push(`FEED_RETRY_BACKOFF must be one of ${RETRY_BACKOFFS.join(", ")}, got "${retryBackoff}"`);
+  }
+  const feed: FeedConfig = Object.freeze({
+    visibilityTimeoutMs: int("FEED_VISIBILITY_TIMEOUT_MS", 30_000, 100, 86_400_000),
+    retryBackoff: retryBackoff as RetryBackoff,
+    retryBaseMs: int("FEED_RETRY_BASE_MS", 1_000, 0, 3_600_000),
+    retryMaxMs: int("FEED_RETRY_MAX_MS", 60_000, 0, 86_400_000),
+    maxDeliveries: int("FEED_MAX_DELIVERIES", 5, 1, 1_000),
+    pollMs: int("FEED_POLL_MS", 100, 10, 60_000),
+    retentionHours: int("FEED_RETENTION_HOURS", 24, 1, 8_760),
+  });
+  if (feed.retryMaxMs < feed.retryBaseMs) {
+    problems.push(`FEED_RETRY_MAX_MS (${feed.retryMaxMs}) must not be below FEED_RETRY_BASE_MS (${feed.retryBaseMs})`);
+  }
   const passSpec = env["PASS_KEYS"];
   const passKeysGenerated = passSpec === undefined || passSpec === "";
   const parsed = parsePassKeys(passKeysGenerated ? `dev:base64:${randomBytes(32).toString("base64")}` : passSpec);
@@ -100,9 +138,10 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     sweepIntervalMs,
     shutdownGraceMs,
     admitIntervalMs,
-    feedRetentionMs: feedRetentionHours * 3_600_000,
+    feedRetentionMs: feed.retentionHours * 3_600_000,
     passKeys: parsed.keys,
     passKeysGenerated,
+    feed,
   };
   return Object.freeze(config);
 }

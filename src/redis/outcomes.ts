@@ -96,3 +96,21 @@ export const StoredSeatStatus = {
   HELD: 2,
   SOLD: 3,
 } as const;
+
+/**
+ * Outcome codes of the change feed's scripts (`src/feed/lua`), rendered into
+ * their prelude only, beside `Outcome` (whose `OK` they also use). Kept apart
+ * so the feed's codes do not change the other features' scripts.
+ */
+export const FeedOutcome = {
+  GROUP_CREATED: 50,
+  GROUP_EXISTS: 51,
+  GROUP_NOT_FOUND: 52,
+} as const;
+
+/** The redelivery delay curves as the feed scripts know them. */
+export const StoredBackoff = {
+  FIXED: 1,
+  LINEAR: 2,
+  EXPONENTIAL: 3,
+} as const;

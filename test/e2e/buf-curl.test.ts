@@ -21,6 +21,7 @@ afterAll(async () => {
 });
 
 const SERVICES = [
+  "boxoffice.v1.ChangeFeedService",
   "boxoffice.v1.QueueService",
   "boxoffice.v1.SeatService",
   "grpc.health.v1.Health",
