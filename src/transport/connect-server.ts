@@ -1,4 +1,3 @@
-import { connectNodeAdapter } from "@connectrpc/connect-node";
 import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
@@ -7,6 +6,7 @@ import type { ServiceRegistration } from "../rpc/registration.js";
 import { CallRegistry } from "./call-registry.js";
 import { drainInterceptor } from "./connect/drain-interceptor.js";
 import { keepSessionAlive } from "./connect/h2-keepalive.js";
+import { createNodeHandler } from "./connect/node-handler.js";
 import { sniffProtocol } from "./connect/protocol-sniffer.js";
 import type { TransportServer } from "./transport-server.js";
 
@@ -49,12 +49,10 @@ export function createConnectServer(
   const keepaliveTimeMs = options.keepaliveTimeMs ?? 30_000;
   const keepaliveTimeoutMs = options.keepaliveTimeoutMs ?? 10_000;
   const registry = new CallRegistry();
-  const handler = connectNodeAdapter({
-    routes(router) {
-      for (const { service, impl } of registrations) router.service(service, impl);
-    },
+  const handler = createNodeHandler(registrations, {
     interceptors: [drainInterceptor(registry)],
     readMaxBytes: options.readMaxBytes ?? 4 * 1024 * 1024,
+    logger,
   });
 
   let draining = false;
