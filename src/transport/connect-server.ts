@@ -10,6 +10,9 @@ import { createNodeHandler } from "./connect/node-handler.js";
 import { sniffProtocol } from "./connect/protocol-sniffer.js";
 import type { TransportServer } from "./transport-server.js";
 
+/** After the grace period, how long aborted calls get to send their error before connections are cut. */
+const abortedCallsMs = 1_000;
+
 export interface ConnectServerOptions {
   logger?: Logger;
   /** HTTP/2 PING interval (and TCP keepalive delay for HTTP/1.1). Default 30 s; 0 disables pings. */
@@ -34,7 +37,8 @@ export interface ConnectServerOptions {
  * Shutdown (see `TransportServer`): stops accepting, aborts streaming calls'
  * `ctx.signal` with UNAVAILABLE, sends GOAWAY on HTTP/2 connections and
  * closes HTTP/1.1 connections as their current response completes; after
- * `graceMs`, aborts the rest and destroys the sockets.
+ * `graceMs`, aborts the rest (they answer UNAVAILABLE) and destroys the
+ * sockets still open a second later.
  *
  * Note: Node's HTTP/1.1 request and header timeouts are only armed by
  * `http.Server.listen()`, so they do not apply here; long Connect streams
@@ -120,14 +124,19 @@ export function createConnectServer(
         logger?.info({ graceMs }, "connect server draining");
         draining = true;
         registry.drain();
+        let cut: NodeJS.Timeout | undefined;
         const timer = setTimeout(() => {
-          logger?.warn({ graceMs }, "connect server grace period over, closing remaining connections");
+          logger?.warn({ graceMs }, "connect server grace period over, aborting remaining calls");
           registry.force();
-          for (const socket of sockets) socket.destroy();
+          // The aborted calls still answer UNAVAILABLE (SHUTTING_DOWN); connections left after that are cut.
+          cut = setTimeout(() => {
+            for (const socket of sockets) socket.destroy();
+          }, abortedCallsMs);
         }, graceMs);
         // Resolves once every accepted connection has closed.
         server.close(() => {
           clearTimeout(timer);
+          clearTimeout(cut);
           resolve();
         });
         for (const session of h2Sessions) session.close();
