@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConfigureQueueRequestSchema, QueueState } from "../../gen/boxoffice/v1/queue_pb.js";
 import { BadRequestSchema, ErrorInfoSchema, type BadRequest, type ErrorInfo } from "../../gen/google/rpc/error_details_pb.js";
 import { startEmbeddedRedis, type EmbeddedRedis } from "../../src/redis/embedded-redis.js";
-import { envelope, rawGrpcCall } from "../support/raw-wire.js";
+import { envelope, rawGrpcCall, rawGrpcWebCall } from "../support/raw-wire.js";
 import { uniqueId } from "../support/redis.js";
 import { startServer, type RunningServer } from "./server.js";
 
@@ -110,6 +110,24 @@ describe("Connect port, gRPC protocol, further cases", () => {
 
   it("an unsupported encoding is UNIMPLEMENTED, as the gRPC spec says", async () => {
     await expectRefused(() => rawGrpcCall(server.connectUrl, PATH, { ...grpc, "grpc-encoding": "zstd" }, envelope(configure(), 1)), Code.Unimplemented);
+  });
+});
+
+describe("Connect port, gRPC-Web protocol", () => {
+  const web = { "content-type": "application/grpc-web+proto" };
+
+  it("accepts the well-formed request (the control)", async () => {
+    expect((await rawGrpcWebCall(server.connectUrl, PATH, web, envelope(configure()))).code).toBe(OK);
+  });
+
+  it.each(grpcCases)("%s", async (_name, headers, body) => {
+    await expectRefused(() => rawGrpcWebCall(server.connectUrl, PATH, { ...headers, ...web }, body()));
+  });
+
+  it("an unknown enum name over grpc-web+json, with a field violation", async () => {
+    const body = envelope(Buffer.from(JSON.stringify({ eventId: uniqueId(), state: "QUEUE_STATE_PAUSD" })));
+    const outcome = await expectRefused(() => rawGrpcWebCall(server.connectUrl, PATH, { "content-type": "application/grpc-web+json" }, body));
+    expect(outcome.badRequest?.fieldViolations.map((v) => v.field)).toEqual(["state"]);
   });
 });
 

@@ -78,3 +78,27 @@ function headerBytes(headers: http2.IncomingHttpHeaders): number {
   }
   return n;
 }
+
+/**
+ * Sends one gRPC-Web request over HTTP/1.1 exactly as given and reads the
+ * status from the trailer frame (flag 0x80) at the end of the body, or from
+ * the headers of a trailers-only answer.
+ */
+export async function rawGrpcWebCall(baseUrl: string, path: string, headers: Record<string, string>, body: Uint8Array): Promise<WireStatus> {
+  const res = await fetch(`${baseUrl}${path}`, { method: "POST", headers, body });
+  const bytes = Buffer.from(await res.arrayBuffer());
+  const head: http2.IncomingHttpHeaders = { ":status": String(res.status) };
+  res.headers.forEach((value, key) => (head[key] = value));
+  const tail: http2.IncomingHttpHeaders = {};
+  for (let at = 0; at + 5 <= bytes.byteLength; ) {
+    const length = bytes.readUInt32BE(at + 1);
+    if ((bytes[at]! & 0x80) === 0x80) {
+      for (const line of bytes.subarray(at + 5, at + 5 + length).toString("latin1").split("\r\n")) {
+        const colon = line.indexOf(":");
+        if (colon > 0) tail[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+      }
+    }
+    at += 5 + length;
+  }
+  return readStatus(head, tail);
+}
