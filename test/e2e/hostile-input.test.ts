@@ -81,6 +81,10 @@ describe.each([
   it.each(grpcCases)("%s", async (_name, headers, body) => {
     await expectRefused(() => rawGrpcCall(url(), PATH, headers, body()));
   });
+
+  it("a message over the 4 MiB limit is RESOURCE_EXHAUSTED", async () => {
+    await expectRefused(() => rawGrpcCall(url(), PATH, grpc, envelope(new Uint8Array(5 * 1024 * 1024))), Code.ResourceExhausted);
+  });
 });
 
 it("gRPC port: content-type grpc+json is not a codec grpc-js speaks; its JSON body is an undecodable message", async () => {

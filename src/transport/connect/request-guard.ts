@@ -58,7 +58,8 @@ export const rejectionInterceptor: Interceptor = (next) => (req) => {
  * connect's protocol code writes the error. Requests it cannot judge
  * (unknown content types, unsupported encodings, GET, oversized bodies,
  * request streams) pass through for connect to answer per its protocols.
- * The body is read once here and handed on as read.
+ * The body is read once here and handed on as read; the message is decoded
+ * here and again by connect (the Connect port is not the hot path).
  */
 export function guardRequests(handler: UniversalHandlerFn, method: DescMethod, readMaxBytes: number): UniversalHandlerFn {
   const singleRequest = method.methodKind === "unary" || method.methodKind === "server_streaming";
@@ -73,7 +74,10 @@ export function guardRequests(handler: UniversalHandlerFn, method: DescMethod, r
     }
     if (!singleRequest || !isByteStream(req.body)) return handler(req);
     const body = await readUpTo(req.body, readMaxBytes);
-    if (body.rest !== undefined) return handler({ ...req, body: replay(body.bytes, body.rest) });
+    if (body.rest !== undefined || body.failure !== undefined) {
+      // Too large, or the client went away mid-body: connect answers these as it always does.
+      return handler({ ...req, body: replay(body.bytes, body.rest, body.failure) });
+    }
     const problem = inspect(method, framing, req.header.get(framing.encodingHeader), body.bytes, readMaxBytes);
     return handler(problem === undefined ? { ...req, body: replay(body.bytes) } : refuse(req, framing, problem));
   };
@@ -136,25 +140,36 @@ function isByteStream(body: UniversalServerRequest["body"]): body is AsyncIterab
   return typeof body === "object" && body !== null && Symbol.asyncIterator in body;
 }
 
+interface ReadBody {
+  readonly bytes: Uint8Array;
+  /** Set when the body is longer than the limit: the iterator, with the rest unread. */
+  readonly rest?: AsyncIterator<Uint8Array>;
+  /** Set when reading failed (e.g. the client reset the stream). */
+  readonly failure?: { readonly error: unknown };
+}
+
 /** Reads the body up to `limit` bytes; past it, hands back the iterator with the rest unread. */
-async function readUpTo(
-  body: AsyncIterable<Uint8Array>,
-  limit: number,
-): Promise<{ bytes: Uint8Array; rest?: AsyncIterator<Uint8Array> }> {
+async function readUpTo(body: AsyncIterable<Uint8Array>, limit: number): Promise<ReadBody> {
   const chunks: Uint8Array[] = [];
   let size = 0;
   const it = body[Symbol.asyncIterator]();
-  for (;;) {
-    const next = await it.next();
-    if (next.done === true) return { bytes: concat(chunks, size) };
-    chunks.push(next.value);
-    size += next.value.byteLength;
-    if (size > limit) return { bytes: concat(chunks, size), rest: it };
+  try {
+    for (;;) {
+      const next = await it.next();
+      if (next.done === true) return { bytes: concat(chunks, size) };
+      chunks.push(next.value);
+      size += next.value.byteLength;
+      if (size > limit) return { bytes: concat(chunks, size), rest: it };
+    }
+  } catch (error) {
+    return { bytes: concat(chunks, size), failure: { error } };
   }
 }
 
-async function* replay(bytes: Uint8Array, rest?: AsyncIterator<Uint8Array>): AsyncGenerator<Uint8Array> {
+/** The body as connect would have read it: the bytes already read, then the rest or the read failure. */
+async function* replay(bytes: Uint8Array, rest?: AsyncIterator<Uint8Array>, failure?: { error: unknown }): AsyncGenerator<Uint8Array> {
   if (bytes.byteLength > 0) yield bytes;
+  if (failure !== undefined) throw failure.error;
   if (rest === undefined) return;
   for (let next = await rest.next(); next.done !== true; next = await rest.next()) yield next.value;
 }
