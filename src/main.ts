@@ -52,7 +52,7 @@ async function main(): Promise<void> {
   if (config.passKeysGenerated) {
     logger.warn("PASS_KEYS is not set: admission passes are signed with a random key of this process only; other instances and backends cannot verify them");
   }
-  logger.info({ grpc: `${config.host}:${grpcPort}`, connect: `${config.host}:${connectPort}` }, "boxoffice is serving");
+  logger.info({ grpc: `${config.host}:${grpcPort}`, connect: `${config.host}:${connectPort}`, pid: process.pid }, "boxoffice is serving");
 
   let exiting = false;
   const stop = async (signal: string): Promise<void> => {

@@ -4,7 +4,7 @@ import { pathToString } from "@bufbuild/protobuf/reflect";
 import type { Validator } from "@bufbuild/protovalidate";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import type { Logger } from "pino";
-import { backendUnavailable, invalidRequest } from "./errors.js";
+import { backendUnavailable, boundError, invalidRequest } from "./errors.js";
 import type { ServiceRegistration } from "./registration.js";
 
 export interface CallPolicyDeps {
@@ -22,9 +22,9 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
  * something is logged so the hot path pays nothing for it; protovalidate
  * validation before the implementation
  * runs (so nothing invalid reaches Redis), and error mapping. Expected
- * failures are `ConnectError`s raised by the implementation; a Redis outage
- * becomes UNAVAILABLE; anything else is logged as a bug and returned as
- * INTERNAL without its message.
+ * failures are `ConnectError`s raised by the implementation (cut to
+ * `ERROR_BOUNDS`); a Redis outage becomes UNAVAILABLE; anything else is
+ * logged as a bug and returned as INTERNAL without its message.
  */
 export function withCallPolicy(reg: ServiceRegistration, deps: CallPolicyDeps): ServiceRegistration {
   const impl: Record<string, AnyFn> = {};
@@ -122,7 +122,7 @@ export function mapError(err: unknown, ctx: HandlerContext, log: () => Logger): 
     if (err.code === Code.Internal || err.code === Code.Unknown) {
       log().error({ err }, "call failed");
     }
-    return err;
+    return boundError(err);
   }
   if (isRedisUnavailable(err)) {
     log().warn({ err }, "redis unavailable");

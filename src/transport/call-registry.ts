@@ -1,13 +1,18 @@
-import { Code, ConnectError } from "@connectrpc/connect";
+import type { ConnectError } from "@connectrpc/connect";
+import { shuttingDown } from "../rpc/errors.js";
 
 /** Anything whose signal the registry can abort: a handler context, an AbortController. */
 export interface Abortable {
   abort(reason?: unknown): void;
 }
 
-/** The reason every call aborted by a shutdown sees in `ctx.signal.reason`. */
+/**
+ * The reason every call aborted by a shutdown sees in `ctx.signal.reason`, and
+ * the error of calls refused while draining: UNAVAILABLE with ErrorInfo
+ * SHUTTING_DOWN.
+ */
 export function shutdownError(): ConnectError {
-  return new ConnectError("server is shutting down", Code.Unavailable);
+  return shuttingDown();
 }
 
 /**

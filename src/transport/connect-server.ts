@@ -1,4 +1,3 @@
-import { connectNodeAdapter } from "@connectrpc/connect-node";
 import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
@@ -7,8 +6,12 @@ import type { ServiceRegistration } from "../rpc/registration.js";
 import { CallRegistry } from "./call-registry.js";
 import { drainInterceptor } from "./connect/drain-interceptor.js";
 import { keepSessionAlive } from "./connect/h2-keepalive.js";
+import { createNodeHandler } from "./connect/node-handler.js";
 import { sniffProtocol } from "./connect/protocol-sniffer.js";
 import type { TransportServer } from "./transport-server.js";
+
+/** After the grace period, how long aborted calls get to send their error before connections are cut. */
+const abortedCallsMs = 1_000;
 
 export interface ConnectServerOptions {
   logger?: Logger;
@@ -34,7 +37,8 @@ export interface ConnectServerOptions {
  * Shutdown (see `TransportServer`): stops accepting, aborts streaming calls'
  * `ctx.signal` with UNAVAILABLE, sends GOAWAY on HTTP/2 connections and
  * closes HTTP/1.1 connections as their current response completes; after
- * `graceMs`, aborts the rest and destroys the sockets.
+ * `graceMs`, aborts the rest (they answer UNAVAILABLE) and destroys the
+ * sockets still open a second later.
  *
  * Note: Node's HTTP/1.1 request and header timeouts are only armed by
  * `http.Server.listen()`, so they do not apply here; long Connect streams
@@ -49,12 +53,10 @@ export function createConnectServer(
   const keepaliveTimeMs = options.keepaliveTimeMs ?? 30_000;
   const keepaliveTimeoutMs = options.keepaliveTimeoutMs ?? 10_000;
   const registry = new CallRegistry();
-  const handler = connectNodeAdapter({
-    routes(router) {
-      for (const { service, impl } of registrations) router.service(service, impl);
-    },
+  const handler = createNodeHandler(registrations, {
     interceptors: [drainInterceptor(registry)],
     readMaxBytes: options.readMaxBytes ?? 4 * 1024 * 1024,
+    logger,
   });
 
   let draining = false;
@@ -122,14 +124,19 @@ export function createConnectServer(
         logger?.info({ graceMs }, "connect server draining");
         draining = true;
         registry.drain();
+        let cut: NodeJS.Timeout | undefined;
         const timer = setTimeout(() => {
-          logger?.warn({ graceMs }, "connect server grace period over, closing remaining connections");
+          logger?.warn({ graceMs }, "connect server grace period over, aborting remaining calls");
           registry.force();
-          for (const socket of sockets) socket.destroy();
+          // The aborted calls still answer UNAVAILABLE (SHUTTING_DOWN); connections left after that are cut.
+          cut = setTimeout(() => {
+            for (const socket of sockets) socket.destroy();
+          }, abortedCallsMs);
         }, graceMs);
         // Resolves once every accepted connection has closed.
         server.close(() => {
           clearTimeout(timer);
+          clearTimeout(cut);
           resolve();
         });
         for (const session of h2Sessions) session.close();

@@ -11,6 +11,7 @@ import {
 import type { Logger } from "pino";
 import type { ServiceRegistration } from "../rpc/registration.js";
 import { CallRegistry } from "./call-registry.js";
+import { badInputInterceptor, decodeRequest } from "./grpc/bad-input.js";
 import type { MethodRuntime } from "./grpc/call-context.js";
 import {
   bidiStreamingHandler,
@@ -62,7 +63,7 @@ export function createGrpcServer(
 ): TransportServer {
   const logger = options.logger;
   const registry = new CallRegistry();
-  const server = new Server(channelOptions(options));
+  const server = new Server({ ...channelOptions(options), interceptors: [badInputInterceptor] });
   for (const registration of registrations) {
     const { definition, implementation } = buildService(registration, registry, logger);
     server.addService(definition, implementation);
@@ -168,7 +169,8 @@ function handlerFor(rt: MethodRuntime, impl: (...args: unknown[]) => unknown): U
 /**
  * Serializers straight from the descriptors. Implementations return message
  * init shapes; `create` passes real messages through untouched. Buffers are
- * views over protobuf-es's bytes, not copies.
+ * views over protobuf-es's bytes, not copies. A request that does not decode
+ * becomes an `UndecodableRequest` the handlers answer with INVALID_ARGUMENT.
  */
 function methodDefinition(path: string, method: DescMethod): MethodDefinition<Message, Output> {
   const { input, output } = method;
@@ -178,7 +180,7 @@ function methodDefinition(path: string, method: DescMethod): MethodDefinition<Me
     requestStream: method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming",
     responseStream: method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming",
     requestSerialize: (value: Message) => asBuffer(toBinary(input, create(input, value))),
-    requestDeserialize: (bytes: Buffer) => fromBinary(input, bytes),
+    requestDeserialize: (bytes: Buffer) => decodeRequest(input, bytes) as Message,
     responseSerialize: (value: Output) => asBuffer(toBinary(output, create(output, value))),
     responseDeserialize: (bytes: Buffer) => fromBinary(output, bytes),
   };

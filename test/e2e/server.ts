@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import type { DescService } from "@bufbuild/protobuf";
 import { createClient, type Client, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
-import type { Redis } from "ioredis";
+import { Redis } from "ioredis";
 import pino from "pino";
 import { buildApp, type App } from "../../src/app.js";
 import { loadConfig } from "../../src/config.js";
@@ -22,8 +22,8 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-/** The real app, in-process, on two free ports of 127.0.0.1, over the test Redis. */
-export async function startServer(env: Record<string, string> = {}): Promise<RunningServer> {
+/** The real app, in-process, on two free ports of 127.0.0.1, over the test Redis (or the one at `redisUrl`). */
+export async function startServer(env: Record<string, string> = {}, redisUrl?: string): Promise<RunningServer> {
   const config = loadConfig({
     PORT: "0",
     CONNECT_PORT: "0",
@@ -36,7 +36,7 @@ export async function startServer(env: Record<string, string> = {}): Promise<Run
     ADMIT_INTERVAL_MS: "0",
     ...env,
   });
-  const redis = await connectRedis();
+  const redis = redisUrl === undefined ? connectRedis() : new Redis(redisUrl);
   let skew = 0;
   const app = buildApp({ config, redis, logger: pino({ level: "silent" }), clockSkewMs: () => skew });
   const { grpcPort, connectPort } = await app.listen();

@@ -85,19 +85,24 @@ describe("WatchPosition lifecycle", () => {
     await server.app.hub.stopped(eventId);
   });
 
-  it("ends open streams with UNAVAILABLE when the server shuts down, on both ports", async () => {
+  it("ends open streams with UNAVAILABLE and ErrorInfo SHUTTING_DOWN when the server shuts down, on both ports", async () => {
     const own = await startServer();
     const eventId = uniqueId();
     const setup = own.client(QueueService);
     await setup.configureQueue({ eventId });
     await setup.join({ eventId, userId: "u" });
-    const watches = (["grpc-port/grpc", "connect-port/grpc", "connect-port/connect"] as const).map((name) =>
+    const watches = (["grpc-port/grpc", "connect-port/grpc", "connect-port/connect", "connect-port/grpc-web"] as const).map((name) =>
       pull(own.client(QueueService, own.transports[name]).watchPosition({ eventId, userId: "u" })),
     );
     for (const watch of watches) await watch.next();
     const stopping = own.stop();
     for (const watch of watches) {
-      await expect(watch.next()).rejects.toMatchObject({ code: Code.Unavailable });
+      const error = await watch.next().then(
+        () => undefined,
+        (e: unknown) => ConnectError.from(e),
+      );
+      expect(error?.code).toBe(Code.Unavailable);
+      expect(error?.findDetails(ErrorInfoSchema)[0]).toMatchObject({ reason: "SHUTTING_DOWN", domain: "boxoffice.v1" });
     }
     await stopping;
     await own.app.hub.stopped(eventId);

@@ -1,6 +1,7 @@
 import { Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { describe, expect, it } from "vitest";
+import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { Health } from "../../gen/grpc/health/v1/health_pb.js";
 import type { ServiceRegistration } from "../../src/rpc/registration.js";
 import { createConnectServer } from "../../src/transport/connect-server.js";
@@ -54,7 +55,12 @@ describe.each(cases)("shutdown: $name", ({ server, transport }) => {
 
     const stopped = srv.shutdown(10_000);
 
-    await expect(stream.next()).rejects.toMatchObject({ code: Code.Unavailable });
+    const streamError = await stream.next().then(
+      () => undefined,
+      (e: unknown) => ConnectError.from(e),
+    );
+    expect(streamError?.code).toBe(Code.Unavailable);
+    expect(streamError?.findDetails(ErrorInfoSchema)[0]?.reason).toBe("SHUTTING_DOWN");
     const streamReason = await probe.trace("s1").ended.promise;
     expect(streamReason).toBeInstanceOf(ConnectError);
     expect(ConnectError.from(streamReason).code).toBe(Code.Unavailable);
@@ -70,7 +76,7 @@ describe.each(cases)("shutdown: $name", ({ server, transport }) => {
     const unary = health.check({ service: "hang:u2" });
     const outcome = unary.then(
       () => "answered",
-      () => "failed",
+      (e: unknown) => ConnectError.from(e).findDetails(ErrorInfoSchema)[0]?.reason ?? "failed without ErrorInfo",
     );
     await probe.trace("u2").started.promise;
 
@@ -78,6 +84,6 @@ describe.each(cases)("shutdown: $name", ({ server, transport }) => {
 
     const reason = await probe.trace("u2").ended.promise;
     expect(ConnectError.from(reason).code).toBe(Code.Unavailable);
-    expect(await outcome).toBe("failed");
+    expect(await outcome).toBe("SHUTTING_DOWN");
   });
 });

@@ -19,6 +19,7 @@ import type {
 } from "@grpc/grpc-js";
 import type { Readable } from "node:stream";
 import { shutdownError } from "../call-registry.js";
+import { UndecodableRequest } from "./bad-input.js";
 import { GrpcCall, type MethodRuntime, type ServerSurfaceCall } from "./call-context.js";
 import { appendHeadersToMetadata } from "./metadata.js";
 import { toConnectError, toGrpcStatus } from "./status.js";
@@ -34,6 +35,11 @@ type WritableCall = ServerWritableStream<Message, Output> | ServerDuplexStream<M
 
 export function unaryHandler(rt: MethodRuntime, impl: AnyUnaryImpl): handleUnaryCall<Message, Output> {
   return (call, callback) => {
+    const request: unknown = call.request;
+    if (request instanceof UndecodableRequest) {
+      callback(toGrpcStatus(request.error));
+      return;
+    }
     const gc = new GrpcCall(rt, call);
     respondOnce(rt, call, gc, invoke(impl, call.request, gc.ctx), callback);
   };
@@ -60,6 +66,11 @@ export function serverStreamingHandler(
   return (call) => {
     if (rt.registry.isDraining) {
       call.emit("error", toGrpcStatus(shutdownError()));
+      return;
+    }
+    const request: unknown = call.request;
+    if (request instanceof UndecodableRequest) {
+      call.emit("error", toGrpcStatus(request.error));
       return;
     }
     const gc = new GrpcCall(rt, call);
@@ -174,6 +185,7 @@ function drained(call: WritableCall, signal: AbortSignal): Promise<void> {
 async function* readRequests(stream: Readable, gc: GrpcCall): AsyncGenerator<Message> {
   try {
     for await (const message of stream.iterator({ destroyOnReturn: false })) {
+      if (message instanceof UndecodableRequest) throw message.error;
       yield message as Message;
     }
   } catch (err) {

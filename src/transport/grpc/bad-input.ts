@@ -1,0 +1,69 @@
+import { fromBinary, type DescMessage, type Message } from "@bufbuild/protobuf";
+import type { ConnectError } from "@connectrpc/connect";
+import { status as GrpcStatus, type ServerInterceptingCallInterface, type ServerInterceptor } from "@grpc/grpc-js";
+import { malformedRequest } from "../../rpc/errors.js";
+import { toGrpcStatus } from "./status.js";
+
+/**
+ * What the request deserializer hands grpc-js for bytes that are not a valid
+ * message. grpc-js answers a throwing deserializer with INTERNAL; a value lets
+ * the handler answer INVALID_ARGUMENT instead, before anything runs.
+ */
+export class UndecodableRequest {
+  constructor(readonly error: ConnectError) {}
+}
+
+/** Decodes a request message, or describes why the bytes are not one. */
+export function decodeRequest(schema: DescMessage, bytes: Uint8Array): Message | UndecodableRequest {
+  try {
+    return fromBinary(schema, bytes);
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    return new UndecodableRequest(malformedRequest(`request body is not a valid ${schema.typeName}: ${why}`));
+  }
+}
+
+/**
+ * Statuses grpc-js itself sends for requests it cannot read, before any
+ * handler runs, with the bad-input error to send instead. grpc-js reports
+ * them as INTERNAL with these fixed texts (checked by the transport tests, so
+ * a grpc-js release that changes them fails loudly rather than silently).
+ */
+const unreadable: ReadonlyArray<{ prefix: string; error: () => ConnectError }> = [
+  {
+    prefix: "Invalid grpc-timeout value",
+    error: () => malformedRequest("grpc-timeout is not a valid timeout (1-8 digits and a unit of H, M, S, m, u or n)", { header: "grpc-timeout" }),
+  },
+  {
+    prefix: "Failed to decompress message",
+    error: () => malformedRequest("request message is flagged compressed but does not decompress with its grpc-encoding", { header: "grpc-encoding" }),
+  },
+];
+
+/**
+ * A grpc-js server interceptor that turns grpc-js's own INTERNAL answers to
+ * malformed requests (an invalid `grpc-timeout`, a message that does not
+ * decompress) into INVALID_ARGUMENT with ErrorInfo INVALID_REQUEST: bad
+ * input, not a server bug.
+ *
+ * grpc-js sends those statuses from the innermost call object, past every
+ * interceptor's responder, so the interceptor wraps that object's
+ * `sendStatus` (it is the `call` the first interceptor receives). Every other
+ * status passes through unchanged. One closure per call, no wrapper object.
+ */
+export const badInputInterceptor: ServerInterceptor = (_method, call) => {
+  const base = call as ServerInterceptingCallInterface & { sendStatus: ServerInterceptingCallInterface["sendStatus"] };
+  const send = base.sendStatus.bind(base);
+  base.sendStatus = (status) => {
+    if (status.code === GrpcStatus.INTERNAL) {
+      const match = unreadable.find((u) => status.details.startsWith(u.prefix));
+      if (match) {
+        send(toGrpcStatus(match.error()));
+        return;
+      }
+    }
+    send(status);
+  };
+  // grpc-js types an interceptor's result as its wrapper class; the call itself serves the same interface.
+  return base as unknown as ReturnType<ServerInterceptor>;
+};
