@@ -1,12 +1,29 @@
 import pino, { type Logger } from "pino";
 
-/** The root logger: JSON lines, with credentials redacted wherever they appear. */
+/**
+ * The root logger: JSON lines, with credentials redacted wherever they
+ * appear (bearer tokens, `authorization` headers, admission passes, keys).
+ * Calls never log request bodies; the redaction is the second line of defence.
+ */
 export function createLogger(level: string): Logger {
   return pino({
     level,
     base: { service: "boxoffice" },
     redact: {
-      paths: ["authorization", "*.authorization", "headers.authorization", "redisUrl", "*.password"],
+      paths: [
+        "authorization",
+        "*.authorization",
+        "*.headers.authorization",
+        "pass",
+        "*.pass",
+        "*.*.pass",
+        "token",
+        "*.token",
+        "authTokens",
+        "passKeys",
+        "redisUrl",
+        "*.password",
+      ],
       censor: "[redacted]",
     },
   });
