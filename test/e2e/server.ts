@@ -3,7 +3,7 @@ import type { DescService } from "@bufbuild/protobuf";
 import { createClient, type Client, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import type { Redis } from "ioredis";
-import pino from "pino";
+import pino, { type Logger } from "pino";
 import { buildApp, type App } from "../../src/app.js";
 import { loadConfig } from "../../src/config.js";
 import { connectRedis } from "../support/redis.js";
@@ -22,8 +22,19 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-/** The real app, in-process, on two free ports of 127.0.0.1, over the test Redis. */
-export async function startServer(env: Record<string, string> = {}): Promise<RunningServer> {
+export interface ServerOptions {
+  /** Redis database the app works in (default 0); a test that counts keys takes one of its own. */
+  readonly db?: number;
+  /** Where the app logs; silent by default. */
+  readonly logger?: Logger;
+}
+
+/**
+ * The real app, in-process, on two free ports of 127.0.0.1, over the test
+ * Redis. Without AUTH_TOKENS in `env` it runs in development mode (no
+ * authentication), as most tests want.
+ */
+export async function startServer(env: Record<string, string> = {}, options: ServerOptions = {}): Promise<RunningServer> {
   const config = loadConfig({
     PORT: "0",
     CONNECT_PORT: "0",
@@ -36,9 +47,9 @@ export async function startServer(env: Record<string, string> = {}): Promise<Run
     ADMIT_INTERVAL_MS: "0",
     ...env,
   });
-  const redis = await connectRedis();
+  const redis = connectRedis({ db: options.db ?? 0 });
   let skew = 0;
-  const app = buildApp({ config, redis, logger: pino({ level: "silent" }), clockSkewMs: () => skew });
+  const app = buildApp({ config, redis, logger: options.logger ?? pino({ level: "silent" }), clockSkewMs: () => skew });
   const { grpcPort, connectPort } = await app.listen();
   const grpcUrl = `http://127.0.0.1:${grpcPort}`;
   const connectUrl = `http://127.0.0.1:${connectPort}`;
