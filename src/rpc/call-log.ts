@@ -5,6 +5,9 @@ import type { Logger } from "pino";
 /** An `x-request-id` we adopt as given; anything else is replaced by a fresh UUID. */
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
+/** An `event_id` as the contract allows it; anything else (the request is then refused) is not logged. */
+const EVENT_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
+
 /** Canonical gRPC code names (`NOT_FOUND`), as operators grep for them; connect's enum has no OK (0). */
 const CODE_NAMES: ReadonlyMap<number, string> = new Map(
   Object.entries(Code)
@@ -45,10 +48,10 @@ export class CallLog {
     ctx.responseHeader.set("x-request-id", this.requestId);
   }
 
-  /** Notes the event a request is about (its `event_id`), for the completion line. */
+  /** Notes the event a request is about (its `event_id`, when well formed), for the completion line. */
   about(request: unknown): void {
     const eventId = (request as { eventId?: unknown } | undefined)?.eventId;
-    if (typeof eventId === "string" && eventId !== "") {
+    if (typeof eventId === "string" && EVENT_ID.test(eventId)) {
       this.eventId = eventId;
     }
   }
