@@ -6,6 +6,7 @@ import { QueueService } from "../gen/boxoffice/v1/queue_pb.js";
 import { SeatService } from "../gen/boxoffice/v1/seats_pb.js";
 import { file_google_rpc_error_details } from "../gen/google/rpc/error_details_pb.js";
 import { Health } from "../gen/grpc/health/v1/health_pb.js";
+import { Authenticator } from "./auth/authenticator.js";
 import type { Config } from "./config.js";
 import { FeedStore } from "./feed/feed-store.js";
 import { PollingOutboxSignal } from "./feed/outbox-signal.js";
@@ -30,6 +31,7 @@ import { createQueueService } from "./services/queue-service.js";
 import { createSeatService } from "./services/seat-service.js";
 import { createConnectServer } from "./transport/connect-server.js";
 import { createGrpcServer } from "./transport/grpc-server.js";
+import { grpcCredentials } from "./transport/tls.js";
 import type { TransportServer } from "./transport/transport-server.js";
 import { OutboxReader } from "./watch/outbox-reader.js";
 import { WatchHub } from "./watch/watch-hub.js";
@@ -110,10 +112,12 @@ export function buildApp({ config, redis, logger, clockSkewMs }: AppDeps): App {
     [QueueService, SeatService, ChangeFeedService, Health, ...reflectionServiceDescriptors],
     [file_google_rpc_error_details, file_boxoffice_v1_errors],
   );
-  const registrations = [...services, ...reflection].map((r) => withCallPolicy(r, { logger, validator }));
+  const authenticator = config.authTokens && new Authenticator(config.authTokens);
+  const policy = { logger, validator, authenticator, openReflection: config.authOpenReflection, logCalls: config.logCalls };
+  const registrations = [...services, ...reflection].map((r) => withCallPolicy(r, policy));
 
-  const grpc = createGrpcServer(registrations, { logger });
-  const connect = createConnectServer(registrations, { logger });
+  const grpc = createGrpcServer(registrations, { logger, credentials: grpcCredentials(config.tls) });
+  const connect = createConnectServer(registrations, { logger, tls: config.tls });
 
   let stopping: Promise<void> | undefined;
   return {

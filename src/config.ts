@@ -1,4 +1,7 @@
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { createSecureContext } from "node:tls";
+import { parseTokens, type TokenEntry } from "./auth/tokens.js";
 import { parsePassKeys, type PassKeyring } from "./pass/pass.js";
 
 /** Boxoffice's runtime configuration, read once from the environment. */
@@ -28,6 +31,16 @@ export interface Config {
   readonly passKeysGenerated: boolean;
   /** The change feed: redelivery, retries, dead letters and polling (see `FeedConfig`). */
   readonly feed: FeedConfig;
+  /** NODE_ENV=production: credentials, pass keys and an external Redis are required. */
+  readonly production: boolean;
+  /** Bearer tokens and their roles; undefined is development mode (no authentication). */
+  readonly authTokens: readonly TokenEntry[] | undefined;
+  /** Serve server reflection without credentials (health always is). */
+  readonly authOpenReflection: boolean;
+  /** Log every call's completion line at info (otherwise at debug). */
+  readonly logCalls: boolean;
+  /** TLS on both ports; with `clientCa`, mutual TLS. Undefined: plaintext. */
+  readonly tls: TlsConfig | undefined;
 }
 
 /** How the delay before a redelivery grows with the number of deliveries. */
@@ -49,6 +62,17 @@ export interface FeedConfig {
   readonly retentionHours: number;
 }
 
+/** PEM contents, read at start from the TLS_* files. */
+export interface TlsConfig {
+  readonly cert: Buffer;
+  readonly key: Buffer;
+  /** Clients must present a certificate signed by this CA (mTLS). */
+  readonly clientCa: Buffer | undefined;
+}
+
+/** Reads a file named in the environment; injectable so tests need no files. */
+export type FileReader = (path: string) => Buffer;
+
 export class ConfigError extends Error {
   override readonly name = "ConfigError";
   readonly problems: readonly string[];
@@ -64,10 +88,34 @@ const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"
 
 /**
  * Reads and validates the configuration, listing every problem at once.
- * Pure: takes the environment as an argument and returns a frozen object.
+ * Takes the environment as an argument (and the files it names through
+ * `readFile`) and returns a frozen object.
  */
-export function loadConfig(env: Readonly<Record<string, string | undefined>>): Config {
+export function loadConfig(env: Readonly<Record<string, string | undefined>>, readFile: FileReader = readFileSync): Config {
   const problems: string[] = [];
+  const flag = (name: string, fallback: boolean): boolean => {
+    const raw = env[name];
+    if (raw === undefined || raw === "") {
+      return fallback;
+    }
+    if (raw !== "true" && raw !== "false") {
+      problems.push(`${name} must be true or false, got "${raw}"`);
+      return fallback;
+    }
+    return raw === "true";
+  };
+  const file = (name: string): Buffer | undefined => {
+    const path = env[name];
+    if (path === undefined || path === "") {
+      return undefined;
+    }
+    try {
+      return readFile(path);
+    } catch (err) {
+      problems.push(`${name}: cannot read "${path}" (${(err as { code?: string }).code ?? "error"})`);
+      return undefined;
+    }
+  };
   const int = (name: string, fallback: number, min: number, max: number): number => {
     const raw = env[name];
     if (raw === undefined || raw === "") {
@@ -124,6 +172,22 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
   if ("problems" in parsed) {
     problems.push(...parsed.problems.map((p) => `PASS_KEYS: ${p}`));
   }
+  const production = env["NODE_ENV"] === "production";
+  const authTokens = readTokens(env, file, problems);
+  const authOpenReflection = flag("AUTH_OPEN_REFLECTION", true);
+  const logCalls = flag("LOG_CALLS", false);
+  const tls = readTls(env, file, problems);
+  if (production) {
+    if (authTokens === undefined && !env["AUTH_TOKENS_FILE"]) {
+      problems.push("NODE_ENV=production needs AUTH_TOKENS or AUTH_TOKENS_FILE: callers must authenticate");
+    }
+    if (passKeysGenerated) {
+      problems.push("NODE_ENV=production needs PASS_KEYS: passes must verify on every instance and backend");
+    }
+    if (redisUrl === undefined) {
+      problems.push("NODE_ENV=production needs REDIS_URL: there is no private redis-server in production");
+    }
+  }
   if (problems.length > 0 || !("keys" in parsed)) {
     throw new ConfigError(problems);
   }
@@ -142,6 +206,63 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     passKeys: parsed.keys,
     passKeysGenerated,
     feed,
+    production,
+    authTokens,
+    authOpenReflection,
+    logCalls,
+    tls,
   };
   return Object.freeze(config);
+}
+
+/** AUTH_TOKENS or AUTH_TOKENS_FILE (not both), in the format of `parseTokens`. */
+function readTokens(
+  env: Readonly<Record<string, string | undefined>>,
+  file: (name: string) => Buffer | undefined,
+  problems: string[],
+): readonly TokenEntry[] | undefined {
+  const inline = env["AUTH_TOKENS"] || undefined;
+  if (inline !== undefined && env["AUTH_TOKENS_FILE"]) {
+    problems.push("AUTH_TOKENS and AUTH_TOKENS_FILE are both set; use one");
+    return undefined;
+  }
+  const [spec, source] = inline !== undefined ? [inline, "AUTH_TOKENS"] : [file("AUTH_TOKENS_FILE")?.toString("utf8"), "AUTH_TOKENS_FILE"];
+  if (spec === undefined) {
+    return undefined;
+  }
+  const parsed = parseTokens(spec, source);
+  if ("problems" in parsed) {
+    problems.push(...parsed.problems);
+    return undefined;
+  }
+  return Object.freeze(parsed.entries.map((e) => Object.freeze(e)));
+}
+
+/** TLS_CERT and TLS_KEY together, TLS_CLIENT_CA only with them. */
+function readTls(
+  env: Readonly<Record<string, string | undefined>>,
+  file: (name: string) => Buffer | undefined,
+  problems: string[],
+): TlsConfig | undefined {
+  const cert = file("TLS_CERT");
+  const key = file("TLS_KEY");
+  const clientCa = file("TLS_CLIENT_CA");
+  const named = (name: string): boolean => Boolean(env[name]);
+  if (named("TLS_CERT") !== named("TLS_KEY")) {
+    problems.push("TLS_CERT and TLS_KEY must be set together");
+  }
+  if (named("TLS_CLIENT_CA") && !(named("TLS_CERT") && named("TLS_KEY"))) {
+    problems.push("TLS_CLIENT_CA (mutual TLS) needs TLS_CERT and TLS_KEY");
+  }
+  if (cert === undefined || key === undefined) {
+    return undefined;
+  }
+  try {
+    // Parses the PEMs and checks that the key belongs to the certificate, so a mistake stops the start here.
+    createSecureContext({ cert, key, ca: clientCa });
+  } catch (err) {
+    problems.push(`TLS_CERT / TLS_KEY / TLS_CLIENT_CA: ${(err as Error).message}`);
+    return undefined;
+  }
+  return Object.freeze({ cert, key, clientCa });
 }

@@ -48,7 +48,18 @@ async function main(): Promise<void> {
 
   const app = buildApp({ config, redis, logger });
   const { grpcPort, connectPort } = await app.listen();
-  logger.warn("running WITHOUT authentication (development mode): every caller may call every RPC");
+  if (config.authTokens === undefined) {
+    logger.warn(
+      "DEVELOPMENT MODE: running WITHOUT authentication, every caller may call every RPC; set AUTH_TOKENS (and NODE_ENV=production) for real use",
+    );
+  } else {
+    const count = (role: string): number => config.authTokens?.filter((t) => t.role === role).length ?? 0;
+    logger.info({ clientTokens: count("client"), adminTokens: count("admin"), openReflection: config.authOpenReflection }, "bearer tokens required");
+  }
+  if (config.tls === undefined && config.authTokens !== undefined && config.host !== "127.0.0.1" && config.host !== "::1") {
+    logger.warn({ host: config.host }, "bearer tokens travel in cleartext: set TLS_CERT and TLS_KEY, or keep the ports on a private network");
+  }
+  logger.info({ tls: config.tls === undefined ? "off" : config.tls.clientCa === undefined ? "on" : "mutual" }, "transport security");
   if (config.passKeysGenerated) {
     logger.warn("PASS_KEYS is not set: admission passes are signed with a random key of this process only; other instances and backends cannot verify them");
   }

@@ -1,30 +1,39 @@
-import { randomUUID } from "node:crypto";
 import type { DescMessage, DescMethod, DescService } from "@bufbuild/protobuf";
 import { pathToString } from "@bufbuild/protobuf/reflect";
 import type { Validator } from "@bufbuild/protovalidate";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import type { Logger } from "pino";
+import type { Authenticator } from "../auth/authenticator.js";
+import { requirementOf } from "../auth/roles.js";
+import { authorize } from "./authorize.js";
+import { CallLog, type CallLogOptions } from "./call-log.js";
 import { backendUnavailable, boundError, invalidRequest } from "./errors.js";
 import type { ServiceRegistration } from "./registration.js";
 
 export interface CallPolicyDeps {
   readonly logger: Logger;
   readonly validator: Validator;
+  /** Checks callers' bearer tokens; undefined is development mode: every method is open to everyone. */
+  readonly authenticator?: Authenticator;
+  /** With an authenticator: serve reflection without credentials. Default true. */
+  readonly openReflection?: boolean;
+  /** Write each call's completion line at `info` (true) rather than `debug`. Default false. */
+  readonly logCalls?: boolean;
 }
 
 type AnyFn = (input: unknown, ctx: HandlerContext) => unknown;
 
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-
 /**
- * Wraps every method of a service once, for both transports: a child logger
- * per call (with the caller's `x-request-id`, or a fresh one), made only when
- * something is logged so the hot path pays nothing for it; protovalidate
- * validation before the implementation
- * runs (so nothing invalid reaches Redis), and error mapping. Expected
+ * Wraps every method of a service once, for both transports. Per call, in
+ * this order: the request id (echoed as `x-request-id`), the credential
+ * check (see `src/auth/roles.ts` for who may call what), protovalidate
+ * validation, the implementation, and error mapping; nothing reaches the
+ * implementation, and so Redis, before the first three pass. Expected
  * failures are `ConnectError`s raised by the implementation (cut to
- * `ERROR_BOUNDS`); a Redis outage becomes UNAVAILABLE; anything else is
- * logged as a bug and returned as INTERNAL without its message.
+ * `ERROR_BOUNDS`); a Redis outage
+ * becomes UNAVAILABLE; anything else is logged as a bug and returned as
+ * INTERNAL without its message. Each call ends with one completion line (see
+ * `CallLog`).
  */
 export function withCallPolicy(reg: ServiceRegistration, deps: CallPolicyDeps): ServiceRegistration {
   const impl: Record<string, AnyFn> = {};
@@ -40,58 +49,78 @@ export function withCallPolicy(reg: ServiceRegistration, deps: CallPolicyDeps): 
 }
 
 function wrapMethod(service: DescService, method: DescMethod, fn: AnyFn, deps: CallPolicyDeps): AnyFn {
-  const rpc = `${service.typeName}/${method.name}`;
-  const check = (message: unknown): void => validate(deps.validator, method.input, message);
-  const begin = (ctx: HandlerContext): (() => Logger) => {
-    let logger: Logger | undefined;
-    return () => {
-      if (!logger) {
-        const given = ctx.requestHeader.get("x-request-id");
-        const requestId = given && REQUEST_ID.test(given) ? given : randomUUID();
-        logger = deps.logger.child({ rpc, requestId });
+  const logOptions: CallLogOptions = {
+    logger: deps.logger,
+    service: service.typeName,
+    method: method.name,
+    level: deps.logCalls === true ? "info" : "debug",
+  };
+  const authenticator = deps.authenticator;
+  const required = authenticator && requirementOf(service.typeName, method.name, { openReflection: deps.openReflection ?? true });
+  /** Admission of one call: credentials, then the request itself. */
+  const admit = (ctx: HandlerContext, request: unknown): void => {
+    if (authenticator !== undefined && required !== undefined && required !== "open") {
+      const denied = authorize(authenticator, required, ctx.requestHeader.get("authorization"));
+      if (denied !== undefined) {
+        throw denied;
       }
-      return logger;
-    };
+    }
+    if (request !== undefined) {
+      validate(deps.validator, method.input, request);
+    }
   };
   switch (method.methodKind) {
     case "unary":
       return async (request, ctx) => {
-        const log = begin(ctx);
+        const log = new CallLog(logOptions, ctx);
         try {
-          check(request);
-          return await fn(request, ctx);
+          log.about(request);
+          admit(ctx, request);
+          const response = await fn(request, ctx);
+          log.done();
+          return response;
         } catch (err) {
-          throw mapError(err, ctx, log);
+          throw log.done(mapError(err, ctx, log.logger));
         }
       };
     case "server_streaming":
       return async function* (request, ctx) {
-        const log = begin(ctx);
+        const log = new CallLog(logOptions, ctx);
         try {
-          check(request);
+          log.about(request);
+          admit(ctx, request);
           yield* fn(request, ctx) as AsyncIterable<unknown>;
+          log.done();
         } catch (err) {
-          throw mapError(err, ctx, log);
+          throw log.done(mapError(err, ctx, log.logger));
+        } finally {
+          log.abandoned(ctx);
         }
       };
     case "client_streaming":
     case "bidi_streaming":
       return async function* (requests, ctx) {
-        const log = begin(ctx);
+        const log = new CallLog(logOptions, ctx);
         const checked = (async function* () {
           for await (const message of requests as AsyncIterable<unknown>) {
-            check(message);
+            validate(deps.validator, method.input, message);
             yield message;
           }
         })();
         try {
+          admit(ctx, undefined);
           const result = fn(checked, ctx);
           if (method.methodKind === "client_streaming") {
-            return await result;
+            const response = await result;
+            log.done();
+            return response;
           }
           yield* result as AsyncIterable<unknown>;
+          log.done();
         } catch (err) {
-          throw mapError(err, ctx, log);
+          throw log.done(mapError(err, ctx, log.logger));
+        } finally {
+          log.abandoned(ctx);
         }
       };
   }

@@ -1,13 +1,15 @@
 import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
+import tls from "node:tls";
 import type { Logger } from "pino";
 import type { ServiceRegistration } from "../rpc/registration.js";
 import { CallRegistry } from "./call-registry.js";
 import { drainInterceptor } from "./connect/drain-interceptor.js";
 import { keepSessionAlive } from "./connect/h2-keepalive.js";
 import { createNodeHandler } from "./connect/node-handler.js";
-import { sniffProtocol } from "./connect/protocol-sniffer.js";
+import { sniffProtocol, type WireProtocol } from "./connect/protocol-sniffer.js";
+import { ALPN_PROTOCOLS, type TlsOptions } from "./tls.js";
 import type { TransportServer } from "./transport-server.js";
 
 /** After the grace period, how long aborted calls get to send their error before connections are cut. */
@@ -25,14 +27,21 @@ export interface ConnectServerOptions {
   firstByteTimeoutMs?: number;
   /** Largest accepted request message. Default 4 MiB, as on the gRPC port. */
   readMaxBytes?: number;
+  /**
+   * TLS (HTTP/2 or HTTP/1.1 chosen by ALPN); with `clientCa`, only clients
+   * presenting a certificate it signed complete the handshake. Default:
+   * cleartext (HTTP/1.1 or h2c, sniffed).
+   */
+  tls?: TlsOptions;
 }
 
 /**
  * Serves the registrations with connect-node: the Connect protocol (JSON or
- * binary, curl-able), gRPC-Web for browsers, and gRPC, on one cleartext port
- * that speaks both HTTP/1.1 and HTTP/2 with prior knowledge (h2c). Each
- * connection is sniffed and handed to an HTTP/1.1 or an HTTP/2 server that
- * share one connect handler; neither of those listens itself.
+ * binary, curl-able), gRPC-Web for browsers, and gRPC, on one port that
+ * speaks both HTTP/1.1 and HTTP/2: in cleartext each connection is sniffed
+ * (HTTP/2 with prior knowledge, h2c), over TLS ALPN decides. Either way it is
+ * handed to an HTTP/1.1 or an HTTP/2 server that share one connect handler;
+ * neither of those listens itself.
  *
  * Shutdown (see `TransportServer`): stops accepting, aborts streaming calls'
  * `ctx.signal` with UNAVAILABLE, sends GOAWAY on HTTP/2 connections and
@@ -89,21 +98,28 @@ export function createConnectServer(
     if (draining) session.close();
   });
 
-  const server = net.createServer({ noDelay: true }, (socket) => {
+  const serve = (socket: net.Socket, protocol: WireProtocol): void => {
+    if (protocol === "h2") {
+      h2.emit("connection", socket);
+      return;
+    }
+    h1Sockets.add(socket);
+    socket.once("close", () => h1Sockets.delete(socket));
+    h1.emit("connection", socket);
+    // The HTTP/1.1 server does not resume a socket handed over paused (HTTP/2 reads the buffered bytes itself).
+    socket.resume();
+  };
+  const firstByteTimeoutMs = options.firstByteTimeoutMs ?? 10_000;
+  const server = options.tls
+    ? tlsServer(options.tls, firstByteTimeoutMs, serve, logger)
+    : net.createServer({ noDelay: true }, (socket) => {
+        sniffProtocol(socket, firstByteTimeoutMs, serve);
+      });
+  // Every accepted TCP connection (TLS handshakes included), for keepalive and for the end of the grace period.
+  server.on("connection", (socket: net.Socket) => {
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
     if (keepaliveTimeMs > 0) socket.setKeepAlive(true, keepaliveTimeMs);
-    sniffProtocol(socket, options.firstByteTimeoutMs ?? 10_000, (sniffed, protocol) => {
-      if (protocol === "h2") {
-        h2.emit("connection", sniffed);
-        return;
-      }
-      h1Sockets.add(sniffed);
-      sniffed.once("close", () => h1Sockets.delete(sniffed));
-      h1.emit("connection", sniffed);
-      // The HTTP/1.1 server does not resume a socket handed over paused (HTTP/2 reads the buffered bytes itself).
-      sniffed.resume();
-    });
   });
 
   let closing: Promise<void> | undefined;
@@ -147,4 +163,34 @@ export function createConnectServer(
       return closing;
     },
   };
+}
+
+/**
+ * The TLS listener of the Connect port: the protocol comes from ALPN, and a
+ * handshake must finish within the first-byte timeout. With a client CA,
+ * clients without a certificate it signed fail the handshake and never reach
+ * a handler.
+ */
+function tlsServer(
+  options: TlsOptions,
+  handshakeTimeoutMs: number,
+  serve: (socket: net.Socket, protocol: WireProtocol) => void,
+  logger: Logger | undefined,
+): tls.Server {
+  const mutual = options.clientCa !== undefined;
+  const server = tls.createServer(
+    {
+      cert: options.cert,
+      key: options.key,
+      ca: options.clientCa,
+      requestCert: mutual,
+      rejectUnauthorized: mutual,
+      ALPNProtocols: ALPN_PROTOCOLS,
+      handshakeTimeout: handshakeTimeoutMs,
+      noDelay: true,
+    },
+    (socket) => serve(socket, socket.alpnProtocol === "h2" ? "h2" : "http/1.1"),
+  );
+  server.on("tlsClientError", (err) => logger?.debug({ err }, "tls handshake failed"));
+  return server;
 }

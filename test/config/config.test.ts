@@ -42,3 +42,79 @@ describe("loadConfig", () => {
     expect(config.passKeysGenerated).toBe(false);
   });
 });
+
+describe("loadConfig: credentials, TLS and production", () => {
+  const CLIENT = "client-token-0123456789";
+  const ADMIN = "admin-token-0123456789";
+  const noFiles = (path: string): Buffer => {
+    throw Object.assign(new Error(`ENOENT: ${path}`), { code: "ENOENT" });
+  };
+  const problemsOf = (env: Record<string, string>, readFile = noFiles): string[] => {
+    try {
+      loadConfig(env, readFile);
+    } catch (e) {
+      if (e instanceof ConfigError) return [...e.problems];
+      throw e;
+    }
+    return [];
+  };
+
+  it("runs in development mode without tokens, with reflection open and call lines at debug", () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({ production: false, authTokens: undefined, authOpenReflection: true, logCalls: false, tls: undefined });
+  });
+
+  it("reads AUTH_TOKENS, AUTH_OPEN_REFLECTION and LOG_CALLS", () => {
+    const config = loadConfig({ AUTH_TOKENS: `client:${CLIENT},admin:${ADMIN}`, AUTH_OPEN_REFLECTION: "false", LOG_CALLS: "true" });
+    expect(config.authTokens).toEqual([
+      { role: "client", token: CLIENT },
+      { role: "admin", token: ADMIN },
+    ]);
+    expect(config).toMatchObject({ authOpenReflection: false, logCalls: true });
+  });
+
+  it("reads AUTH_TOKENS_FILE, one or more entries per line", () => {
+    const files = { "/etc/boxoffice/tokens": Buffer.from(`# rotated 2026-11\nclient:${CLIENT}\nadmin:${ADMIN}\n`) };
+    const config = loadConfig({ AUTH_TOKENS_FILE: "/etc/boxoffice/tokens" }, (path) => files[path as keyof typeof files] ?? noFiles(path));
+    expect(config.authTokens?.map((t) => t.role)).toEqual(["client", "admin"]);
+  });
+
+  it("production refuses to start without tokens, pass keys and REDIS_URL, naming all three at once", () => {
+    expect(problemsOf({ NODE_ENV: "production" })).toEqual([
+      "NODE_ENV=production needs AUTH_TOKENS or AUTH_TOKENS_FILE: callers must authenticate",
+      "NODE_ENV=production needs PASS_KEYS: passes must verify on every instance and backend",
+      "NODE_ENV=production needs REDIS_URL: there is no private redis-server in production",
+    ]);
+    const config = loadConfig({ NODE_ENV: "production", AUTH_TOKENS: `admin:${ADMIN}`, PASS_KEYS: `k1:${"k".repeat(32)}`, REDIS_URL: "redis://redis:6379" });
+    expect(config.production).toBe(true);
+  });
+
+  it("lists token, flag, file and TLS problems together, never echoing a token", () => {
+    const problems = problemsOf({
+      AUTH_TOKENS: `client:${CLIENT},admin:${CLIENT},boss:${ADMIN}`,
+      AUTH_OPEN_REFLECTION: "yes",
+      LOG_CALLS: "1",
+      TLS_CERT: "/missing/cert.pem",
+      TLS_CLIENT_CA: "/missing/ca.pem",
+    });
+    expect(problems).toEqual([
+      "AUTH_TOKENS entry 2 (admin): the same token is listed twice; every token must be unique",
+      'AUTH_TOKENS entry 3 has role "boss"; roles are client, admin',
+      'AUTH_OPEN_REFLECTION must be true or false, got "yes"',
+      'LOG_CALLS must be true or false, got "1"',
+      'TLS_CERT: cannot read "/missing/cert.pem" (ENOENT)',
+      'TLS_CLIENT_CA: cannot read "/missing/ca.pem" (ENOENT)',
+      "TLS_CERT and TLS_KEY must be set together",
+      "TLS_CLIENT_CA (mutual TLS) needs TLS_CERT and TLS_KEY",
+    ]);
+    expect(problems.join("\n")).not.toContain(CLIENT);
+  });
+
+  it("refuses AUTH_TOKENS and AUTH_TOKENS_FILE together, and PEM files that do not parse", () => {
+    const readFile = (): Buffer => Buffer.from("not a pem");
+    expect(problemsOf({ AUTH_TOKENS: `admin:${ADMIN}`, AUTH_TOKENS_FILE: "/t", TLS_CERT: "/c", TLS_KEY: "/k" }, readFile)).toEqual([
+      "AUTH_TOKENS and AUTH_TOKENS_FILE are both set; use one",
+      expect.stringMatching(/^TLS_CERT \/ TLS_KEY \/ TLS_CLIENT_CA: /),
+    ]);
+  });
+});

@@ -23,7 +23,7 @@ let server: RunningServer;
 
 beforeAll(async () => {
   redis = await startEmbeddedRedis();
-  server = await startServer({}, redis.url);
+  server = await startServer({}, { redisUrl: redis.url });
 });
 
 afterAll(async () => {

@@ -35,9 +35,11 @@ it("starts with a private Redis, serves, and drains on SIGTERM: streams end UNAV
   let redisPort = 0;
   let grpc = "";
   let connectAddr = "";
+  let warnedDevelopment = false;
   for await (const line of lines) {
-    const entry = JSON.parse(line) as { msg: string; port?: number; grpc?: string; connect?: string };
+    const entry = JSON.parse(line) as { msg: string; level: number; port?: number; grpc?: string; connect?: string };
     if (entry.msg === "embedded redis-server started") redisPort = entry.port ?? 0;
+    if (entry.level === 40 && entry.msg.startsWith("DEVELOPMENT MODE: running WITHOUT authentication")) warnedDevelopment = true;
     if (entry.msg === "boxoffice is serving") {
       grpc = entry.grpc ?? "";
       connectAddr = entry.connect ?? "";
@@ -45,6 +47,7 @@ it("starts with a private Redis, serves, and drains on SIGTERM: streams end UNAV
     }
   }
   expect(redisPort).toBeGreaterThan(0);
+  expect(warnedDevelopment).toBe(true);
   const clients = [grpc, connectAddr].map((addr) => createClient(QueueService, createGrpcTransport({ baseUrl: `http://${addr}` })));
   const eventId = uniqueId();
   // Paused: the admitter of the started process must not let the user through mid-test.
@@ -65,4 +68,17 @@ it("starts with a private Redis, serves, and drains on SIGTERM: streams end UNAV
   for (const addr of [grpc, connectAddr]) {
     expect(await refused(Number(addr.split(":").pop()))).toBe(true);
   }
+});
+
+it("refuses to start in production without tokens, pass keys and REDIS_URL, naming all three", async () => {
+  const env: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: "production", PORT: "0", CONNECT_PORT: "0" };
+  for (const name of ["REDIS_URL", "AUTH_TOKENS", "AUTH_TOKENS_FILE", "PASS_KEYS"]) delete env[name];
+  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+  let stderr = "";
+  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  const [code] = await once(child, "exit");
+  expect(code).toBe(2);
+  expect(stderr).toContain("needs AUTH_TOKENS or AUTH_TOKENS_FILE");
+  expect(stderr).toContain("needs PASS_KEYS");
+  expect(stderr).toContain("needs REDIS_URL");
 });

@@ -3,7 +3,7 @@ import type { DescService } from "@bufbuild/protobuf";
 import { createClient, type Client, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { Redis } from "ioredis";
-import pino from "pino";
+import pino, { type Logger } from "pino";
 import { buildApp, type App } from "../../src/app.js";
 import { loadConfig } from "../../src/config.js";
 import { connectRedis } from "../support/redis.js";
@@ -22,8 +22,21 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-/** The real app, in-process, on two free ports of 127.0.0.1, over the test Redis (or the one at `redisUrl`). */
-export async function startServer(env: Record<string, string> = {}, redisUrl?: string): Promise<RunningServer> {
+export interface ServerOptions {
+  /** Redis database the app works in (default 0); a test that counts keys takes one of its own. */
+  readonly db?: number;
+  /** Where the app logs; silent by default. */
+  readonly logger?: Logger;
+  /** A Redis of the test's own instead of the shared test Redis. */
+  readonly redisUrl?: string;
+}
+
+/**
+ * The real app, in-process, on two free ports of 127.0.0.1, over the test
+ * Redis. Without AUTH_TOKENS in `env` it runs in development mode (no
+ * authentication), as most tests want.
+ */
+export async function startServer(env: Record<string, string> = {}, options: ServerOptions = {}): Promise<RunningServer> {
   const config = loadConfig({
     PORT: "0",
     CONNECT_PORT: "0",
@@ -36,9 +49,9 @@ export async function startServer(env: Record<string, string> = {}, redisUrl?: s
     ADMIT_INTERVAL_MS: "0",
     ...env,
   });
-  const redis = redisUrl === undefined ? connectRedis() : new Redis(redisUrl);
+  const redis = options.redisUrl === undefined ? connectRedis({ db: options.db ?? 0 }) : new Redis(options.redisUrl, { db: options.db ?? 0 });
   let skew = 0;
-  const app = buildApp({ config, redis, logger: pino({ level: "silent" }), clockSkewMs: () => skew });
+  const app = buildApp({ config, redis, logger: options.logger ?? pino({ level: "silent" }), clockSkewMs: () => skew });
   const { grpcPort, connectPort } = await app.listen();
   const grpcUrl = `http://127.0.0.1:${grpcPort}`;
   const connectUrl = `http://127.0.0.1:${connectPort}`;

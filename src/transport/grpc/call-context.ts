@@ -3,7 +3,7 @@ import { Code, ConnectError, createContextValues, type ContextValues, type Handl
 import type { Deadline, Metadata } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import type { Abortable, CallRegistry } from "../call-registry.js";
-import { metadataToHeaderPairs } from "./metadata.js";
+import { MetadataHeaders } from "./metadata-headers.js";
 
 /** Everything a method's handler needs, resolved once when the server is built. */
 export interface MethodRuntime {
@@ -117,7 +117,7 @@ export class GrpcCall implements Abortable {
  * AbortSignals, two "abort" listeners, three `Headers`, an AbortError built
  * at completion), which is as much again as the rest of a grpc-js unary call.
  * Here each part is made on first use: the signal, the request headers
- * (converted from metadata), the response headers and trailers, the context
+ * (read from metadata, copied only when iterated), the response headers and trailers, the context
  * values. The deadline needs no timer of its own: grpc-js enforces it and
  * reports it through "cancelled".
  *
@@ -155,7 +155,7 @@ export class GrpcHandlerContext implements HandlerContext {
   }
 
   get requestHeader(): Headers {
-    return (this.requestHeaders ??= new Headers(metadataToHeaderPairs(this.call.metadata)));
+    return (this.requestHeaders ??= new MetadataHeaders(this.call.metadata));
   }
 
   get responseHeader(): Headers {

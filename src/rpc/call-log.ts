@@ -1,0 +1,98 @@
+import { randomUUID } from "node:crypto";
+import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
+import type { Logger } from "pino";
+
+/** An `x-request-id` we adopt as given; anything else is replaced by a fresh UUID. */
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** An `event_id` as the contract allows it; anything else (the request is then refused) is not logged. */
+const EVENT_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
+
+/** Canonical gRPC code names (`NOT_FOUND`), as operators grep for them; connect's enum has no OK (0). */
+const CODE_NAMES: ReadonlyMap<number, string> = new Map(
+  Object.entries(Code)
+    .filter((e): e is [string, number] => typeof e[1] === "number")
+    .map(([name, code]) => [code, name.replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase()]),
+);
+
+export interface CallLogOptions {
+  readonly logger: Logger;
+  readonly service: string;
+  readonly method: string;
+  /** Level of the completion line: `info` with LOG_CALLS=true, otherwise `debug`. */
+  readonly level: "info" | "debug";
+}
+
+/**
+ * The log side of one call. The request id comes from the caller's
+ * `x-request-id` (when well formed) or is made here, and is echoed in the
+ * response headers. The child logger is made only when something is logged,
+ * and the completion line (`rpcService`, `rpcMethod`, `code`, `durationMs`,
+ * `eventId`, `requestId`; `service` is already the process, "boxoffice") is
+ * written only when its level is enabled, so a quiet hot path pays for a
+ * clock read and a header, not for JSON.
+ */
+export class CallLog {
+  readonly requestId: string;
+  private readonly started = performance.now();
+  private child: Logger | undefined;
+  private eventId: string | undefined;
+  private finished = false;
+
+  constructor(
+    private readonly options: CallLogOptions,
+    ctx: HandlerContext,
+  ) {
+    const given = ctx.requestHeader.get("x-request-id");
+    this.requestId = given !== null && REQUEST_ID.test(given) ? given : randomUUID();
+    ctx.responseHeader.set("x-request-id", this.requestId);
+  }
+
+  /** Notes the event a request is about (its `event_id`, when well formed), for the completion line. */
+  about(request: unknown): void {
+    const eventId = (request as { eventId?: unknown } | undefined)?.eventId;
+    if (typeof eventId === "string" && EVENT_ID.test(eventId)) {
+      this.eventId = eventId;
+    }
+  }
+
+  /** The call's child logger, made on first use. */
+  logger = (): Logger => {
+    this.child ??= this.options.logger.child({ rpc: `${this.options.service}/${this.options.method}`, requestId: this.requestId });
+    return this.child;
+  };
+
+  /** Writes the completion line (once): `err` undefined means OK. Returns `err`, to be thrown. */
+  done<E extends ConnectError | undefined>(err?: E): E {
+    if (this.finished) {
+      return err as E;
+    }
+    this.finished = true;
+    const { logger, level } = this.options;
+    if (logger.isLevelEnabled(level)) {
+      logger[level](
+        {
+          rpcService: this.options.service,
+          rpcMethod: this.options.method,
+          code: err === undefined ? "OK" : (CODE_NAMES.get(err.code) ?? "UNKNOWN"),
+          durationMs: Math.round((performance.now() - this.started) * 1000) / 1000,
+          eventId: this.eventId,
+          requestId: this.requestId,
+        },
+        "rpc completed",
+      );
+    }
+    return err as E;
+  }
+
+  /**
+   * For a stream the transport stopped reading (client gone, deadline,
+   * shutdown): completes with the reason the call's signal carries, unless
+   * the call already completed.
+   */
+  abandoned(ctx: HandlerContext): void {
+    if (!this.finished) {
+      this.done(ConnectError.from(ctx.signal.aborted ? ctx.signal.reason : new ConnectError("stream abandoned", Code.Canceled)));
+    }
+  }
+}
