@@ -24,6 +24,10 @@ export interface Config {
   readonly passKeys: PassKeyring;
   /** True when PASS_KEYS was unset and a random key was made for this process (development only). */
   readonly passKeysGenerated: boolean;
+  /** Most time one Redis command may wait for its reply before the call fails UNAVAILABLE. */
+  readonly redisCommandTimeoutMs: number;
+  /** Pause between two pings of the Redis health monitor. */
+  readonly redisHealthIntervalMs: number;
 }
 
 export class ConfigError extends Error {
@@ -77,6 +81,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
   const sweepIntervalMs = int("SWEEP_INTERVAL_MS", 1000, 50, 60_000);
   const shutdownGraceMs = int("SHUTDOWN_GRACE_MS", 10_000, 0, 600_000);
   const admitIntervalMs = int("ADMIT_INTERVAL_MS", 250, 0, 999);
+  const redisCommandTimeoutMs = int("REDIS_COMMAND_TIMEOUT_MS", 1000, 50, 60_000);
+  const redisHealthIntervalMs = int("REDIS_HEALTH_INTERVAL_MS", 500, 50, 60_000);
   const passSpec = env["PASS_KEYS"];
   const passKeysGenerated = passSpec === undefined || passSpec === "";
   const parsed = parsePassKeys(passKeysGenerated ? `dev:base64:${randomBytes(32).toString("base64")}` : passSpec);
@@ -99,6 +105,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     admitIntervalMs,
     passKeys: parsed.keys,
     passKeysGenerated,
+    redisCommandTimeoutMs,
+    redisHealthIntervalMs,
   };
   return Object.freeze(config);
 }

@@ -1,8 +1,8 @@
-import { Redis } from "ioredis";
 import { buildApp } from "./app.js";
 import { ConfigError, loadConfig } from "./config.js";
 import { createLogger } from "./logger.js";
 import { startEmbeddedRedis, type EmbeddedRedis } from "./redis/embedded-redis.js";
+import { createRedisClient } from "./redis/redis-client.js";
 
 /**
  * `npm start`: validates the configuration, connects to REDIS_URL (or starts
@@ -32,18 +32,7 @@ async function main(): Promise<void> {
       "REDIS_URL is not set: started a private redis-server for development; its data is lost on exit",
     );
   }
-  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2, enableAutoPipelining: true });
-  let lastRedisError = "";
-  redis.on("error", (err: Error) => {
-    // ioredis reconnects by itself; log each distinct failure once, not every retry.
-    if (err.message !== lastRedisError) {
-      lastRedisError = err.message;
-      logger.warn({ err }, "redis connection error");
-    }
-  });
-  redis.on("ready", () => {
-    lastRedisError = "";
-  });
+  const redis = createRedisClient(redisUrl, { commandTimeoutMs: config.redisCommandTimeoutMs, logger });
   await redis.connect();
 
   const app = buildApp({ config, redis, logger });

@@ -1,0 +1,84 @@
+import { Redis, type RedisOptions } from "ioredis";
+import type { Logger } from "pino";
+
+export interface RedisClientOptions {
+  /**
+   * Most time a command may wait for its reply. A Redis that is connected but
+   * not answering (frozen, overloaded, partitioned) fails the command with
+   * "Command timed out" after this long instead of holding the call.
+   */
+  readonly commandTimeoutMs: number;
+  readonly logger: Logger;
+}
+
+/** Longest pause between two reconnection attempts. */
+export const MAX_RECONNECT_DELAY_MS = 200;
+
+/**
+ * Pause before reconnection attempt `attempt` (1, 2, …): 50 ms more per
+ * attempt, at most `MAX_RECONNECT_DELAY_MS`. A refused connection costs next
+ * to nothing, so the client keeps trying often and is back within a fraction
+ * of a second of Redis returning, however long it was gone.
+ */
+export function reconnectDelayMs(attempt: number): number {
+  return Math.min(50 * attempt, MAX_RECONNECT_DELAY_MS);
+}
+
+/**
+ * The ioredis options every Boxoffice connection uses. Together they make a
+ * command fail fast and run at most once:
+ *
+ * - `enableOfflineQueue: false`: while disconnected, a command fails at once
+ *   ("Stream isn't writeable") instead of waiting in a queue for a Redis that
+ *   may not come back within the caller's deadline; such a command never
+ *   reached Redis.
+ * - `commandTimeout`: a command written to a Redis that does not answer fails
+ *   after that long. Its outcome is unknown: Redis may still run it when it
+ *   resumes (a frozen process runs everything it had received).
+ * - `maxRetriesPerRequest: 0` and `autoResendUnfulfilledCommands: false`:
+ *   commands in flight when a connection drops fail; none is written again
+ *   after reconnecting, so a call that already failed never takes effect a
+ *   second time behind its caller's back.
+ * - `retryStrategy`: reconnect quickly and forever (`reconnectDelayMs`).
+ * - `connectTimeout`: a connection attempt to a host that drops packets gives
+ *   up after the command timeout (at least a second) and is tried again.
+ *
+ * Blocking reads (XREADGROUP BLOCK and the like) must not share this
+ * `commandTimeout`: give them their own connection with a longer one.
+ */
+export function redisClientOptions(commandTimeoutMs: number): RedisOptions {
+  return {
+    lazyConnect: true,
+    enableAutoPipelining: true,
+    enableOfflineQueue: false,
+    commandTimeout: commandTimeoutMs,
+    maxRetriesPerRequest: 0,
+    autoResendUnfulfilledCommands: false,
+    retryStrategy: reconnectDelayMs,
+    connectTimeout: Math.max(commandTimeoutMs, 1000),
+  };
+}
+
+/**
+ * A client for `url`, not yet connected: call `connect()` and await it before
+ * serving (with the offline queue off, commands sent earlier fail). Connection
+ * errors are logged once per distinct failure, not once per reconnection
+ * attempt, and a recovery is logged once.
+ */
+export function createRedisClient(url: string, { commandTimeoutMs, logger }: RedisClientOptions): Redis {
+  const redis = new Redis(url, redisClientOptions(commandTimeoutMs));
+  let lastError = "";
+  redis.on("error", (err: Error) => {
+    if (err.message !== lastError) {
+      lastError = err.message;
+      logger.warn({ err }, "redis connection error");
+    }
+  });
+  redis.on("ready", () => {
+    if (lastError !== "") {
+      lastError = "";
+      logger.info("redis connection ready again");
+    }
+  });
+  return redis;
+}
