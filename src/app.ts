@@ -11,8 +11,10 @@ import { HealthStatus, ServingStatus } from "./health/health-status.js";
 import { Admitter } from "./queue/admitter.js";
 import { QueueStore } from "./queue/queue-store.js";
 import { EventSweeper } from "./redis/event-sweeper.js";
+import { RedisMonitor } from "./redis/redis-monitor.js";
 import { WatchHub } from "./queue/watch-hub.js";
 import { createReflectionServices, reflectionServiceDescriptors } from "./reflection/reflection-services.js";
+import { withBackendGuard } from "./rpc/backend-guard.js";
 import { withCallPolicy } from "./rpc/policy.js";
 import { registration } from "./rpc/registration.js";
 import { createRequestValidator } from "./rpc/validator.js";
@@ -43,6 +45,8 @@ export interface App {
   /** Undefined when this instance runs no admitter (ADMIT_INTERVAL_MS=0). */
   readonly admitter: Admitter | undefined;
   readonly health: HealthStatus;
+  /** Whether Redis answers; drives health, and refuses calls and ends streams while it does not. */
+  readonly redisMonitor: RedisMonitor;
   readonly grpc: TransportServer;
   readonly connect: TransportServer;
   /** Binds both ports (0 = any free port) and starts background work. */
@@ -75,12 +79,22 @@ export function buildApp({ config, redis, logger, clockSkewMs }: AppDeps): App {
     [SeatService.typeName]: ServingStatus.SERVING,
   });
 
+  const redisMonitor = new RedisMonitor(redis, {
+    intervalMs: config.redisHealthIntervalMs,
+    timeoutMs: config.redisCommandTimeoutMs,
+    logger,
+  });
+  const followRedis = redisMonitor.subscribe((available) =>
+    health.setAll(available ? ServingStatus.SERVING : ServingStatus.NOT_SERVING),
+  );
+
   const validator = createRequestValidator();
-  const services = [
+  // Every service that needs Redis fails fast and ends its streams while Redis is unreachable.
+  const redisBacked = [
     registration(QueueService, createQueueService({ store, hub, passes: config.passKeys })),
     registration(SeatService, createSeatService({ store: seats, hub: availability, passes: config.passKeys })),
-    createHealthService(health),
-  ];
+  ].map((reg) => withBackendGuard(reg, redisMonitor));
+  const services = [...redisBacked, createHealthService(health)];
   const reflection = createReflectionServices(
     [QueueService, SeatService, Health, ...reflectionServiceDescriptors],
     [file_google_rpc_error_details, file_boxoffice_v1_errors],
@@ -101,6 +115,7 @@ export function buildApp({ config, redis, logger, clockSkewMs }: AppDeps): App {
     reaper,
     admitter,
     health,
+    redisMonitor,
     grpc,
     connect,
     async listen() {
@@ -108,6 +123,7 @@ export function buildApp({ config, redis, logger, clockSkewMs }: AppDeps): App {
         grpc.listen(config.port, config.host),
         connect.listen(config.connectPort, config.host),
       ]);
+      redisMonitor.start();
       sweeper.start();
       reaper.start();
       admitter?.start();
@@ -115,9 +131,11 @@ export function buildApp({ config, redis, logger, clockSkewMs }: AppDeps): App {
     },
     shutdown() {
       stopping ??= (async () => {
+        // Draining wins over Redis coming back: nothing sets SERVING after this.
+        followRedis();
         health.setAll(ServingStatus.NOT_SERVING);
         await Promise.all([grpc.shutdown(config.shutdownGraceMs), connect.shutdown(config.shutdownGraceMs)]);
-        await Promise.all([sweeper.stop(), reaper.stop(), admitter?.stop()]);
+        await Promise.all([sweeper.stop(), reaper.stop(), admitter?.stop(), redisMonitor.stop()]);
       })();
       return stopping;
     },
