@@ -6,6 +6,7 @@ import type { Redis } from "ioredis";
 import pino from "pino";
 import { buildApp, type App } from "../../src/app.js";
 import { loadConfig } from "../../src/config.js";
+import { createRedisClient } from "../../src/redis/redis-client.js";
 import { connectRedis } from "../support/redis.js";
 
 export interface RunningServer {
@@ -22,8 +23,16 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
+export interface ServerOptions {
+  /**
+   * A Redis of the test's own (one it may stop or freeze), reached through
+   * the production client (`createRedisClient`). Unset: the shared test Redis.
+   */
+  readonly redisUrl?: string;
+}
+
 /** The real app, in-process, on two free ports of 127.0.0.1, over the test Redis. */
-export async function startServer(env: Record<string, string> = {}): Promise<RunningServer> {
+export async function startServer(env: Record<string, string> = {}, options: ServerOptions = {}): Promise<RunningServer> {
   const config = loadConfig({
     PORT: "0",
     CONNECT_PORT: "0",
@@ -34,11 +43,20 @@ export async function startServer(env: Record<string, string> = {}): Promise<Run
     REDIS_KEY_PREFIX: `t${randomBytes(6).toString("hex")}:`,
     // Most tests watch positions hold still; the admission tests turn the admitter on.
     ADMIT_INTERVAL_MS: "0",
+    // On a busy test machine a slow PONG must not read as an outage; the outage tests set their own.
+    REDIS_COMMAND_TIMEOUT_MS: "10000",
     ...env,
   });
-  const redis = await connectRedis();
+  const logger = pino({ level: "silent" });
+  let redis: Redis;
+  if (options.redisUrl === undefined) {
+    redis = connectRedis();
+  } else {
+    redis = createRedisClient(options.redisUrl, { commandTimeoutMs: config.redisCommandTimeoutMs, logger });
+    await redis.connect();
+  }
   let skew = 0;
-  const app = buildApp({ config, redis, logger: pino({ level: "silent" }), clockSkewMs: () => skew });
+  const app = buildApp({ config, redis, logger, clockSkewMs: () => skew });
   const { grpcPort, connectPort } = await app.listen();
   const grpcUrl = `http://127.0.0.1:${grpcPort}`;
   const connectUrl = `http://127.0.0.1:${connectPort}`;
@@ -62,6 +80,9 @@ export async function startServer(env: Record<string, string> = {}): Promise<Run
     },
     async stop() {
       await app.shutdown();
+      if (options.redisUrl !== undefined) {
+        redis.disconnect();
+      }
     },
   };
 }
