@@ -16,8 +16,8 @@ type AnyFn = (input: unknown, ctx: HandlerContext) => unknown;
  * and both transports at once:
  *
  * - while the store is known to be unreachable, a call fails at once with
- *   UNAVAILABLE (BACKEND_UNAVAILABLE): it never reaches the store, so it
- *   cannot take effect later;
+ *   UNAVAILABLE (BACKEND_UNAVAILABLE, outcome NOT_APPLIED): it never reaches
+ *   the store, so it cannot take effect later;
  * - a server stream ends with that error as soon as the store becomes
  *   unreachable, instead of falling silent until its client gives up. Its
  *   implementation sees its `ctx.signal` abort with the same error, so its
@@ -45,7 +45,7 @@ export function withBackendGuard(reg: ServiceRegistration, backend: BackendAvail
 function guardCall(fn: AnyFn, backend: BackendAvailability): AnyFn {
   return (input, ctx) => {
     if (!backend.available) {
-      throw backendUnavailable();
+      throw backendUnavailable("NOT_APPLIED");
     }
     return fn(input, ctx);
   };
@@ -54,7 +54,7 @@ function guardCall(fn: AnyFn, backend: BackendAvailability): AnyFn {
 function guardStream(fn: AnyFn, backend: BackendAvailability): AnyFn {
   return async function* (request, ctx) {
     if (!backend.available) {
-      throw backendUnavailable();
+      throw backendUnavailable("NOT_APPLIED");
     }
     // The implementation's signal: the call's, or the store's loss.
     const controller = new AbortController();

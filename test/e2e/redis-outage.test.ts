@@ -58,18 +58,20 @@ function watchHealth(client: Client<typeof Health>) {
   };
 }
 
-/** Asserts that a call or stream read failed with UNAVAILABLE / BACKEND_UNAVAILABLE. */
-async function expectUnavailable(pending: Promise<unknown>): Promise<void> {
+/**
+ * Asserts that a call or stream read failed with UNAVAILABLE / BACKEND_UNAVAILABLE
+ * and resolves with the outcome it reports (`NOT_APPLIED` or `UNKNOWN`).
+ */
+async function expectUnavailable(pending: Promise<unknown>): Promise<string | undefined> {
   const err = await pending.then(
     () => {
       throw new Error("expected the call to fail");
     },
     (e: unknown) => ConnectError.from(e),
   );
-  expect({ code: Code[err.code], reason: err.findDetails(ErrorInfoSchema)[0]?.reason }).toEqual({
-    code: Code[Code.Unavailable],
-    reason: "BACKEND_UNAVAILABLE",
-  });
+  const info = err.findDetails(ErrorInfoSchema)[0];
+  expect({ code: Code[err.code], reason: info?.reason }).toEqual({ code: Code[Code.Unavailable], reason: "BACKEND_UNAVAILABLE" });
+  return info?.metadata["outcome"];
 }
 
 /** The last message of a WatchPosition stream that must end by admitting its user. */
@@ -103,8 +105,9 @@ describe("Redis outage", () => {
     for (const client of healthPorts) expect((await client.check({})).status).toBe(ServingStatus.NOT_SERVING);
     await expectUnavailable(position.next());
     await expectUnavailable(availability.next());
-    await expectUnavailable(queue.join({ eventId, userId: "late" }, { timeoutMs: DEADLINE_MS }));
-    await expectUnavailable(queueOverConnect.join({ eventId, userId: "late" }, { timeoutMs: DEADLINE_MS }));
+    // Refused without touching Redis, on both ports.
+    expect(await expectUnavailable(queue.join({ eventId, userId: "late" }, { timeoutMs: DEADLINE_MS }))).toBe("NOT_APPLIED");
+    expect(await expectUnavailable(queueOverConnect.join({ eventId, userId: "late" }, { timeoutMs: DEADLINE_MS }))).toBe("NOT_APPLIED");
     await expectUnavailable(seats.getAvailability({ eventId }, { timeoutMs: DEADLINE_MS }));
     await expectUnavailable(pull(queue.watchPosition({ eventId, userId: "waiter" }, { timeoutMs: DEADLINE_MS })).next());
 
@@ -137,7 +140,7 @@ describe("Redis outage", () => {
       await health.until(ServingStatus.NOT_SERVING);
       await expectUnavailable(position.next());
       // Refused without touching Redis.
-      await expectUnavailable(queue.join({ eventId, userId: "second" }, { timeoutMs: DEADLINE_MS }));
+      expect(await expectUnavailable(queue.join({ eventId, userId: "second" }, { timeoutMs: DEADLINE_MS }))).toBe("NOT_APPLIED");
       await expectUnavailable(queue.getPosition({ eventId, userId: "first" }, { timeoutMs: DEADLINE_MS }));
     } finally {
       redis.thaw();

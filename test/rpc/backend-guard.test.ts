@@ -82,17 +82,20 @@ function harness(then: Then) {
   return { client: createClient(QueueService, transport), backend, seen };
 }
 
-async function failure(pending: Promise<unknown>): Promise<{ code: string; reason: string | undefined }> {
+async function failure(pending: Promise<unknown>): Promise<{ code: string; reason: string | undefined; outcome: string | undefined }> {
   const err = await pending.then(
     () => {
       throw new Error("expected a failure");
     },
     (e: unknown) => ConnectError.from(e),
   );
-  return { code: Code[err.code], reason: err.findDetails(ErrorInfoSchema)[0]?.reason };
+  const info = err.findDetails(ErrorInfoSchema)[0];
+  return { code: Code[err.code], reason: info?.reason, outcome: info?.metadata["outcome"] };
 }
 
-const UNAVAILABLE = { code: Code[Code.Unavailable], reason: "BACKEND_UNAVAILABLE" };
+const UNAVAILABLE = { code: Code[Code.Unavailable], reason: "BACKEND_UNAVAILABLE", outcome: "UNKNOWN" };
+/** Refused before the implementation ran: known not to have taken effect. */
+const REFUSED = { ...UNAVAILABLE, outcome: "NOT_APPLIED" };
 const request = { eventId: "e", userId: "u" };
 
 describe("withBackendGuard", () => {
@@ -105,8 +108,8 @@ describe("withBackendGuard", () => {
   it("refuses calls and new streams at once while the backend is unavailable, without running them", async () => {
     const h = harness("wait_on_signal");
     h.backend.set(false);
-    expect(await failure(h.client.join(request))).toEqual(UNAVAILABLE);
-    expect(await failure(h.client.watchPosition(request)[Symbol.asyncIterator]().next())).toEqual(UNAVAILABLE);
+    expect(await failure(h.client.join(request))).toEqual(REFUSED);
+    expect(await failure(h.client.watchPosition(request)[Symbol.asyncIterator]().next())).toEqual(REFUSED);
     expect(h.seen).toMatchObject({ joins: 0, streams: 0 });
     h.backend.set(true);
     expect(await h.client.join(request)).toMatchObject({ newlyJoined: true });
