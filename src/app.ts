@@ -29,6 +29,8 @@ import type { TransportServer } from "./transport/transport-server.js";
 export interface AppDeps {
   readonly config: Config;
   readonly redis: Redis;
+  /** A client whose commands may outlast the command timeout, for LoadSeatMap (default: `redis`). */
+  readonly loadRedis?: Redis;
   readonly logger: Logger;
   /** Test hook: milliseconds added to Redis TIME by every script. */
   readonly clockSkewMs?: () => number;
@@ -60,7 +62,7 @@ export interface App {
  * Building does no I/O; `listen` binds the ports, so tests run the real
  * server in-process on port 0.
  */
-export function buildApp({ config, redis, logger, clockSkewMs }: AppDeps): App {
+export function buildApp({ config, redis, loadRedis, logger, clockSkewMs }: AppDeps): App {
   const store = new QueueStore(redis, { keyPrefix: config.redisKeyPrefix, clockSkewMs });
   const hub = new WatchHub(store, {
     intervalMs: config.watchIntervalMs,
@@ -70,7 +72,7 @@ export function buildApp({ config, redis, logger, clockSkewMs }: AppDeps): App {
   });
   const sweeper = new EventSweeper(store, { intervalMs: config.sweepIntervalMs, batch: 500, what: "idle waiters", logger });
   const admitter = config.admitIntervalMs > 0 ? new Admitter(store, { intervalMs: config.admitIntervalMs, logger }) : undefined;
-  const seats = new SeatStore(redis, { keyPrefix: config.redisKeyPrefix, clockSkewMs });
+  const seats = new SeatStore(redis, { keyPrefix: config.redisKeyPrefix, clockSkewMs, loadRedis });
   const availability = new AvailabilityHub(seats, { intervalMs: config.watchIntervalMs, maxChangesPerTick: 10_000, logger });
   const reaper = new EventSweeper(seats, { intervalMs: config.sweepIntervalMs, batch: 500, what: "seat holds", logger });
   const health = new HealthStatus({

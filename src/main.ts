@@ -2,7 +2,7 @@ import { buildApp } from "./app.js";
 import { ConfigError, loadConfig } from "./config.js";
 import { createLogger } from "./logger.js";
 import { startEmbeddedRedis, type EmbeddedRedis } from "./redis/embedded-redis.js";
-import { createRedisClient } from "./redis/redis-client.js";
+import { closeRedisClient, createRedisClient, LOAD_COMMAND_TIMEOUT_MS } from "./redis/redis-client.js";
 
 /**
  * `npm start`: validates the configuration, connects to REDIS_URL (or starts
@@ -33,9 +33,10 @@ async function main(): Promise<void> {
     );
   }
   const redis = createRedisClient(redisUrl, { commandTimeoutMs: config.redisCommandTimeoutMs, logger });
-  await redis.connect();
+  const loadRedis = createRedisClient(redisUrl, { commandTimeoutMs: LOAD_COMMAND_TIMEOUT_MS, logger });
+  await Promise.all([redis.connect(), loadRedis.connect()]);
 
-  const app = buildApp({ config, redis, logger });
+  const app = buildApp({ config, redis, loadRedis, logger });
   const { grpcPort, connectPort } = await app.listen();
   logger.warn("running WITHOUT authentication (development mode): every caller may call every RPC");
   if (config.passKeysGenerated) {
@@ -52,7 +53,7 @@ async function main(): Promise<void> {
     logger.info({ signal }, "shutting down");
     try {
       await app.shutdown();
-      await redis.quit();
+      await Promise.all([closeRedisClient(redis), closeRedisClient(loadRedis)]);
       await embedded?.stop();
       logger.info("stopped");
       process.exit(0);

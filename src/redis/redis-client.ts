@@ -11,6 +11,13 @@ export interface RedisClientOptions {
   readonly logger: Logger;
 }
 
+/**
+ * Command timeout of the connection LoadSeatMap uses: its one script writes a
+ * whole venue (about 1.5 s per 100,000 seats), and failing it half-way through
+ * the wait would only make its caller retry, and block Redis, again.
+ */
+export const LOAD_COMMAND_TIMEOUT_MS = 60_000;
+
 /** Longest pause between two reconnection attempts. */
 export const MAX_RECONNECT_DELAY_MS = 200;
 
@@ -81,4 +88,21 @@ export function createRedisClient(url: string, { commandTimeoutMs, logger }: Red
     }
   });
   return redis;
+}
+
+/**
+ * Closes a client for good: QUIT when connected, so replies still due arrive
+ * first; otherwise (Redis gone or frozen, QUIT refused or timed out) the
+ * connection and its reconnection attempts are simply dropped.
+ */
+export async function closeRedisClient(redis: Redis): Promise<void> {
+  if (redis.status === "ready") {
+    try {
+      await redis.quit();
+      return;
+    } catch {
+      // Not answered: drop it below.
+    }
+  }
+  redis.disconnect();
 }
