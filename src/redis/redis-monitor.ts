@@ -96,7 +96,11 @@ export class RedisMonitor {
   async #ping(): Promise<unknown> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<Error>((resolve) => {
-      timer = setTimeout(() => resolve(new Error(`no PONG within ${this.#options.timeoutMs} ms`)), this.#options.timeoutMs);
+      timer = setTimeout(() => {
+        // After a pause of this process, timers run before pending socket reads:
+        // give a PONG that already arrived its turn before calling it lost.
+        setImmediate(() => resolve(new Error(`no PONG within ${this.#options.timeoutMs} ms`)));
+      }, this.#options.timeoutMs);
     });
     try {
       return await Promise.race([this.#redis.ping().then(() => undefined, (err: unknown) => err), timeout]);

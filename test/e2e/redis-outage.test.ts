@@ -22,7 +22,8 @@ async function setUp(): Promise<{ redis: OwnRedis; server: RunningServer }> {
   const redis = await startOwnRedis();
   onTestFinished(() => redis.stop());
   const server = await startServer(
-    { REDIS_COMMAND_TIMEOUT_MS: "500", REDIS_HEALTH_INTERVAL_MS: "100", ADMIT_INTERVAL_MS: "50" },
+    // The default command timeout, so that a busy test machine does not read as an outage.
+    { REDIS_COMMAND_TIMEOUT_MS: "1000", REDIS_HEALTH_INTERVAL_MS: "100", ADMIT_INTERVAL_MS: "50" },
     { redisUrl: redis.url },
   );
   onTestFinished(() => server.stop());
