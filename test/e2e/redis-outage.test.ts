@@ -156,4 +156,20 @@ describe("Redis outage", () => {
     await admittedAtEnd(watch);
     expect((await queue.getQueueStats({ eventId })).stats).toMatchObject({ waiting: 0, admittedTotal: 2 });
   });
+
+  it("draining wins: once shutting down, health stays NOT_SERVING when Redis comes back", async () => {
+    const { redis, server } = await setUp();
+    const health = watchHealth(server.client(Health));
+    await health.until(ServingStatus.SERVING);
+    await redis.kill();
+    await health.until(ServingStatus.NOT_SERVING);
+    await server.app.shutdown();
+
+    const ready = new Promise<void>((resolve) => server.redis.once("ready", () => resolve()));
+    await redis.restart();
+    await ready;
+    expect(await server.app.redisMonitor.check()).toBe(true);
+    expect(server.app.health.get("")).toBe(ServingStatus.NOT_SERVING);
+    expect(server.app.health.get(QueueService.typeName)).toBe(ServingStatus.NOT_SERVING);
+  });
 });
