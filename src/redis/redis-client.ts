@@ -18,6 +18,13 @@ export interface RedisClientOptions {
  */
 export const LOAD_COMMAND_TIMEOUT_MS = 60_000;
 
+/**
+ * How long a connection attempt may take. Connecting to a Redis that is
+ * gone is refused at once; this bounds an attempt to a host that drops
+ * packets, which is then tried again.
+ */
+export const CONNECT_TIMEOUT_MS = 2_000;
+
 /** Longest pause between two reconnection attempts. */
 export const MAX_RECONNECT_DELAY_MS = 200;
 
@@ -43,12 +50,11 @@ export function reconnectDelayMs(attempt: number): number {
  *   after that long. Its outcome is unknown: Redis may still run it when it
  *   resumes (a frozen process runs everything it had received).
  * - `maxRetriesPerRequest: 0` and `autoResendUnfulfilledCommands: false`:
- *   commands in flight when a connection drops fail; none is written again
- *   after reconnecting, so a call that already failed never takes effect a
- *   second time behind its caller's back.
+ *   commands in flight when a connection drops fail, and none is written
+ *   again after reconnecting: no command is ever sent twice, and a call that
+ *   already failed is not replayed behind its caller's back.
  * - `retryStrategy`: reconnect quickly and forever (`reconnectDelayMs`).
- * - `connectTimeout`: a connection attempt to a host that drops packets gives
- *   up after the command timeout (at least a second) and is tried again.
+ * - `connectTimeout`: `CONNECT_TIMEOUT_MS`.
  *
  * Blocking reads (XREADGROUP BLOCK and the like) must not share this
  * `commandTimeout`: give them their own connection with a longer one.
@@ -62,7 +68,7 @@ export function redisClientOptions(commandTimeoutMs: number): RedisOptions {
     maxRetriesPerRequest: 0,
     autoResendUnfulfilledCommands: false,
     retryStrategy: reconnectDelayMs,
-    connectTimeout: Math.max(commandTimeoutMs, 1000),
+    connectTimeout: CONNECT_TIMEOUT_MS,
   };
 }
 
