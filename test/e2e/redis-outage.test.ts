@@ -94,8 +94,10 @@ describe("Redis outage", () => {
     await queue.join({ eventId, userId: "waiter" });
     await seats.loadSeatMap({ eventId, sections: [{ sectionId: "A", rows: [{ rowId: "1", seatIds: ["A-1"] }] }] });
     const position = pull(queue.watchPosition({ eventId, userId: "waiter" }, { timeoutMs: 20_000 }));
+    const positionOverConnect = pull(queueOverConnect.watchPosition({ eventId, userId: "waiter" }, { timeoutMs: 20_000 }));
     const availability = pull(seats.watchAvailability({ eventId }, { timeoutMs: 20_000 }));
     expect((await position.next()).ticket?.state).toBe(TicketState.WAITING);
+    expect((await positionOverConnect.next()).ticket?.state).toBe(TicketState.WAITING);
     await availability.next();
     const health = healthPorts.map(watchHealth);
     for (const port of health) await port.until(ServingStatus.SERVING);
@@ -105,6 +107,7 @@ describe("Redis outage", () => {
     for (const port of health) await port.until(ServingStatus.NOT_SERVING);
     for (const client of healthPorts) expect((await client.check({})).status).toBe(ServingStatus.NOT_SERVING);
     await expectUnavailable(position.next());
+    await expectUnavailable(positionOverConnect.next());
     await expectUnavailable(availability.next());
     // Refused without touching Redis, on both ports.
     expect(await expectUnavailable(queue.join({ eventId, userId: "late" }, { timeoutMs: DEADLINE_MS }))).toBe("NOT_APPLIED");
