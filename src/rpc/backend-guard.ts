@@ -19,9 +19,11 @@ type AnyFn = (input: unknown, ctx: HandlerContext) => unknown;
  *   UNAVAILABLE (BACKEND_UNAVAILABLE, outcome NOT_APPLIED): it never reaches
  *   the store, so it cannot take effect later;
  * - a server stream ends with that error as soon as the store becomes
- *   unreachable, instead of falling silent until its client gives up. Its
- *   implementation sees its `ctx.signal` abort with the same error, so its
- *   waits end and its `finally` blocks run.
+ *   unreachable, instead of falling silent until its client gives up: its
+ *   implementation's `ctx.signal` aborts with the error, and since every
+ *   wait of a stream races its signal, the wait rethrows it and the
+ *   implementation's `finally` blocks run. (A wait deaf to the signal, such
+ *   as a store call, ends on its own with the command timeout.)
  *
  * Mount it inside the call policy (`withCallPolicy(withBackendGuard(…))`),
  * and only around services whose every method needs the store: Health and
@@ -68,29 +70,13 @@ function guardStream(fn: AnyFn, backend: BackendAvailability): AnyFn {
     if (ctx.signal.aborted) {
       onCallAbort();
     }
-    const ended = new Promise<never>((_, reject) => {
-      const onEnd = (): void => reject(controller.signal.reason);
-      if (controller.signal.aborted) onEnd();
-      else controller.signal.addEventListener("abort", onEnd, { once: true });
-    });
-    ended.catch(() => {});
-    const stream = (fn(request, withSignal(ctx, controller.signal)) as AsyncIterable<unknown>)[Symbol.asyncIterator]();
     try {
-      for (;;) {
-        // Raced, so the stream ends even if the implementation waits on something deaf to its signal.
-        const step = await Promise.race([stream.next(), ended]);
-        if (step.done) {
-          return step.value;
-        }
-        yield step.value;
-      }
+      // Delegation, not a race per message: every wait of an implementation
+      // races its signal, so the abort ends the stream with that error.
+      return yield* fn(request, withSignal(ctx, controller.signal)) as AsyncIterable<unknown>;
     } finally {
       unsubscribe();
       ctx.signal.removeEventListener("abort", onCallAbort);
-      if (!controller.signal.aborted) {
-        controller.abort(ctx.signal.reason);
-      }
-      void stream.return?.(undefined).catch(() => {});
     }
   };
 }
