@@ -2,6 +2,7 @@ import { Writable } from "node:stream";
 import pino from "pino";
 import { describe, expect, it } from "vitest";
 import { Admitter, type AdmitTarget } from "../../src/queue/admitter.js";
+import { EventSweeper, type SweepTarget } from "../../src/redis/event-sweeper.js";
 import { OpeningPhase } from "../../src/redis/outcomes.js";
 import { FailureLog } from "../../src/util/failure-log.js";
 
@@ -69,5 +70,36 @@ describe("Admitter through failures", () => {
     expect(failuresLeft).toBe(0);
     expect(lines.filter((l) => l["msg"] === "admission tick failed")).toHaveLength(1);
     expect(lines.find((l) => l["msg"] === "admission ticks succeed again")).toMatchObject({ failedRuns: 4 });
+  });
+});
+
+describe("EventSweeper through failures", () => {
+  it("keeps sweeping while its store fails, logs the failure once, and sweeps again when the store answers", async () => {
+    const { logger, lines } = capture();
+    let failuresLeft = 3;
+    let resolveSwept!: () => void;
+    const sweptAgain = new Promise<void>((resolve) => (resolveSwept = resolve));
+    const target: SweepTarget = {
+      eventIds: async () => {
+        if (failuresLeft > 0) {
+          failuresLeft--;
+          throw new Error("Command timed out");
+        }
+        return ["e"];
+      },
+      sweep: async () => {
+        resolveSwept();
+        return { kind: "swept", expired: 1, more: false };
+      },
+    };
+    const sweeper = new EventSweeper(target, { intervalMs: 5, batch: 10, what: "test items", logger });
+    sweeper.start();
+    try {
+      await sweptAgain;
+    } finally {
+      await sweeper.stop();
+    }
+    expect(lines.filter((l) => l["msg"] === "sweep failed")).toEqual([expect.objectContaining({ what: "test items" })]);
+    expect(lines.find((l) => l["msg"] === "sweeps succeed again")).toMatchObject({ failedRuns: 3, what: "test items" });
   });
 });
