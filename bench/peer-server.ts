@@ -19,13 +19,15 @@ import {
   JoinResponseSchema,
   type TicketState,
 } from "../gen/boxoffice/v1/queue_pb.js";
+import { loadConfig } from "../src/config.js";
 import { QueueStore } from "../src/queue/queue-store.js";
+import { redisClientOptions } from "../src/redis/redis-client.js";
 
 async function main(): Promise<void> {
   const redisUrl = process.env["REDIS_URL"];
   if (!redisUrl) throw new Error("REDIS_URL is required");
   // The same client options as src/main.ts.
-  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2, enableAutoPipelining: true });
+  const redis = new Redis(redisUrl, redisClientOptions(loadConfig({}).redisCommandTimeoutMs));
   await redis.connect();
   const store = new QueueStore(redis);
 

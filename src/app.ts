@@ -20,7 +20,9 @@ import { Admitter } from "./queue/admitter.js";
 import { positionWatch, type PositionHub } from "./queue/position-watch.js";
 import { QueueStore } from "./queue/queue-store.js";
 import { EventSweeper } from "./redis/event-sweeper.js";
+import { RedisMonitor } from "./redis/redis-monitor.js";
 import { createReflectionServices, reflectionServiceDescriptors } from "./reflection/reflection-services.js";
+import { withBackendGuard } from "./rpc/backend-guard.js";
 import { withCallPolicy } from "./rpc/policy.js";
 import { registration } from "./rpc/registration.js";
 import { createRequestValidator } from "./rpc/validator.js";
@@ -39,6 +41,8 @@ import { WatchHub } from "./watch/watch-hub.js";
 export interface AppDeps {
   readonly config: Config;
   readonly redis: Redis;
+  /** A client whose commands may outlast the command timeout, for LoadSeatMap (default: `redis`). */
+  readonly loadRedis?: Redis;
   readonly logger: Logger;
   /** Test hook: milliseconds added to Redis TIME by every script. */
   readonly clockSkewMs?: () => number;
@@ -58,6 +62,8 @@ export interface App {
   /** Undefined when this instance runs no admitter (ADMIT_INTERVAL_MS=0). */
   readonly admitter: Admitter | undefined;
   readonly health: HealthStatus;
+  /** Whether Redis answers; drives health, and refuses calls and ends streams while it does not. */
+  readonly redisMonitor: RedisMonitor;
   readonly grpc: TransportServer;
   readonly connect: TransportServer;
   /** Binds both ports (0 = any free port) and starts background work. */
@@ -71,7 +77,7 @@ export interface App {
  * Building does no I/O; `listen` binds the ports, so tests run the real
  * server in-process on port 0.
  */
-export function buildApp({ config, redis, logger, clockSkewMs }: AppDeps): App {
+export function buildApp({ config, redis, loadRedis, logger, clockSkewMs }: AppDeps): App {
   const retentionMs = config.feedRetentionMs;
   const store = new QueueStore(redis, { keyPrefix: config.redisKeyPrefix, clockSkewMs, retentionMs });
   const outbox = new OutboxReader(redis, {
@@ -83,7 +89,7 @@ export function buildApp({ config, redis, logger, clockSkewMs }: AppDeps): App {
   const hub: PositionHub = new WatchHub(outbox, positionWatch(store, { batchSize: 1_000, logger }));
   const sweeper = new EventSweeper(store, { intervalMs: config.sweepIntervalMs, batch: 500, what: "idle waiters", logger });
   const admitter = config.admitIntervalMs > 0 ? new Admitter(store, { intervalMs: config.admitIntervalMs, logger }) : undefined;
-  const seats = new SeatStore(redis, { keyPrefix: config.redisKeyPrefix, clockSkewMs, retentionMs });
+  const seats = new SeatStore(redis, { keyPrefix: config.redisKeyPrefix, clockSkewMs, retentionMs, loadRedis });
   const availability: AvailabilityHub = new WatchHub(outbox, availabilityWatch(seats, { logger }));
   const reaper = new EventSweeper(seats, { intervalMs: config.sweepIntervalMs, batch: 500, what: "seat holds", logger });
   const feed = {
@@ -98,16 +104,26 @@ export function buildApp({ config, redis, logger, clockSkewMs }: AppDeps): App {
     [ChangeFeedService.typeName]: ServingStatus.SERVING,
   });
 
+  const redisMonitor = new RedisMonitor(redis, {
+    intervalMs: config.redisHealthIntervalMs,
+    timeoutMs: config.redisCommandTimeoutMs,
+    logger,
+  });
+  const followRedis = redisMonitor.subscribe((available) =>
+    health.setAll(available ? ServingStatus.SERVING : ServingStatus.NOT_SERVING),
+  );
+
   const validator = createRequestValidator();
-  const services = [
+  // Every service that needs Redis fails fast and ends its streams while Redis is unreachable.
+  const redisBacked = [
     registration(QueueService, createQueueService({ store, hub, passes: config.passKeys })),
     registration(SeatService, createSeatService({ store: seats, hub: availability, passes: config.passKeys })),
     registration(
       ChangeFeedService,
       createFeedService({ ...feed, outbox: new PollingOutboxSignal(config.feed.pollMs), retentionHours: config.feed.retentionHours }),
     ),
-    createHealthService(health),
-  ];
+  ].map((reg) => withBackendGuard(reg, redisMonitor));
+  const services = [...redisBacked, createHealthService(health)];
   const reflection = createReflectionServices(
     [QueueService, SeatService, ChangeFeedService, Health, ...reflectionServiceDescriptors],
     [file_google_rpc_error_details, file_boxoffice_v1_errors],
@@ -132,6 +148,7 @@ export function buildApp({ config, redis, logger, clockSkewMs }: AppDeps): App {
     feed,
     admitter,
     health,
+    redisMonitor,
     grpc,
     connect,
     async listen() {
@@ -139,6 +156,7 @@ export function buildApp({ config, redis, logger, clockSkewMs }: AppDeps): App {
         grpc.listen(config.port, config.host),
         connect.listen(config.connectPort, config.host),
       ]);
+      redisMonitor.start();
       sweeper.start();
       reaper.start();
       admitter?.start();
@@ -146,9 +164,11 @@ export function buildApp({ config, redis, logger, clockSkewMs }: AppDeps): App {
     },
     shutdown() {
       stopping ??= (async () => {
+        // Draining wins over Redis coming back: nothing sets SERVING after this.
+        followRedis();
         health.setAll(ServingStatus.NOT_SERVING);
         await Promise.all([grpc.shutdown(config.shutdownGraceMs), connect.shutdown(config.shutdownGraceMs)]);
-        await Promise.all([sweeper.stop(), reaper.stop(), admitter?.stop(), outbox.close()]);
+        await Promise.all([sweeper.stop(), reaper.stop(), admitter?.stop(), outbox.close(), redisMonitor.stop()]);
       })();
       return stopping;
     },

@@ -41,6 +41,10 @@ export interface Config {
   readonly logCalls: boolean;
   /** TLS on both ports; with `clientCa`, mutual TLS. Undefined: plaintext. */
   readonly tls: TlsConfig | undefined;
+  /** Most time one Redis command may wait for its reply before the call fails UNAVAILABLE. */
+  readonly redisCommandTimeoutMs: number;
+  /** Pause between two pings of the Redis health monitor. */
+  readonly redisHealthIntervalMs: number;
 }
 
 /** How the delay before a redelivery grows with the number of deliveries. */
@@ -166,6 +170,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, re
   if (feed.retryMaxMs < feed.retryBaseMs) {
     problems.push(`FEED_RETRY_MAX_MS (${feed.retryMaxMs}) must not be below FEED_RETRY_BASE_MS (${feed.retryBaseMs})`);
   }
+  const redisCommandTimeoutMs = int("REDIS_COMMAND_TIMEOUT_MS", 1000, 50, 60_000);
+  const redisHealthIntervalMs = int("REDIS_HEALTH_INTERVAL_MS", 500, 50, 60_000);
   const passSpec = env["PASS_KEYS"];
   const passKeysGenerated = passSpec === undefined || passSpec === "";
   const parsed = parsePassKeys(passKeysGenerated ? `dev:base64:${randomBytes(32).toString("base64")}` : passSpec);
@@ -211,6 +217,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, re
     authOpenReflection,
     logCalls,
     tls,
+    redisCommandTimeoutMs,
+    redisHealthIntervalMs,
   };
   return Object.freeze(config);
 }

@@ -1,8 +1,8 @@
-import { Redis } from "ioredis";
 import { buildApp } from "./app.js";
 import { ConfigError, loadConfig } from "./config.js";
 import { createLogger } from "./logger.js";
 import { startEmbeddedRedis, type EmbeddedRedis } from "./redis/embedded-redis.js";
+import { closeRedisClient, createRedisClient, LOAD_COMMAND_TIMEOUT_MS } from "./redis/redis-client.js";
 
 /**
  * `npm start`: validates the configuration, connects to REDIS_URL (or starts
@@ -32,21 +32,11 @@ async function main(): Promise<void> {
       "REDIS_URL is not set: started a private redis-server for development; its data is lost on exit",
     );
   }
-  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2, enableAutoPipelining: true });
-  let lastRedisError = "";
-  redis.on("error", (err: Error) => {
-    // ioredis reconnects by itself; log each distinct failure once, not every retry.
-    if (err.message !== lastRedisError) {
-      lastRedisError = err.message;
-      logger.warn({ err }, "redis connection error");
-    }
-  });
-  redis.on("ready", () => {
-    lastRedisError = "";
-  });
-  await redis.connect();
+  const redis = createRedisClient(redisUrl, { commandTimeoutMs: config.redisCommandTimeoutMs, logger });
+  const loadRedis = createRedisClient(redisUrl, { commandTimeoutMs: LOAD_COMMAND_TIMEOUT_MS, logger });
+  await Promise.all([redis.connect(), loadRedis.connect()]);
 
-  const app = buildApp({ config, redis, logger });
+  const app = buildApp({ config, redis, loadRedis, logger });
   const { grpcPort, connectPort } = await app.listen();
   if (config.authTokens === undefined) {
     logger.warn(
@@ -74,7 +64,7 @@ async function main(): Promise<void> {
     logger.info({ signal }, "shutting down");
     try {
       await app.shutdown();
-      await redis.quit();
+      await Promise.all([closeRedisClient(redis), closeRedisClient(loadRedis)]);
       await embedded?.stop();
       logger.info("stopped");
       process.exit(0);

@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import { FailureLog } from "../util/failure-log.js";
 import { QueueDefaults } from "./scripts.js";
 import type { AdmitOptions, AdmitResult } from "./types.js";
 
@@ -36,6 +37,7 @@ export class Admitter {
   readonly #intervalMs: number;
   readonly #limits: AdmitOptions;
   readonly #logger: Logger;
+  readonly #failures: FailureLog;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   #stopped = false;
@@ -53,6 +55,7 @@ export class Admitter {
       sessionBatch: options.sessionBatch ?? QueueDefaults.sessionBatch,
     };
     this.#logger = options.logger;
+    this.#failures = new FailureLog({ logger: options.logger, failed: "admission tick failed", recovered: "admission ticks succeed again" });
   }
 
   start(): void {
@@ -97,11 +100,13 @@ export class Admitter {
       this.#running = this.tickAll()
         .then(
           (tick) => {
+            this.#failures.succeeded();
             if (tick.admitted > 0 || tick.sessionsEnded > 0) {
               this.#logger.debug(tick, "admission tick");
             }
           },
-          (err: unknown) => this.#logger.warn({ err }, "admission tick failed"),
+          // Keeps ticking: a Redis outage ends when Redis answers the next tick.
+          (err: unknown) => this.#failures.failed(err),
         )
         .finally(() => this.#schedule());
     }, this.#intervalMs);

@@ -15,6 +15,8 @@ export interface EmbeddedRedis {
   /** `redis://127.0.0.1:<port>` */
   readonly url: string;
   readonly port: number;
+  /** The server's process id (tests freeze it with SIGSTOP). */
+  readonly pid: number;
   /** Stops the server, waits for it to exit and removes its directory. Idempotent. */
   stop(): Promise<void>;
 }
@@ -35,6 +37,8 @@ export interface EmbeddedRedisOptions {
   searchPath?: readonly string[];
   /** Upper bound on waiting for "Ready to accept connections"; default 10 s. */
   readyTimeoutMs?: number;
+  /** Listen on this port (e.g. to start a server again where a stopped one was); default: a free one. */
+  port?: number;
 }
 
 /** No `redis-server` binary in any searched directory. The message is one line that says how to fix it. */
@@ -88,7 +92,7 @@ export async function startEmbeddedRedis(options: EmbeddedRedisOptions = {}): Pr
 
   const readyTimeoutMs = options.readyTimeoutMs ?? 10_000;
   for (let attempt = 1; ; attempt++) {
-    const port = await pickFreePort();
+    const port = options.port ?? (await pickFreePort());
     const dir = await mkdtemp(join(tmpdir(), "embedded-redis-"));
     try {
       const server = await launch(binary, port, dir, readyTimeoutMs);
@@ -98,7 +102,7 @@ export async function startEmbeddedRedis(options: EmbeddedRedisOptions = {}): Pr
       await rm(dir, { recursive: true, force: true });
       // The port was free when picked but something else took it before redis bound it.
       const raced = error instanceof EmbeddedRedisStartError && error.message.includes(PORT_TAKEN);
-      if (!raced || attempt >= START_ATTEMPTS) throw error;
+      if (!raced || attempt >= START_ATTEMPTS || options.port !== undefined) throw error;
       options.logger?.warn({ port, attempt }, "port taken before redis-server bound it; retrying");
     }
   }
@@ -185,7 +189,7 @@ function launch(binary: string, port: number, dir: string, readyTimeoutMs: numbe
     const timer = setTimeout(() => fail(`not ready after ${readyTimeoutMs} ms`), readyTimeoutMs);
     onReady = () => {
       clearTimeout(timer);
-      resolve({ url: `redis://127.0.0.1:${port}`, port, stop });
+      resolve({ url: `redis://127.0.0.1:${port}`, port, pid: child.pid as number, stop });
     };
     child.on("error", (error) => {
       if (!ready) fail(`could not be started (${error.message})`);

@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import { FailureLog } from "../util/failure-log.js";
 import { Outcome } from "./outcomes.js";
 import { Reply } from "./reply.js";
 
@@ -47,6 +48,7 @@ export interface EventSweeperOptions {
 export class EventSweeper {
   readonly #target: SweepTarget;
   readonly #options: EventSweeperOptions;
+  readonly #failures: FailureLog;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   #stopped = false;
@@ -54,6 +56,12 @@ export class EventSweeper {
   constructor(target: SweepTarget, options: EventSweeperOptions) {
     this.#target = target;
     this.#options = options;
+    this.#failures = new FailureLog({
+      logger: options.logger,
+      failed: "sweep failed",
+      recovered: "sweeps succeed again",
+      fields: { what: options.what },
+    });
   }
 
   start(): void {
@@ -99,11 +107,13 @@ export class EventSweeper {
       this.#running = this.sweepAll()
         .then(
           (expired) => {
+            this.#failures.succeeded();
             if (expired > 0) {
               logger.debug({ expired, what }, "swept expired items");
             }
           },
-          (err: unknown) => logger.warn({ err, what }, "sweep failed"),
+          // Keeps sweeping: a Redis outage ends when Redis answers the next pass.
+          (err: unknown) => this.#failures.failed(err),
         )
         .finally(() => this.#schedule());
     }, this.#options.intervalMs);

@@ -78,9 +78,24 @@ export function malformedRequest(message: string, metadata: Record<string, strin
   return reasonError(Code.InvalidArgument, Reason.INVALID_REQUEST, message, metadata);
 }
 
-/** Redis cannot be reached (or a stream lost it): UNAVAILABLE, safe to retry elsewhere or later. */
-export function backendUnavailable(): ConnectError {
-  return reasonError(Code.Unavailable, Reason.BACKEND_UNAVAILABLE, "the backing store is unavailable; retry later");
+/**
+ * What a caller can know about a call that failed because Redis could not be
+ * reached: `UNKNOWN` when a command may have reached Redis (it may run after
+ * the call failed), `NOT_APPLIED` when the call was refused before touching it.
+ */
+export type BackendOutcome = "UNKNOWN" | "NOT_APPLIED";
+
+/**
+ * Redis cannot be reached (or a stream lost it): UNAVAILABLE, with the
+ * outcome in `ErrorInfo.metadata.outcome`. Every mutating RPC converges when
+ * retried with the same request, so either way the answer is to retry.
+ */
+export function backendUnavailable(outcome: BackendOutcome = "UNKNOWN"): ConnectError {
+  const message =
+    outcome === "NOT_APPLIED"
+      ? "the backing store is unavailable; the call was not attempted: retry later"
+      : "the backing store is unavailable; the call may have taken effect: retry it with the same request";
+  return reasonError(Code.Unavailable, Reason.BACKEND_UNAVAILABLE, message, { outcome });
 }
 
 /** The server is draining: UNAVAILABLE with SHUTTING_DOWN, so clients reconnect to another instance. */

@@ -41,6 +41,21 @@ describe("loadConfig", () => {
     expect(loadConfig({ FEED_RETENTION_HOURS: "2" }).feedRetentionMs).toBe(7_200_000);
     expect(config.passKeysGenerated).toBe(false);
   });
+
+  it("bounds Redis commands and paces the Redis health monitor", () => {
+    expect(loadConfig({})).toMatchObject({ redisCommandTimeoutMs: 1000, redisHealthIntervalMs: 500 });
+    expect(loadConfig({ REDIS_COMMAND_TIMEOUT_MS: "250", REDIS_HEALTH_INTERVAL_MS: "100" })).toMatchObject({
+      redisCommandTimeoutMs: 250,
+      redisHealthIntervalMs: 100,
+    });
+    let error: unknown;
+    try {
+      loadConfig({ REDIS_COMMAND_TIMEOUT_MS: "0", REDIS_HEALTH_INTERVAL_MS: "soon" });
+    } catch (e) {
+      error = e;
+    }
+    expect((error as ConfigError).problems.map((p) => p.split(" ")[0])).toEqual(["REDIS_COMMAND_TIMEOUT_MS", "REDIS_HEALTH_INTERVAL_MS"]);
+  });
 });
 
 describe("loadConfig: credentials, TLS and production", () => {

@@ -6,6 +6,7 @@ import { Redis } from "ioredis";
 import pino, { type Logger } from "pino";
 import { buildApp, type App } from "../../src/app.js";
 import { loadConfig } from "../../src/config.js";
+import { createRedisClient } from "../../src/redis/redis-client.js";
 import { connectRedis } from "../support/redis.js";
 
 export interface RunningServer {
@@ -47,11 +48,21 @@ export async function startServer(env: Record<string, string> = {}, options: Ser
     REDIS_KEY_PREFIX: `t${randomBytes(6).toString("hex")}:`,
     // Most tests watch positions hold still; the admission tests turn the admitter on.
     ADMIT_INTERVAL_MS: "0",
+    // On a busy test machine a slow PONG must not read as an outage; the outage tests set their own.
+    REDIS_COMMAND_TIMEOUT_MS: "10000",
     ...env,
   });
-  const redis = options.redisUrl === undefined ? connectRedis({ db: options.db ?? 0 }) : new Redis(options.redisUrl, { db: options.db ?? 0 });
+  const logger = options.logger ?? pino({ level: "silent" });
+  let redis: Redis;
+  if (options.redisUrl === undefined) {
+    redis = connectRedis({ db: options.db ?? 0 });
+  } else {
+    redis = createRedisClient(options.redisUrl, { commandTimeoutMs: config.redisCommandTimeoutMs, logger });
+    await redis.connect();
+    if (options.db) await redis.select(options.db);
+  }
   let skew = 0;
-  const app = buildApp({ config, redis, logger: options.logger ?? pino({ level: "silent" }), clockSkewMs: () => skew });
+  const app = buildApp({ config, redis, logger, clockSkewMs: () => skew });
   const { grpcPort, connectPort } = await app.listen();
   const grpcUrl = `http://127.0.0.1:${grpcPort}`;
   const connectUrl = `http://127.0.0.1:${connectPort}`;
@@ -75,6 +86,9 @@ export async function startServer(env: Record<string, string> = {}, options: Ser
     },
     async stop() {
       await app.shutdown();
+      if (options.redisUrl !== undefined) {
+        redis.disconnect();
+      }
     },
   };
 }

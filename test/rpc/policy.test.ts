@@ -95,6 +95,20 @@ describe("call policy", () => {
     expect(err.code).toBe(Code.Unavailable);
     expect(err.findDetails(ErrorInfoSchema)[0]?.reason).toBe("BACKEND_UNAVAILABLE");
   });
+
+  it.each([
+    ["a command Redis did not answer in time", "Command timed out"],
+    ["a command refused while disconnected", "Stream isn't writeable and enableOfflineQueue options is false"],
+  ])("maps %s to UNAVAILABLE, not INTERNAL", async (_, message) => {
+    // The errors ioredis raises (plain Errors) with the options of src/redis/redis-client.ts.
+    const h = harness(() => {
+      throw new Error(message);
+    });
+    const err = await error(h.client.join({ eventId: "e", userId: "u" }));
+    expect(err.code).toBe(Code.Unavailable);
+    // The command may have reached Redis: the caller is told the outcome is unknown.
+    expect(err.findDetails(ErrorInfoSchema)[0]).toMatchObject({ reason: "BACKEND_UNAVAILABLE", metadata: { outcome: "UNKNOWN" } });
+  });
 });
 
 function closedPort(): Promise<number> {

@@ -1,0 +1,99 @@
+import type { DescService } from "@bufbuild/protobuf";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import { backendUnavailable } from "./errors.js";
+import type { ServiceRegistration } from "./registration.js";
+
+/** Whether the store behind a service can be reached now, and each change of it (a `RedisMonitor`). */
+export interface BackendAvailability {
+  readonly available: boolean;
+  subscribe(listener: (available: boolean) => void): () => void;
+}
+
+type AnyFn = (input: unknown, ctx: HandlerContext) => unknown;
+
+/**
+ * Ties a store-backed service to its store's availability, for every method
+ * and both transports at once:
+ *
+ * - while the store is known to be unreachable, a call fails at once with
+ *   UNAVAILABLE (BACKEND_UNAVAILABLE, outcome NOT_APPLIED): it never reaches
+ *   the store, so it cannot take effect later;
+ * - a server stream ends with that error as soon as the store becomes
+ *   unreachable, instead of falling silent until its client gives up: its
+ *   implementation's `ctx.signal` aborts with the error, and since every
+ *   wait of a stream races its signal, the wait rethrows it and the
+ *   implementation's `finally` blocks run. (A wait deaf to the signal, such
+ *   as a store call, ends on its own with the command timeout.)
+ *
+ * Mount it inside the call policy (`withCallPolicy(withBackendGuard(…))`),
+ * and only around services whose every method needs the store: Health and
+ * reflection must keep answering while it is gone.
+ */
+export function withBackendGuard(reg: ServiceRegistration, backend: BackendAvailability): ServiceRegistration {
+  const impl: Record<string, AnyFn> = {};
+  const source = reg.impl as unknown as Record<string, AnyFn>;
+  for (const method of reg.service.methods) {
+    const fn = source[method.localName];
+    if (!fn) {
+      continue;
+    }
+    const bound = fn.bind(reg.impl);
+    impl[method.localName] =
+      method.methodKind === "server_streaming" ? guardStream(bound, backend) : guardCall(bound, backend);
+  }
+  return { service: reg.service, impl: impl as unknown as ServiceImpl<DescService> };
+}
+
+function guardCall(fn: AnyFn, backend: BackendAvailability): AnyFn {
+  return (input, ctx) => {
+    if (!backend.available) {
+      throw backendUnavailable("NOT_APPLIED");
+    }
+    return fn(input, ctx);
+  };
+}
+
+function guardStream(fn: AnyFn, backend: BackendAvailability): AnyFn {
+  return async function* (request, ctx) {
+    if (!backend.available) {
+      throw backendUnavailable("NOT_APPLIED");
+    }
+    // The implementation's signal: the call's, or the store's loss.
+    const controller = new AbortController();
+    const onCallAbort = (): void => controller.abort(ctx.signal.reason);
+    ctx.signal.addEventListener("abort", onCallAbort, { once: true });
+    const unsubscribe = backend.subscribe((available) => {
+      if (!available) {
+        controller.abort(backendUnavailable());
+      }
+    });
+    if (ctx.signal.aborted) {
+      onCallAbort();
+    }
+    try {
+      // Delegation, not a race per message: every wait of an implementation
+      // races its signal, so the abort ends the stream with that error.
+      return yield* fn(request, withSignal(ctx, controller.signal)) as AsyncIterable<unknown>;
+    } finally {
+      unsubscribe();
+      ctx.signal.removeEventListener("abort", onCallAbort);
+    }
+  };
+}
+
+/**
+ * The call's context with another signal. A proxy rather than a copy: the
+ * grpc-js context keeps its lazy members behind prototype getters and reads
+ * what the implementation wrote (response headers, trailers) from itself.
+ */
+function withSignal(ctx: HandlerContext, signal: AbortSignal): HandlerContext {
+  return new Proxy(ctx, {
+    get(target, property) {
+      if (property === "signal") {
+        return signal;
+      }
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
