@@ -13,7 +13,8 @@ type Exec = ChainableCommander["exec"];
  * before that load completes wait for it. When Redis answers that a function
  * does not exist (a restart without persistence, `FUNCTION FLUSH`, a
  * `FUNCTION DELETE`), the library is loaded again, once for all the calls that
- * failed alike, and each of those calls is sent once more.
+ * failed alike, and each of those calls is sent once more. Every time the
+ * client (re)connects, the library is loaded again before the next call.
  */
 export class ScriptRunner<Name extends string> {
   readonly #redis: Redis;
@@ -29,6 +30,17 @@ export class ScriptRunner<Name extends string> {
   constructor(redis: Redis, library: LuaLibrary) {
     this.#redis = redis;
     this.#library = library;
+    // A new connection may reach a Redis that restarted empty or failed over:
+    // load before the next call, so pipelines (which cannot resend one
+    // command) never meet a missing function after a reconnect.
+    let connected = redis.status === "ready";
+    redis.on("ready", () => {
+      if (connected) {
+        this.#loaded = false;
+        this.#loading = undefined;
+      }
+      connected = true;
+    });
   }
 
   /** Runs a script; the reply is `unknown` until its decoder has checked it. */

@@ -28,7 +28,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server?.stop();
-  await server?.redis.quit();
   await redis?.stop();
 });
 
