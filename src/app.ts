@@ -88,7 +88,7 @@ export function buildApp({ config, redis, logger, clockSkewMs }: AppDeps): App {
   const registrations = [...services, ...reflection].map((r) => withCallPolicy(r, { logger, validator }));
 
   const grpc = createGrpcServer(registrations, { logger });
-  const connect = createConnectServer(registrations, { logger });
+  const connect = createConnectServer(registrations, { logger, corsOrigins: config.corsOrigins });
 
   let stopping: Promise<void> | undefined;
   return {

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { parsePassKeys, type PassKeyring } from "./pass/pass.js";
+import { parseCorsOrigins, type CorsOrigins } from "./transport/connect/cors.js";
 
 /** Boxoffice's runtime configuration, read once from the environment. */
 export interface Config {
@@ -22,6 +23,8 @@ export interface Config {
   readonly admitIntervalMs: number;
   /** Admission pass keys: the first signs, all verify. */
   readonly passKeys: PassKeyring;
+  /** Browser origins allowed to call the Connect port (CORS); empty = none, "*" = any. */
+  readonly corsOrigins: CorsOrigins;
   /** True when PASS_KEYS was unset and a random key was made for this process (development only). */
   readonly passKeysGenerated: boolean;
 }
@@ -83,7 +86,11 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
   if ("problems" in parsed) {
     problems.push(...parsed.problems.map((p) => `PASS_KEYS: ${p}`));
   }
-  if (problems.length > 0 || !("keys" in parsed)) {
+  const cors = parseCorsOrigins(env["CORS_ORIGINS"]);
+  if ("problems" in cors) {
+    problems.push(...cors.problems);
+  }
+  if (problems.length > 0 || !("keys" in parsed) || !("origins" in cors)) {
     throw new ConfigError(problems);
   }
   const config: Config = {
@@ -99,6 +106,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     admitIntervalMs,
     passKeys: parsed.keys,
     passKeysGenerated,
+    corsOrigins: cors.origins,
   };
   return Object.freeze(config);
 }

@@ -5,6 +5,7 @@ import net from "node:net";
 import type { Logger } from "pino";
 import type { ServiceRegistration } from "../rpc/registration.js";
 import { CallRegistry } from "./call-registry.js";
+import { withCors, type CorsOrigins } from "./connect/cors.js";
 import { drainInterceptor } from "./connect/drain-interceptor.js";
 import { keepSessionAlive } from "./connect/h2-keepalive.js";
 import { sniffProtocol } from "./connect/protocol-sniffer.js";
@@ -22,6 +23,8 @@ export interface ConnectServerOptions {
   firstByteTimeoutMs?: number;
   /** Largest accepted request message. Default 4 MiB, as on the gRPC port. */
   readMaxBytes?: number;
+  /** Browser origins allowed to call (CORS preflights and exposed headers). Default none. */
+  corsOrigins?: CorsOrigins;
 }
 
 /**
@@ -49,13 +52,14 @@ export function createConnectServer(
   const keepaliveTimeMs = options.keepaliveTimeMs ?? 30_000;
   const keepaliveTimeoutMs = options.keepaliveTimeoutMs ?? 10_000;
   const registry = new CallRegistry();
-  const handler = connectNodeAdapter({
+  const connectHandler = connectNodeAdapter({
     routes(router) {
       for (const { service, impl } of registrations) router.service(service, impl);
     },
     interceptors: [drainInterceptor(registry)],
     readMaxBytes: options.readMaxBytes ?? 4 * 1024 * 1024,
   });
+  const handler = withCors(connectHandler, options.corsOrigins ?? []);
 
   let draining = false;
   const sockets = new Set<net.Socket>();
