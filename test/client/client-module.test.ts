@@ -1,7 +1,8 @@
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { QueueService, TicketState, verifyPass, parsePassKeys } from "../../src/client/index.js";
+import { QueueService, TicketState } from "../../src/client/index.js";
+import { parsePassKeys, verifyPass } from "../../src/client/pass.js";
 import { uniqueId } from "../support/redis.js";
 import { startServer, type RunningServer } from "../e2e/server.js";
 
