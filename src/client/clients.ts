@@ -22,6 +22,8 @@ export type BoxofficeClient = { readonly [K in keyof typeof services]: Client<(t
  *   (`createGrpcWebTransport` works there too).
  *
  * Clients are cheap; the transport holds the connections, so share it.
+ * `feed` is the change feed's contract; until a deployment serves it, its
+ * calls fail with UNIMPLEMENTED.
  */
 export function createBoxofficeClient(transport: Transport): BoxofficeClient {
   return {

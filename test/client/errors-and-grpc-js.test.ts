@@ -2,6 +2,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  ERROR_DOMAIN,
   ErrorInfoSchema,
   QueueService,
   Reason,
@@ -15,6 +16,7 @@ import {
   type WatchPositionResponse,
 } from "../../src/client/index.js";
 import { createGrpcJsClient, grpcServiceDefinition } from "../../src/client/grpc-js.js";
+import { ERROR_DOMAIN as SERVER_ERROR_DOMAIN } from "../../src/rpc/errors.js";
 import { uniqueId } from "../support/redis.js";
 import { startServer, type RunningServer } from "../e2e/server.js";
 
@@ -44,6 +46,10 @@ describe("reasonOf and errorDetailsOf", () => {
     await seats.holdSeats({ eventId, userId: "first", selection: { case: "seats", value: { seatIds: ["A1"] } } });
     const err = await seats.holdSeats({ eventId, userId: "second", selection: { case: "seats", value: { seatIds: ["A1", "A2"] } } }).catch((e: unknown) => e);
     expect(errorDetailsOf(err)).toMatchObject({ code: Code.FailedPrecondition, reason: Reason.SEAT_UNAVAILABLE, metadata: { seat_ids: "A1" } });
+  });
+
+  it("read the domain the server writes", () => {
+    expect(ERROR_DOMAIN).toBe(SERVER_ERROR_DOMAIN);
   });
 
   it("say UNSPECIFIED for errors without a Boxoffice ErrorInfo, or with a reason newer than the package", () => {
