@@ -5,6 +5,7 @@ import { QueueService, TicketSchema, TicketState, type Ticket } from "../../gen/
 /** Where to (re)connect: one transport, several taken in turn after each failure, or a factory given the connection number (0, 1, …). */
 export type TransportChoice = Transport | readonly Transport[] | ((connection: number) => Transport);
 
+/** Waits between reconnections: a random time up to a ceiling that grows per failure in a row, so many clients of one restarted server do not return in step. */
 export interface ReconnectBackoff {
   /** Ceiling of the first wait. Default 100 ms. */
   readonly initialMs?: number;
@@ -14,6 +15,7 @@ export interface ReconnectBackoff {
   readonly multiplier?: number;
 }
 
+/** Whose ticket to watch, where, and how to behave when a server goes away. */
 export interface WatchPositionOptions {
   readonly eventId: string;
   readonly userId: string;
