@@ -22,7 +22,13 @@ const installedVersion = async (name: string): Promise<string> =>
   (JSON.parse(await readFile(join(root, "node_modules", name, "package.json"), "utf8")) as { version: string }).version;
 
 let project: string;
-let packed: { files: { path: string }[] };
+/** What `npm pack --json` reports about one tarball. */
+interface Packed {
+  readonly filename: string;
+  readonly files: readonly { readonly path: string }[];
+}
+
+let packed: Packed;
 let server: RunningServer;
 
 beforeAll(async () => {
@@ -32,8 +38,8 @@ beforeAll(async () => {
     startServer({ PASS_KEYS, ADMIT_INTERVAL_MS: "20" }),
   ]);
   server = started;
-  packed = (JSON.parse(pack.stdout) as (typeof packed & { filename: string })[])[0]!;
-  const tarball = join(project, (packed as unknown as { filename: string }).filename);
+  [packed] = JSON.parse(pack.stdout) as [Packed];
+  const tarball = join(project, packed.filename);
   // What a backend team writes: the package, plus the transports it picks (versions as used here, so the cache serves them).
   await writeFile(
     join(project, "package.json"),
