@@ -133,7 +133,7 @@ export function buildApp({ config, redis, loadRedis, logger, clockSkewMs }: AppD
   const registrations = [...services, ...reflection].map((r) => withCallPolicy(r, policy));
 
   const grpc = createGrpcServer(registrations, { logger, credentials: grpcCredentials(config.tls) });
-  const connect = createConnectServer(registrations, { logger, tls: config.tls });
+  const connect = createConnectServer(registrations, { logger, tls: config.tls, corsOrigins: config.corsOrigins });
 
   let stopping: Promise<void> | undefined;
   return {

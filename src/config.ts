@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { createSecureContext } from "node:tls";
 import { parseTokens, type TokenEntry } from "./auth/tokens.js";
 import { parsePassKeys, type PassKeyring } from "./pass/pass.js";
+import { parseCorsOrigins, type CorsOrigins } from "./transport/connect/cors.js";
 
 /** Boxoffice's runtime configuration, read once from the environment. */
 export interface Config {
@@ -27,6 +28,8 @@ export interface Config {
   readonly feedRetentionMs: number;
   /** Admission pass keys: the first signs, all verify. */
   readonly passKeys: PassKeyring;
+  /** Browser origins allowed to call the Connect port (CORS); empty = none, "*" = any. */
+  readonly corsOrigins: CorsOrigins;
   /** True when PASS_KEYS was unset and a random key was made for this process (development only). */
   readonly passKeysGenerated: boolean;
   /** The change feed: redelivery, retries, dead letters and polling (see `FeedConfig`). */
@@ -194,7 +197,11 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, re
       problems.push("NODE_ENV=production needs REDIS_URL: there is no private redis-server in production");
     }
   }
-  if (problems.length > 0 || !("keys" in parsed)) {
+  const cors = parseCorsOrigins(env["CORS_ORIGINS"]);
+  if ("problems" in cors) {
+    problems.push(...cors.problems);
+  }
+  if (problems.length > 0 || !("keys" in parsed) || !("origins" in cors)) {
     throw new ConfigError(problems);
   }
   const config: Config = {
@@ -219,6 +226,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, re
     tls,
     redisCommandTimeoutMs,
     redisHealthIntervalMs,
+    corsOrigins: cors.origins,
   };
   return Object.freeze(config);
 }

@@ -1,11 +1,7 @@
 import { Code, ConnectError, type Client } from "@connectrpc/connect";
+import { reconnectDelayMs, type ReconnectBackoff } from "./backoff.js";
 import type { ChangeEvent, ChangeFeedService, SubscribeStart } from "../../gen/boxoffice/v1/feed_pb.js";
 
-/** Delays between reconnection attempts: exponential with full jitter, from `initialMs` up to `maxMs`. */
-export interface ReconnectBackoff {
-  readonly initialMs?: number;
-  readonly maxMs?: number;
-}
 
 export interface ConsumeOptions {
   readonly client: Client<typeof ChangeFeedService>;
@@ -51,8 +47,6 @@ export async function consume(options: ConsumeOptions): Promise<void> {
   const acks = new AckBatcher(options);
   const slots = new Slots(options.concurrency ?? 1);
   const running = new Set<string>();
-  const initialMs = options.backoff?.initialMs ?? 100;
-  const maxMs = options.backoff?.maxMs ?? 5_000;
   let attempt = 0;
   try {
     while (!signal.aborted) {
@@ -95,8 +89,7 @@ export async function consume(options: ConsumeOptions): Promise<void> {
         options.onError?.(cause, {});
       }
       if (signal.aborted) break;
-      const ceiling = Math.min(maxMs, initialMs * 2 ** Math.min(attempt++, 30));
-      await sleep(Math.random() * ceiling, signal);
+      await sleep(reconnectDelayMs(options.backoff, ++attempt), signal);
     }
   } finally {
     await slots.drain();

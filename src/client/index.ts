@@ -1,14 +1,16 @@
 /**
- * What backend services import to talk to Boxoffice: the service
- * descriptors and messages generated from the contract, and the admission
- * pass verifier (no Redis, no network: verify a pass offline with the shared
- * key). Create clients with connect-es:
+ * What callers import to talk to Boxoffice, in Node and in browsers alike
+ * (nothing here needs Node: the pass verifier and the grpc-js adapter are
+ * entries of their own). The generated descriptors and messages, typed
+ * clients for every service over a transport the caller picks, and the
+ * pieces every caller otherwise writes by hand: the reason of an error, a
+ * position watch that survives server restarts, a retry policy.
  *
  * ```ts
- * import { createClient } from "@connectrpc/connect";
  * import { createGrpcTransport } from "@connectrpc/connect-node";
- * import { QueueService } from "boxoffice/client";
- * const queue = createClient(QueueService, createGrpcTransport({ baseUrl: "http://boxoffice:8080" }));
+ * import { createBoxofficeClient, reasonOf, Reason } from "@boxoffice/client";
+ * const boxoffice = createBoxofficeClient(createGrpcTransport({ baseUrl: "http://boxoffice:8080" }));
+ * const { ticket } = await boxoffice.queue.join({ eventId, userId });
  * ```
  *
  * `consume` follows an event's change feed for one consumer of a group:
@@ -19,13 +21,15 @@ export * from "../../gen/boxoffice/v1/queue_pb.js";
 export * from "../../gen/boxoffice/v1/seats_pb.js";
 export * from "../../gen/boxoffice/v1/errors_pb.js";
 export * from "../../gen/boxoffice/v1/feed_pb.js";
-export { consume, type ConsumeOptions, type ReconnectBackoff } from "./consume.js";
+export { consume, type ConsumeOptions } from "./consume.js";
+export type { ReconnectBackoff } from "./backoff.js";
 export { ErrorInfoSchema, BadRequestSchema, type ErrorInfo, type BadRequest } from "../../gen/google/rpc/error_details_pb.js";
+export { createBoxofficeClient, services, type BoxofficeClient } from "./clients.js";
+export { ERROR_DOMAIN, decodeStatusDetails, errorDetailsOf, reasonOf, type ErrorDetails } from "./errors.js";
+export { RETRY_SAFE_METHODS, retryServiceConfig, type GrpcServiceConfig, type RetryPolicyOptions, type RetrySafeMethod } from "./retry-policy.js";
 export {
-  verifyPass,
-  parsePassKeys,
-  PassKeyring,
-  type PassClaims,
-  type PassVerification,
-  type VerifyPassOptions,
-} from "../pass/pass.js";
+  isFinal,
+  watchPosition,
+  type TransportChoice,
+  type WatchPositionOptions,
+} from "./watch-position.js";

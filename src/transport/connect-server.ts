@@ -5,6 +5,7 @@ import tls from "node:tls";
 import type { Logger } from "pino";
 import type { ServiceRegistration } from "../rpc/registration.js";
 import { CallRegistry } from "./call-registry.js";
+import { withCors, type CorsOrigins } from "./connect/cors.js";
 import { drainInterceptor } from "./connect/drain-interceptor.js";
 import { keepSessionAlive } from "./connect/h2-keepalive.js";
 import { createNodeHandler } from "./connect/node-handler.js";
@@ -33,6 +34,8 @@ export interface ConnectServerOptions {
    * cleartext (HTTP/1.1 or h2c, sniffed).
    */
   tls?: TlsOptions;
+  /** Browser origins allowed to call (CORS preflights and exposed headers). Default none. */
+  corsOrigins?: CorsOrigins;
 }
 
 /**
@@ -62,11 +65,12 @@ export function createConnectServer(
   const keepaliveTimeMs = options.keepaliveTimeMs ?? 30_000;
   const keepaliveTimeoutMs = options.keepaliveTimeoutMs ?? 10_000;
   const registry = new CallRegistry();
-  const handler = createNodeHandler(registrations, {
+  const connectHandler = createNodeHandler(registrations, {
     interceptors: [drainInterceptor(registry)],
     readMaxBytes: options.readMaxBytes ?? 4 * 1024 * 1024,
     logger,
   });
+  const handler = withCors(connectHandler, options.corsOrigins ?? []);
 
   let draining = false;
   const sockets = new Set<net.Socket>();
