@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { ChangeType } from "./change-types.js";
 import { Outcome, StoredQueueState, StoredTicketState } from "./outcomes.js";
 
@@ -36,6 +37,8 @@ export function renderPrelude(constants: PreludeConstants, library: string): str
     ...renderTable("Q_", StoredQueueState),
     ...renderStrings("CT_", ChangeType),
     ...Object.entries(constants).map(([name, value]) => renderConstant(name, value)),
+    // Helpers every library shares (`now_ms`, outbox appends and trimming).
+    readFileSync(new URL("./lua/common.lua", import.meta.url), "utf8"),
     library,
     "-- end of prelude",
   ];

@@ -22,15 +22,6 @@
 -- with one ZRANGEBYSCORE, then reads each one's owner and count (XPENDING on
 -- that id) and its fields (XRANGE: an empty answer means retention removed it).
 
-local function now_ms(skew_ms)
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + (tonumber(skew_ms) or 0)
-end
-
-local function int_str(n)
-  return string.format('%d', n)
-end
-
 -- Replayed entries live under ids 0-<n>; outbox ids carry a time.
 local function is_replay_id(id)
   return string.sub(id, 1, 2) == '0-'

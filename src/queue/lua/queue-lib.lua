@@ -8,27 +8,6 @@
 -- timestamps involved. An admitted user's session lives in `active`, scored by
 -- its expiry; it ends (EXPIRED) from `expires_ms` on, swept or not.
 
-local function now_ms(skew_ms)
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + (tonumber(skew_ms) or 0)
-end
-
-local function int_str(n)
-  return string.format('%d', n)
-end
-
--- The outbox's trim threshold for one call (epoch ms), from the caller's
--- "trim before" ARGV ('0' keeps everything): entries with older ids go as
--- changes are appended. Never later than now, so an append never trims its
--- own entry. Scripts keep it as `k.log_min`, next to `k.log`.
-local function log_min_of(trim_before)
-  local ms = tonumber(trim_before)
-  if not ms or ms < 0 then
-    error({ err = 'ERR trim threshold must be epoch ms or 0, got ' .. tostring(trim_before) })
-  end
-  return int_str(math.min(math.floor(ms), now_ms(0)))
-end
-
 local function read_ticket(tickets_key, user)
   local raw = redis.call('HGET', tickets_key, user)
   if not raw then
@@ -62,17 +41,7 @@ end
 -- Entries older than `k.log_min` are trimmed on the way, approximately (MINID
 -- ~ drops whole stream nodes only), so retention costs next to nothing here.
 local function log_change(k, kind, user, seq, ...)
-  redis.call('XADD', k.log, 'MINID', '~', k.log_min, '*', 'type', kind, 'user', user, 'seq', seq, ...)
-end
-
--- Retention for events nobody writes to: trims the outbox to `k.log_min`
--- exactly (whole nodes go at once, only the boundary node entry by entry).
--- Returns how many entries went.
-local function trim_log(k)
-  if k.log_min == '0' then
-    return 0
-  end
-  return redis.call('XTRIM', k.log, 'MINID', k.log_min)
+  log_entry(k, kind, 'user', user, 'seq', seq, ...)
 end
 
 -- 1-based position of a waiting user, 0 when not waiting.
