@@ -4,8 +4,9 @@
  * Starts a private redis-server, the service (`src/main.ts`) and the peer as
  * separate processes, drives unary load with h2load and a Node client, holds
  * and sells seats of a 100,000-seat map, opens thousands of WatchPosition
- * streams from another process, lets 50,000 users through an on-sale, prints
- * the results, and stops everything it started, also on failure or Ctrl-C.
+ * streams from another process, lets 50,000 users through an on-sale, drains
+ * and follows an event's change feed through a consumer group, prints the
+ * results, and stops everything it started, also on failure or Ctrl-C.
  * Knobs: see `settings.ts` (BENCH_SECONDS, BENCH_WATCHERS, …).
  */
 import { randomBytes } from "node:crypto";
