@@ -4,8 +4,9 @@
  * Starts a private redis-server, the service (`src/main.ts`) and the peer as
  * separate processes, drives unary load with h2load and a Node client, holds
  * and sells seats of a 100,000-seat map, opens thousands of WatchPosition
- * streams from another process, lets 50,000 users through an on-sale, prints
- * the results, and stops everything it started, also on failure or Ctrl-C.
+ * streams from another process, lets 50,000 users through an on-sale, drains
+ * and follows an event's change feed through a consumer group, prints the
+ * results, and stops everything it started, also on failure or Ctrl-C.
  * Knobs: see `settings.ts` (BENCH_SECONDS, BENCH_WATCHERS, …).
  */
 import { randomBytes } from "node:crypto";
@@ -20,6 +21,8 @@ import { startEmbeddedRedis, type EmbeddedRedis } from "../src/redis/embedded-re
 import { type Child, ChildSet } from "./children.js";
 import type { BenchContext, ResultRow, Servers } from "./context.js";
 import { runFanout, type FanoutResult } from "./fanout.js";
+import { runFeed, type FeedResults } from "./feed.js";
+import { feedPassed, feedTables, feedTargets } from "./feed-report.js";
 import { QuietWindow } from "./foreign-load.js";
 import { runFresh, type FreshRow } from "./fresh.js";
 import { describeMachine, machineLines } from "./machine.js";
@@ -64,6 +67,7 @@ async function main(): Promise<void> {
     const fanout: FanoutResult[] = [];
     let seats: SeatResults | undefined;
     const onsale: OnSaleResult[] = [];
+    let feed: FeedResults | undefined;
 
     const defaultInterval = loadConfig({}).watchIntervalMs;
     const service = await startService(children, {
@@ -110,17 +114,26 @@ async function main(): Promise<void> {
       }
     }
 
+    if (settings.feed) {
+      const s = settings;
+      console.log(`\nChange feed (a backlog of ${s.feedEntries} drained by ${s.feedConsumers} consumers, then ${s.feedLiveRate} Joins/s followed live):`);
+      feed = await runFeed(ctx);
+    }
+
     console.log("\n## Results\n");
     if (rows.length + fresh.length > 0) console.log(unaryTable(rows, fresh));
     if (seats) console.log(`\n${seatTable(seats.rows, rows.find((r) => r.key === "baseline"))}\n\nLast round's check — ${seats.verified}`);
     if (fanout.length > 0) console.log(`\n${fanoutTable(fanout)}`);
     if (onsale.length > 0) console.log(`\n${onsaleTable(onsale)}`);
+    if (feed) console.log(`\n${feedTables(feed)}`);
     const lines = [
       ...targets(rows, fanout),
       ...(seats ? seatTargets(seats.rows, rows.find((r) => r.key === "baseline")) : []),
       ...onsaleTargets(onsale),
+      ...(feed ? feedTargets(feed) : []),
     ];
     console.log(`\n${lines.map((line) => `- ${line}`).join("\n")}`);
+    if (feed && !feedPassed(feed)) throw new Error("the change feed scenario failed its checks (see FAIL above)");
   } finally {
     await children.killAll();
     redis?.disconnect();

@@ -31,6 +31,8 @@ export interface ServiceOptions {
   readonly passKeys?: string | undefined;
   /** Node writes a .cpuprofile here when the process exits. */
   readonly cpuProfileDir?: string | undefined;
+  /** FEED_POLL_MS; the service's default when unset. */
+  readonly feedPollMs?: number | undefined;
 }
 
 /** Starts `src/main.ts` on two free loopback ports and waits until both answer a health Check with SERVING. */
@@ -49,6 +51,7 @@ export async function startService(children: ChildSet, options: ServiceOptions):
       SHUTDOWN_GRACE_MS: "5000",
       ...(options.admitIntervalMs === undefined ? {} : { ADMIT_INTERVAL_MS: String(options.admitIntervalMs) }),
       ...(options.passKeys === undefined ? {} : { PASS_KEYS: options.passKeys }),
+      ...(options.feedPollMs === undefined ? {} : { FEED_POLL_MS: String(options.feedPollMs) }),
     },
   });
   const serving = async (port: number): Promise<void> => {

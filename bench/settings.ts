@@ -42,6 +42,18 @@ export interface BenchSettings {
   readonly onsaleBurst: number;
   /** HTTP/2 connections of the on-sale load process. */
   readonly onsaleSessions: number;
+  /** The change feed scenario (`feed.ts`): a backlog drained by one consumer group, then changes followed live. */
+  readonly feed: boolean;
+  /** Entries of the large backlog (a quarter of it is drained first, to compare Redis work per entry). */
+  readonly feedEntries: number;
+  /** Consumers of the group, and the max_in_flight of each. */
+  readonly feedConsumers: number;
+  readonly feedMaxInFlight: number;
+  /** Joins per second over gRPC, and for how long, while the group follows live. */
+  readonly feedLiveRate: number;
+  readonly feedLiveSeconds: number;
+  /** FEED_POLL_MS of the second live run (the first runs at the service's default). */
+  readonly feedFastPollMs: number;
   /** Most seconds the whole run may spend waiting for, or re-measuring after, other processes' CPU use. */
   readonly quietBudgetSeconds: number;
   /** Row keys to run (e.g. `peer,join-grpc`, `seats-explicit`, `onsale-opening`); all when unset. */
@@ -96,6 +108,13 @@ export function loadBenchSettings(env: Readonly<Record<string, string | undefine
     onsaleRate,
     onsaleBurst: num("BENCH_ONSALE_BURST", Math.ceil(onsaleRate / 2), 1, 1_000_000),
     onsaleSessions: num("BENCH_ONSALE_SESSIONS", 8, 1, 256),
+    feed: flag("BENCH_FEED", true),
+    feedEntries: num("BENCH_FEED_ENTRIES", 200_000, 100, 10_000_000),
+    feedConsumers: num("BENCH_FEED_CONSUMERS", 4, 1, 64),
+    feedMaxInFlight: num("BENCH_FEED_MAX_IN_FLIGHT", 500, 1, 10_000),
+    feedLiveRate: num("BENCH_FEED_LIVE_RATE", 2_000, 1, 100_000),
+    feedLiveSeconds: num("BENCH_FEED_LIVE_SECONDS", 10, 1, 600),
+    feedFastPollMs: num("BENCH_FEED_FAST_POLL_MS", 20, 10, 60_000),
     quietBudgetSeconds: num("BENCH_QUIET_BUDGET_SECONDS", 60, 0, 3600),
     only: env["BENCH_ONLY"] ? new Set(env["BENCH_ONLY"].split(",").map((key) => key.trim())) : undefined,
     cpuProfileDir: env["BENCH_CPU_PROFILE_DIR"] || undefined,

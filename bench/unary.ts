@@ -137,3 +137,17 @@ async function measure(ctx: BenchContext, target: UnaryTarget): Promise<ResultRo
     check: `${result.done} × one ${steadyBytes}-byte message`,
   };
 }
+
+/** The baseline target alone (a health Check on the gRPC port), for a part that runs without the unary table. */
+export function measureBaseline(ctx: BenchContext, service: Servers["service"]): Promise<ResultRow> {
+  const target: UnaryTarget = {
+    key: "baseline",
+    label: "Health/Check, gRPC port (baseline)",
+    port: service.grpcPort,
+    pid: service.child.pid,
+    path: HEALTH_CHECK,
+    body: frame(healthCheckBody),
+    response: HealthCheckResponseSchema,
+  };
+  return ctx.quiet.measure(() => measure(ctx, target));
+}
