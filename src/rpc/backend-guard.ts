@@ -1,7 +1,6 @@
-import type { DescService } from "@bufbuild/protobuf";
-import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import type { HandlerContext } from "@connectrpc/connect";
 import { backendUnavailable } from "./errors.js";
-import type { ServiceRegistration } from "./registration.js";
+import { wrapMethods, type AnyMethodImpl, type ServiceRegistration } from "./registration.js";
 
 /** Whether the store behind a service can be reached now, and each change of it (a `RedisMonitor`). */
 export interface BackendAvailability {
@@ -9,7 +8,7 @@ export interface BackendAvailability {
   subscribe(listener: (available: boolean) => void): () => void;
 }
 
-type AnyFn = (input: unknown, ctx: HandlerContext) => unknown;
+type AnyFn = AnyMethodImpl;
 
 /**
  * Ties a store-backed service to its store's availability, for every method
@@ -30,18 +29,7 @@ type AnyFn = (input: unknown, ctx: HandlerContext) => unknown;
  * reflection must keep answering while it is gone.
  */
 export function withBackendGuard(reg: ServiceRegistration, backend: BackendAvailability): ServiceRegistration {
-  const impl: Record<string, AnyFn> = {};
-  const source = reg.impl as unknown as Record<string, AnyFn>;
-  for (const method of reg.service.methods) {
-    const fn = source[method.localName];
-    if (!fn) {
-      continue;
-    }
-    const bound = fn.bind(reg.impl);
-    impl[method.localName] =
-      method.methodKind === "server_streaming" ? guardStream(bound, backend) : guardCall(bound, backend);
-  }
-  return { service: reg.service, impl: impl as unknown as ServiceImpl<DescService> };
+  return wrapMethods(reg, (method, fn) => (method.methodKind === "server_streaming" ? guardStream(fn, backend) : guardCall(fn, backend)));
 }
 
 function guardCall(fn: AnyFn, backend: BackendAvailability): AnyFn {

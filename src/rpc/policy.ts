@@ -1,14 +1,14 @@
 import type { DescMessage, DescMethod, DescService } from "@bufbuild/protobuf";
 import { pathToString } from "@bufbuild/protobuf/reflect";
 import type { Validator } from "@bufbuild/protovalidate";
-import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import type { Authenticator } from "../auth/authenticator.js";
 import { requirementOf } from "../auth/roles.js";
 import { authorize } from "./authorize.js";
 import { CallLog, type CallLogOptions } from "./call-log.js";
 import { backendUnavailable, boundError, invalidRequest } from "./errors.js";
-import type { ServiceRegistration } from "./registration.js";
+import { wrapMethods, type AnyMethodImpl, type ServiceRegistration } from "./registration.js";
 
 export interface CallPolicyDeps {
   readonly logger: Logger;
@@ -21,7 +21,7 @@ export interface CallPolicyDeps {
   readonly logCalls?: boolean;
 }
 
-type AnyFn = (input: unknown, ctx: HandlerContext) => unknown;
+type AnyFn = AnyMethodImpl;
 
 /**
  * Wraps every method of a service once, for both transports. Per call, in
@@ -30,22 +30,12 @@ type AnyFn = (input: unknown, ctx: HandlerContext) => unknown;
  * validation, the implementation, and error mapping; nothing reaches the
  * implementation, and so Redis, before the first three pass. Expected
  * failures are `ConnectError`s raised by the implementation (cut to
- * `ERROR_BOUNDS`); a Redis outage
- * becomes UNAVAILABLE; anything else is logged as a bug and returned as
+ * `ERROR_BOUNDS`); a Redis outage becomes UNAVAILABLE; anything else is logged as a bug and returned as
  * INTERNAL without its message. Each call ends with one completion line (see
  * `CallLog`).
  */
 export function withCallPolicy(reg: ServiceRegistration, deps: CallPolicyDeps): ServiceRegistration {
-  const impl: Record<string, AnyFn> = {};
-  const source = reg.impl as unknown as Record<string, AnyFn>;
-  for (const method of reg.service.methods) {
-    const fn = source[method.localName];
-    if (!fn) {
-      continue;
-    }
-    impl[method.localName] = wrapMethod(reg.service, method, fn.bind(reg.impl), deps);
-  }
-  return { service: reg.service, impl: impl as unknown as ServiceImpl<DescService> };
+  return wrapMethods(reg, (method, fn) => wrapMethod(reg.service, method, fn, deps));
 }
 
 function wrapMethod(service: DescService, method: DescMethod, fn: AnyFn, deps: CallPolicyDeps): AnyFn {
