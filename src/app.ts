@@ -27,7 +27,7 @@ import { withCallPolicy } from "./rpc/policy.js";
 import { registration } from "./rpc/registration.js";
 import { createRequestValidator } from "./rpc/validator.js";
 import { availabilityWatch, type AvailabilityHub } from "./seats/availability-loop.js";
-import { SeatStore } from "./seats/seat-store.js";
+import { SeatStore, type SeatStoreOptions } from "./seats/seat-store.js";
 import { createFeedService } from "./services/feed-service.js";
 import { createQueueService } from "./services/queue-service.js";
 import { createSeatService } from "./services/seat-service.js";
@@ -43,6 +43,11 @@ export interface AppDeps {
   readonly redis: Redis;
   /** A client whose commands may outlast the command timeout, for LoadSeatMap (default: `redis`). */
   readonly loadRedis?: Redis;
+  /**
+   * Connections used only by writes that wait for replicas (ConfirmHold with
+   * `WAIT`, see `ReplicatedScripts`); required when REDIS_WAIT_REPLICAS > 0.
+   */
+  readonly waitRedis?: readonly Redis[];
   readonly logger: Logger;
   /** Test hook: milliseconds added to Redis TIME by every script. */
   readonly clockSkewMs?: () => number;
@@ -77,7 +82,7 @@ export interface App {
  * Building does no I/O; `listen` binds the ports, so tests run the real
  * server in-process on port 0.
  */
-export function buildApp({ config, redis, loadRedis, logger, clockSkewMs }: AppDeps): App {
+export function buildApp({ config, redis, loadRedis, waitRedis, logger, clockSkewMs }: AppDeps): App {
   const retentionMs = config.feedRetentionMs;
   const store = new QueueStore(redis, { keyPrefix: config.redisKeyPrefix, clockSkewMs, retentionMs });
   const outbox = new OutboxReader(redis, {
@@ -89,7 +94,13 @@ export function buildApp({ config, redis, loadRedis, logger, clockSkewMs }: AppD
   const hub: PositionHub = new WatchHub(outbox, positionWatch(store, { batchSize: 1_000, logger }));
   const sweeper = new EventSweeper(store, { intervalMs: config.sweepIntervalMs, batch: 500, what: "idle waiters", logger });
   const admitter = config.admitIntervalMs > 0 ? new Admitter(store, { intervalMs: config.admitIntervalMs, logger }) : undefined;
-  const seats = new SeatStore(redis, { keyPrefix: config.redisKeyPrefix, clockSkewMs, retentionMs, loadRedis });
+  const seats = new SeatStore(redis, {
+    keyPrefix: config.redisKeyPrefix,
+    clockSkewMs,
+    retentionMs,
+    loadRedis,
+    confirmWait: confirmWait(config, waitRedis),
+  });
   const availability: AvailabilityHub = new WatchHub(outbox, availabilityWatch(seats, { logger }));
   const reaper = new EventSweeper(seats, { intervalMs: config.sweepIntervalMs, batch: 500, what: "seat holds", logger });
   const feed = {
@@ -173,6 +184,16 @@ export function buildApp({ config, redis, loadRedis, logger, clockSkewMs }: AppD
       return stopping;
     },
   };
+}
+
+function confirmWait({ redisWait }: Config, clients: readonly Redis[] | undefined): SeatStoreOptions["confirmWait"] {
+  if (redisWait.replicas === 0) {
+    return undefined;
+  }
+  if (clients === undefined || clients.length === 0) {
+    throw new Error("REDIS_WAIT_REPLICAS > 0 needs connections of their own for waiting writes (AppDeps.waitRedis)");
+  }
+  return { clients, policy: redisWait };
 }
 
 function deliveryPolicy({ feed }: Config): DeliveryPolicy {

@@ -48,6 +48,18 @@ export interface Config {
   readonly redisCommandTimeoutMs: number;
   /** Pause between two pings of the Redis health monitor. */
   readonly redisHealthIntervalMs: number;
+  /** Replica acknowledgements a sale waits for before ConfirmHold answers (see `ReplicaWaitConfig`). */
+  readonly redisWait: ReplicaWaitConfig;
+}
+
+/**
+ * `WAIT numreplicas timeout` after each sale: ConfirmHold answers OK only once
+ * `replicas` replicas acknowledged the write, and UNAVAILABLE (NOT_REPLICATED)
+ * when they did not within `timeoutMs`. `replicas` 0 waits for nothing.
+ */
+export interface ReplicaWaitConfig {
+  readonly replicas: number;
+  readonly timeoutMs: number;
 }
 
 /** How the delay before a redelivery grows with the number of deliveries. */
@@ -175,6 +187,10 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, re
   }
   const redisCommandTimeoutMs = int("REDIS_COMMAND_TIMEOUT_MS", 1000, 50, 60_000);
   const redisHealthIntervalMs = int("REDIS_HEALTH_INTERVAL_MS", 500, 50, 60_000);
+  const redisWait: ReplicaWaitConfig = Object.freeze({
+    replicas: int("REDIS_WAIT_REPLICAS", 0, 0, 16),
+    timeoutMs: int("REDIS_WAIT_TIMEOUT_MS", 500, 1, 60_000),
+  });
   const passSpec = env["PASS_KEYS"];
   const passKeysGenerated = passSpec === undefined || passSpec === "";
   const parsed = parsePassKeys(passKeysGenerated ? `dev:base64:${randomBytes(32).toString("base64")}` : passSpec);
@@ -226,6 +242,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, re
     tls,
     redisCommandTimeoutMs,
     redisHealthIntervalMs,
+    redisWait,
     corsOrigins: cors.origins,
   };
   return Object.freeze(config);

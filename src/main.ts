@@ -3,6 +3,7 @@ import { ConfigError, loadConfig } from "./config.js";
 import { createLogger } from "./logger.js";
 import { startEmbeddedRedis, type EmbeddedRedis } from "./redis/embedded-redis.js";
 import { closeRedisClient, createRedisClient, LOAD_COMMAND_TIMEOUT_MS } from "./redis/redis-client.js";
+import { createReplicaWaitClients } from "./redis/replica-wait.js";
 
 /**
  * `npm start`: validates the configuration, connects to REDIS_URL (or starts
@@ -34,9 +35,13 @@ async function main(): Promise<void> {
   }
   const redis = createRedisClient(redisUrl, { commandTimeoutMs: config.redisCommandTimeoutMs, logger });
   const loadRedis = createRedisClient(redisUrl, { commandTimeoutMs: LOAD_COMMAND_TIMEOUT_MS, logger });
-  await Promise.all([redis.connect(), loadRedis.connect()]);
+  const waitRedis =
+    config.redisWait.replicas > 0
+      ? createReplicaWaitClients(redisUrl, { commandTimeoutMs: config.redisCommandTimeoutMs, waitTimeoutMs: config.redisWait.timeoutMs, logger })
+      : [];
+  await Promise.all([redis.connect(), loadRedis.connect(), ...waitRedis.map((r) => r.connect())]);
 
-  const app = buildApp({ config, redis, loadRedis, logger });
+  const app = buildApp({ config, redis, loadRedis, waitRedis, logger });
   const { grpcPort, connectPort } = await app.listen();
   if (config.authTokens === undefined) {
     logger.warn(
@@ -64,7 +69,7 @@ async function main(): Promise<void> {
     logger.info({ signal }, "shutting down");
     try {
       await app.shutdown();
-      await Promise.all([closeRedisClient(redis), closeRedisClient(loadRedis)]);
+      await Promise.all([redis, loadRedis, ...waitRedis].map(closeRedisClient));
       await embedded?.stop();
       logger.info("stopped");
       process.exit(0);

@@ -171,6 +171,6 @@ export class LibraryLoadError extends Error {
  * Redis's reply to FCALL of a function no library defines. Redis gives no
  * code but the message (as for NOSCRIPT, which ioredis also recognises by it).
  */
-function isFunctionMissing(error: unknown): boolean {
+export function isFunctionMissing(error: unknown): boolean {
   return error instanceof Error && error.message.startsWith("ERR Function not found");
 }

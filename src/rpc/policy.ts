@@ -163,5 +163,5 @@ function isRedisUnavailable(err: unknown): boolean {
   if (typeof code === "string" && ["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND"].includes(code)) {
     return true;
   }
-  return /^(Connection is closed|Stream isn't writeable|Command timed out)/.test(err.message) || /^(LOADING|MASTERDOWN|READONLY|CLUSTERDOWN|TRYAGAIN)\b/.test(err.message);
+  return /^(Connection is closed|Stream isn't writeable|Command timed out)/.test(err.message) || /^(LOADING|MASTERDOWN|READONLY|CLUSTERDOWN|TRYAGAIN|NOREPLICAS)\b/.test(err.message);
 }

@@ -1,6 +1,7 @@
 import type { Redis } from "ioredis";
 import { checkRetention, trimBefore } from "../redis/event-log.js";
 import { decodeSweepReply, type SweepResult } from "../redis/event-sweeper.js";
+import { ReplicatedScripts, type ReplicaWaitPolicy } from "../redis/replica-wait.js";
 import { ScriptRunner } from "../redis/script-loader.js";
 import { memoByKey } from "../util/memo.js";
 import { queueKeys } from "../queue/keys.js";
@@ -43,6 +44,12 @@ export interface SeatStoreOptions {
    * than the command timeout every other call is held to.
    */
   readonly loadRedis?: Redis;
+  /**
+   * Sales wait for replicas: ConfirmHold runs with `WAIT` on these
+   * connections of its own (see `ReplicatedScripts`). Unset: sales answer
+   * as soon as the primary wrote them.
+   */
+  readonly confirmWait?: { readonly clients: readonly Redis[]; readonly policy: ReplicaWaitPolicy };
 }
 
 /**
@@ -63,6 +70,7 @@ export class SeatStore {
   readonly #scripts: ScriptRunner<SeatScriptName>;
   readonly #loadRedis: Redis;
   readonly #loadScripts: ScriptRunner<SeatScriptName>;
+  readonly #confirmScripts: ReplicatedScripts<SeatScriptName> | undefined;
   readonly #prefix: string;
   readonly #skew: () => number;
   readonly #retentionMs: number;
@@ -75,6 +83,7 @@ export class SeatStore {
     this.#scripts = new ScriptRunner(redis, scripts);
     this.#loadRedis = options.loadRedis ?? redis;
     this.#loadScripts = options.loadRedis ? new ScriptRunner(options.loadRedis, scripts) : this.#scripts;
+    this.#confirmScripts = options.confirmWait && new ReplicatedScripts(options.confirmWait.clients, scripts, options.confirmWait.policy);
     const prefix = options.keyPrefix ?? "bo:";
     this.#prefix = prefix;
     this.#skew = options.clockSkewMs ?? (() => 0);
@@ -195,18 +204,23 @@ export class SeatStore {
   /**
    * HELD and live → SOLD; idempotent (`already_confirmed`) for the same order
    * id. Ends the user's admission session in the event's queue, if active.
+   * With `confirmWait`, a sale (new or repeated) that too few replicas
+   * acknowledged is `not_replicated` instead.
    */
   async confirm(eventId: string, holdId: string, userId: string, orderId: string): Promise<ConfirmResult> {
     assertId(orderId, 128);
     const queue = queueKeys(this.#prefix, eventId);
-    const reply = await this.#scripts.run("confirmHold", [...this.#core(eventId), queue.tickets, queue.active], [
-      this.#trimBefore(),
-      holdId,
-      userId,
-      orderId,
-      this.#skew(),
-    ]);
-    return decodeConfirm(reply, eventId);
+    const keys = [...this.#core(eventId), queue.tickets, queue.active];
+    const args = [this.#trimBefore(), holdId, userId, orderId, this.#skew()];
+    if (this.#confirmScripts === undefined) {
+      return decodeConfirm(await this.#scripts.run("confirmHold", keys, args), eventId);
+    }
+    const { reply, acked, replicated } = await this.#confirmScripts.run("confirmHold", keys, args);
+    const result = decodeConfirm(reply, eventId);
+    if ((result.kind === "confirmed" || result.kind === "already_confirmed") && !replicated) {
+      return { kind: "not_replicated", acked, required: this.#confirmScripts.policy.replicas };
+    }
+    return result;
   }
 
   /** Any user's hold: the caller checks `hold.userId` when only owners may read. */

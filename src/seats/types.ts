@@ -166,6 +166,12 @@ export type ReleaseResult =
 
 export type ConfirmResult =
   | { readonly kind: "confirmed" | "already_confirmed"; readonly hold: HoldView }
+  /**
+   * Sold on the primary, but fewer replicas than required acknowledged it in
+   * time: a failover could still lose the sale. Confirming again with the same
+   * order id answers `already_confirmed` once they have it.
+   */
+  | { readonly kind: "not_replicated"; readonly acked: number; readonly required: number }
   | NotFound
   | HoldNotFound
   | NotOwner

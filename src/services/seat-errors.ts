@@ -67,6 +67,13 @@ export const seatErrors = {
     reasonError(Code.FailedPrecondition, Reason.HOLD_RELEASED, `hold ${holdId} was released`, { event_id: eventId, hold_id: holdId }),
   hold_confirmed: ({ eventId, holdId = "" }: Ids): ConnectError =>
     reasonError(Code.FailedPrecondition, Reason.HOLD_CONFIRMED, `hold ${holdId} is already confirmed`, { event_id: eventId, hold_id: holdId }),
+  not_replicated: ({ eventId, holdId = "" }: Ids, acked: number, required: number): ConnectError =>
+    reasonError(
+      Code.Unavailable,
+      Reason.NOT_REPLICATED,
+      `the sale of hold ${holdId} reached ${acked} of ${required} replicas in time: confirm again with the same order_id`,
+      { event_id: eventId, hold_id: holdId, acked: String(acked), required: String(required) },
+    ),
 } as const;
 
 /** The refusals every owner-checked hold operation shares. */

@@ -119,6 +119,9 @@ export function createSeatService({ store, hub, passes }: SeatServiceDeps): Serv
       if (result.kind === "confirmed" || result.kind === "already_confirmed") {
         return { hold: holdMessage(result.hold) };
       }
+      if (result.kind === "not_replicated") {
+        throw seatErrors.not_replicated(req, result.acked, result.required);
+      }
       throw holdRefusal(result.kind, req);
     },
 

@@ -56,6 +56,18 @@ describe("loadConfig", () => {
     }
     expect((error as ConfigError).problems.map((p) => p.split(" ")[0])).toEqual(["REDIS_COMMAND_TIMEOUT_MS", "REDIS_HEALTH_INTERVAL_MS"]);
   });
+
+  it("waits for no replica unless told to, and reads how many and how long", () => {
+    expect(loadConfig({}).redisWait).toEqual({ replicas: 0, timeoutMs: 500 });
+    expect(loadConfig({ REDIS_WAIT_REPLICAS: "2", REDIS_WAIT_TIMEOUT_MS: "1500" }).redisWait).toEqual({ replicas: 2, timeoutMs: 1500 });
+    let error: unknown;
+    try {
+      loadConfig({ REDIS_WAIT_REPLICAS: "-1", REDIS_WAIT_TIMEOUT_MS: "0" });
+    } catch (e) {
+      error = e;
+    }
+    expect((error as ConfigError).problems.map((p) => p.split(" ")[0])).toEqual(["REDIS_WAIT_REPLICAS", "REDIS_WAIT_TIMEOUT_MS"]);
+  });
 });
 
 describe("loadConfig: credentials, TLS and production", () => {

@@ -7,7 +7,8 @@ import pino, { type Logger } from "pino";
 import { buildApp, type App } from "../../src/app.js";
 import { loadConfig } from "../../src/config.js";
 import { createRedisClient } from "../../src/redis/redis-client.js";
-import { connectRedis } from "../support/redis.js";
+import { createReplicaWaitClients } from "../../src/redis/replica-wait.js";
+import { connectRedis, redisUrl } from "../support/redis.js";
 
 export interface RunningServer {
   readonly app: App;
@@ -61,8 +62,17 @@ export async function startServer(env: Record<string, string> = {}, options: Ser
     await redis.connect();
     if (options.db) await redis.select(options.db);
   }
+  const waitRedis =
+    config.redisWait.replicas > 0
+      ? createReplicaWaitClients(options.redisUrl ?? redisUrl(), {
+          commandTimeoutMs: config.redisCommandTimeoutMs,
+          waitTimeoutMs: config.redisWait.timeoutMs,
+          logger,
+        })
+      : [];
+  await Promise.all(waitRedis.map((r) => r.connect()));
   let skew = 0;
-  const app = buildApp({ config, redis, logger, clockSkewMs: () => skew });
+  const app = buildApp({ config, redis, waitRedis, logger, clockSkewMs: () => skew });
   const { grpcPort, connectPort } = await app.listen();
   const grpcUrl = `http://127.0.0.1:${grpcPort}`;
   const connectUrl = `http://127.0.0.1:${connectPort}`;
@@ -86,6 +96,7 @@ export async function startServer(env: Record<string, string> = {}, options: Ser
     },
     async stop() {
       await app.shutdown();
+      waitRedis.forEach((r) => r.disconnect());
       if (options.redisUrl !== undefined) {
         redis.disconnect();
       }

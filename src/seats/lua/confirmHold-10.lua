@@ -17,7 +17,8 @@
 
   Output: { code, hold, {}, 0 }   (hold as in hold_view, seat-lib.lua)
     CONFIRMED          the hold, now CONFIRMED under the order id
-    ALREADY_CONFIRMED  confirmed before under the same order id: unchanged
+    ALREADY_CONFIRMED  confirmed before under the same order id: unchanged (its
+                       record is rewritten as it is, for the replication offset)
     HOLD_CONFIRMED     confirmed before under another order id
     EVENT_NOT_FOUND    HOLD_NOT_FOUND   NOT_HOLD_OWNER
     HOLD_EXPIRED       HOLD_RELEASED
@@ -39,6 +40,9 @@ expire_due(k, now, SWEEP_BATCH)
 
 local h, refusal = owned_hold(k, hold_id, user, now)
 if h and h.state == H_CONFIRMED and h.order == order then
+  -- The record written again, unchanged: a WAIT behind this call then waits
+  -- for a write later than the sale, whichever connection made the sale.
+  redis.call('HSET', k.holds, hold_id, redis.call('HGET', k.holds, hold_id))
   return { ALREADY_CONFIRMED, hold_view(k, h), {}, 0 }
 end
 refusal = refusal or ended_refusal(h)
