@@ -3,8 +3,22 @@ import { reconnectDelayMs, type ReconnectBackoff } from "./backoff.js";
 import type { ChangeEvent, ChangeFeedService, SubscribeStart } from "../../gen/boxoffice/v1/feed_pb.js";
 
 
+type FeedClient = Client<typeof ChangeFeedService>;
+
+/**
+ * Where to subscribe and acknowledge: one client, several (one per server
+ * instance) taken in turn after each broken stream, or a factory given the
+ * connection number (0, 1, …) and called once per (re)subscription.
+ */
+export type FeedClientChoice = FeedClient | readonly FeedClient[] | ((connection: number) => FeedClient);
+
 export interface ConsumeOptions {
-  readonly client: Client<typeof ChangeFeedService>;
+  /**
+   * The instance(s) to use. Acknowledgements go to the instance of the
+   * current subscription: any instance acknowledges for the whole group, so
+   * acks still due when a server goes away are sent to the next one.
+   */
+  readonly client: FeedClientChoice;
   readonly eventId: string;
   readonly group: string;
   /** This process's name within the group; reconnecting under the same name gets its unacknowledged entries back. */
@@ -43,8 +57,11 @@ const FATAL = new Set([Code.InvalidArgument, Code.PermissionDenied, Code.Unauthe
  * only for errors that no retry can fix (a bad request, missing rights).
  */
 export async function consume(options: ConsumeOptions): Promise<void> {
-  const { client, signal } = options;
-  const acks = new AckBatcher(options);
+  const { signal } = options;
+  const clientFor = clientPicker(options.client);
+  let connection = 0;
+  let client = clientFor(connection);
+  const acks = new AckBatcher(options, () => client);
   const slots = new Slots(options.concurrency ?? 1);
   const running = new Set<string>();
   let attempt = 0;
@@ -90,6 +107,7 @@ export async function consume(options: ConsumeOptions): Promise<void> {
       }
       if (signal.aborted) break;
       await sleep(reconnectDelayMs(options.backoff, ++attempt), signal);
+      client = clientFor(++connection);
     }
   } finally {
     await slots.drain();
@@ -100,11 +118,13 @@ export async function consume(options: ConsumeOptions): Promise<void> {
 /** Acks successes in batches: one call in flight at a time, carrying everything that finished meanwhile. */
 class AckBatcher {
   readonly #options: ConsumeOptions;
+  readonly #client: () => FeedClient;
   #ids: string[] = [];
   #flushing: Promise<void> | undefined;
 
-  constructor(options: ConsumeOptions) {
+  constructor(options: ConsumeOptions, client: () => FeedClient) {
     this.#options = options;
+    this.#client = client;
   }
 
   add(id: string): void {
@@ -131,11 +151,12 @@ class AckBatcher {
   }
 
   async #send(ids: string[], last: boolean): Promise<void> {
-    const { client, eventId, group } = this.#options;
+    const { eventId, group } = this.#options;
     for (let i = 0; i < ids.length; i += MAX_ACK_IDS) {
       const chunk = ids.slice(i, i + MAX_ACK_IDS);
       try {
-        await client.ack({ eventId, group, ids: chunk }, { timeoutMs: ACK_TIMEOUT_MS });
+        // Whichever instance the consumer uses now: after a failed ack, the retry goes where the stream went.
+        await this.#client().ack({ eventId, group, ids: chunk }, { timeoutMs: ACK_TIMEOUT_MS });
       } catch (error) {
         this.#options.onError?.(error, {});
         if (!last) {
@@ -147,6 +168,14 @@ class AckBatcher {
       }
     }
   }
+}
+
+function clientPicker(choice: FeedClientChoice): (connection: number) => FeedClient {
+  if (typeof choice === "function") return choice;
+  if (!Array.isArray(choice)) return () => choice as FeedClient;
+  const list = choice as readonly FeedClient[];
+  if (list.length === 0) throw new ConnectError("consume needs at least one client", Code.InvalidArgument);
+  return (connection) => list[connection % list.length] as FeedClient;
 }
 
 const MAX_ACK_IDS = 1_000;

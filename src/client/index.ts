@@ -21,7 +21,7 @@ export * from "../../gen/boxoffice/v1/queue_pb.js";
 export * from "../../gen/boxoffice/v1/seats_pb.js";
 export * from "../../gen/boxoffice/v1/errors_pb.js";
 export * from "../../gen/boxoffice/v1/feed_pb.js";
-export { consume, type ConsumeOptions } from "./consume.js";
+export { consume, type ConsumeOptions, type FeedClientChoice } from "./consume.js";
 export type { ReconnectBackoff } from "./backoff.js";
 export { ErrorInfoSchema, BadRequestSchema, type ErrorInfo, type BadRequest } from "../../gen/google/rpc/error_details_pb.js";
 export { createBoxofficeClient, services, type BoxofficeClient } from "./clients.js";
