@@ -1,7 +1,7 @@
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
-import { ChangeFeedService, SubscribeStart, consume, type ChangeEvent } from "../../src/client/index.js";
+import { ChangeFeedService, SubscribeStart, consume, type ChangeEvent, type FeedClientChoice } from "../../src/client/index.js";
 import { uniqueId } from "../support/redis.js";
 import { startServer, type RunningServer } from "../e2e/server.js";
 import { appendJoins, logKey, pendingOf, startFeedServer, type FeedClient } from "./support.js";
@@ -24,7 +24,7 @@ async function waitUntil(check: () => boolean | Promise<boolean>): Promise<void>
 }
 
 /** Runs consume() until the test ends (or the test stops it itself). */
-function consuming(options: Omit<Parameters<typeof consume>[0], "signal" | "client"> & { client?: FeedClient }) {
+function consuming(options: Omit<Parameters<typeof consume>[0], "signal" | "client"> & { client?: FeedClientChoice }) {
   const controller = new AbortController();
   const done = consume({ client: feed, signal: controller.signal, start: SubscribeStart.BEGINNING, ...options });
   const stop = async () => {
@@ -139,5 +139,38 @@ describe("consume() across a server restart", () => {
     expect([...seen].sort()).toEqual([...before, ...after].sort());
     // The old server ended the stream with UNAVAILABLE; that is what made the helper reconnect.
     expect(errors.some((e) => e instanceof ConnectError && e.code === Code.Unavailable)).toBe(true);
+  });
+
+  it("asks a client factory for the next instance after a broken stream, and acknowledges through it", async () => {
+    const prefix = `t${uniqueId("f").slice(-12)}:`;
+    const env = { REDIS_KEY_PREFIX: prefix, FEED_POLL_MS: "20" };
+    const [one, two] = await Promise.all([startServer(env), startServer(env)]);
+    onTestFinished(async () => {
+      await Promise.all([one.stop(), two.stop()]);
+    });
+    const clients = [one.client(ChangeFeedService), two.client(ChangeFeedService)];
+    const asked: number[] = [];
+    const eventId = uniqueId();
+    const before = await appendJoins(one, eventId, 3);
+    const seen = new Set<string>();
+    const { stop } = consuming({
+      client: (connection) => {
+        asked.push(connection);
+        return clients[Math.min(connection, 1)]!;
+      },
+      eventId,
+      group: "g",
+      consumer: "c",
+      handler: (e) => void seen.add(e.id),
+      backoff: { initialMs: 10, maxMs: 100 },
+    });
+    await waitUntil(async () => (await clients[1]!.getFeedStats({ eventId })).groups[0]?.ackedTotal === 3n);
+
+    await one.stop();
+    const after = await appendJoins(two, eventId, 3, 4);
+    await waitUntil(async () => (await clients[1]!.getFeedStats({ eventId })).groups[0]?.ackedTotal === 6n);
+    await stop();
+    expect([...seen].sort()).toEqual([...before, ...after].sort());
+    expect(asked.slice(0, 2)).toEqual([0, 1]);
   });
 });
