@@ -83,6 +83,17 @@ describe("ConfirmHold with REDIS_WAIT_REPLICAS=1", () => {
     expect(await onReplica(eventId, hold.holdId)).toMatch(/\|o-1\|A-1,A-2$/);
   });
 
+  it("loads the seat library again when Redis lost it, and still waits", async () => {
+    const { eventId, hold } = await heldSeats(waiting);
+    // A sale first, so the waiting connection has loaded the library before it goes.
+    const { hold: other } = await waiting.client(SeatService).holdSeats({ eventId, userId: "bob", selection: { case: "seats", value: { seatIds: ["A-3"] } } });
+    await waiting.client(SeatService).confirmHold({ eventId, holdId: other!.holdId, userId: "bob", orderId: "o-b" });
+    await redis.primary.function("FLUSH");
+    const sold = await waiting.client(SeatService).confirmHold({ eventId, holdId: hold.holdId, userId: "ann", orderId: "o-f" });
+    expect(sold.hold).toMatchObject({ state: HoldState.CONFIRMED, orderId: "o-f" });
+    expect(await onReplica(eventId, hold.holdId)).toMatch(/\|o-f\|A-1,A-2$/);
+  });
+
   it("answers NOT_REPLICATED while the replica is paused, on a connection of its own, and the same order converges once it is back", async () => {
     // The other instance's connection makes a sale of its own first: its last write then predates the one below.
     const earlier = await heldSeats(otherWaiting);
