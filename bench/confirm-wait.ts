@@ -6,11 +6,11 @@
  * (REDIS_WAIT_REPLICAS=0) and once waiting for the replica (1). Measures
  * ConfirmHold over gRPC, one at a time (latency) and CONFIRM_CONCURRENCY at
  * once (throughput); then, waiting with the replica paused (SIGSTOP), how long
- * a sale takes to answer NOT_REPLICATED, and what a GetAvailability on the
- * shared connection takes meanwhile.
+ * CONFIRM_PAUSED_SALES sales sent at once take to answer NOT_REPLICATED, and
+ * what a GetAvailability on the shared connection takes meanwhile.
  *
  * Knobs: CONFIRM_COUNT (default 400), CONFIRM_CONCURRENCY (default 16),
- * REDIS_WAIT_TIMEOUT_MS (default 200).
+ * CONFIRM_PAUSED_SALES (default 64), REDIS_WAIT_TIMEOUT_MS (default 200).
  */
 import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
@@ -21,11 +21,12 @@ import { buildApp, type App } from "../src/app.js";
 import { loadConfig } from "../src/config.js";
 import { startEmbeddedRedis } from "../src/redis/embedded-redis.js";
 import { createRedisClient } from "../src/redis/redis-client.js";
-import { createReplicaWaitClients } from "../src/redis/replica-wait.js";
+import { createReplicaWaitClients, REPLICA_WAIT_CONNECTIONS } from "../src/redis/replica-wait.js";
 
 const COUNT = Number(process.env["CONFIRM_COUNT"] ?? 400);
 const CONCURRENCY = Number(process.env["CONFIRM_CONCURRENCY"] ?? 16);
 const WAIT_TIMEOUT_MS = Number(process.env["REDIS_WAIT_TIMEOUT_MS"] ?? 200);
+const PAUSED_SALES = Number(process.env["CONFIRM_PAUSED_SALES"] ?? 64);
 
 type Seats = Client<typeof SeatService>;
 
@@ -124,7 +125,7 @@ async function confirmRun(seats: Seats, count: number, concurrency: number): Pro
 }
 
 async function pausedRun(seats: Seats): Promise<void> {
-  const { eventId, holdIds } = await holds(seats, 8);
+  const { eventId, holdIds } = await holds(seats, PAUSED_SALES);
   const t = performance.now();
   const confirming = Promise.all(
     holdIds.map(async (holdId, i) => {
@@ -144,7 +145,7 @@ async function pausedRun(seats: Seats): Promise<void> {
   const outcomes = await confirming;
   const ms = outcomes.map((o) => o.ms).sort((x, y) => x - y);
   console.log(
-    `replica paused, 8 sales at once on 4 waiting connections (timeout ${WAIT_TIMEOUT_MS} ms): ` +
+    `replica paused, ${PAUSED_SALES} sales at once on ${REPLICA_WAIT_CONNECTIONS} waiting connections (timeout ${WAIT_TIMEOUT_MS} ms): ` +
       `answers ${[...new Set(outcomes.map((o) => o.code))].join(",")} after ${fmt(ms[0]!)}..${fmt(ms[ms.length - 1]!)} ms; ` +
       `GetAvailability meanwhile ${fmt(availabilityMs)} ms`,
   );
