@@ -19,7 +19,7 @@ export function parsePromText(text: string): PromSample[] {
     for (const [, name, value] of (match[2] ?? "").matchAll(LABEL)) labels[name!] = value!.replace(/\\(.)/g, (_, c: string) => (c === "n" ? "\n" : c));
     const raw = match[3]!;
     const value = raw === "+Inf" ? Infinity : raw === "-Inf" ? -Infinity : Number(raw);
-    if (Number.isNaN(value) && raw !== "NaN") throw new Error(`not a value: ${line}`);
+    if (Number.isNaN(value) && !/^nan$/i.test(raw)) throw new Error(`not a value: ${line}`);
     samples.push({ name: match[1]!, labels, value });
   }
   return samples;
