@@ -216,7 +216,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, re
     problems.push(...cors.problems);
   }
   const host = env["HOST"] || "127.0.0.1";
-  const metrics = readMetrics(env, int, host);
+  const metrics = readMetrics(env, int, host, problems);
   if (metrics !== undefined && metrics.port !== 0 && (metrics.port === port || metrics.port === connectPort)) {
     problems.push(`METRICS_PORT must differ from PORT and CONNECT_PORT, got ${metrics.port}`);
   }
@@ -256,12 +256,17 @@ function readMetrics(
   env: Readonly<Record<string, string | undefined>>,
   int: (name: string, fallback: number, min: number, max: number) => number,
   host: string,
+  problems: string[],
 ): MetricsConfig | undefined {
-  if (env["METRICS_PORT"] === "off") {
+  const raw = env["METRICS_PORT"];
+  if (raw === "off") {
     return undefined;
   }
+  if (raw !== undefined && raw !== "" && !(/^\d+$/.test(raw) && Number(raw) <= 65535)) {
+    problems.push(`METRICS_PORT must be a port from 0 to 65535 or "off", got "${raw}"`);
+  }
   return Object.freeze({
-    port: int("METRICS_PORT", 9464, 0, 65535),
+    port: raw === undefined || raw === "" || !/^\d+$/.test(raw) || Number(raw) > 65535 ? 9464 : Number(raw),
     host: env["METRICS_HOST"] || host,
     refreshMs: int("METRICS_REFRESH_MS", 5_000, 100, 3_600_000),
     maxEvents: int("METRICS_EVENTS_MAX", 100, 1, 10_000),
