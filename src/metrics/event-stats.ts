@@ -62,6 +62,8 @@ export class EventStats {
   readonly #options: EventStatsOptions;
   readonly #followed = new Map<string, EventSnapshot>();
   readonly #failures: FailureLog;
+  /** Replies of single events that did not decode (the refresh itself went on). */
+  readonly #eventFailures: FailureLog;
   /** The last event read in turn; the next turn starts after it. */
   #cursor = "";
   #dropped = 0;
@@ -79,6 +81,11 @@ export class EventStats {
       logger: deps.logger,
       failed: "event metrics refresh failed",
       recovered: "event metrics refresh succeeds again",
+    });
+    this.#eventFailures = new FailureLog({
+      logger: deps.logger,
+      failed: "event metrics: an event's figures could not be read",
+      recovered: "event metrics: every event's figures read again",
     });
   }
 
@@ -181,6 +188,7 @@ export class EventStats {
       try {
         const stats = readQueue(results);
         const feedStats = readFeed(results);
+        this.#eventFailures.succeeded();
         return {
           queue: stats.kind === "stats" ? stats.stats : undefined,
           seats: readSeats(results),
@@ -189,7 +197,7 @@ export class EventStats {
         };
       } catch (err) {
         // One event's bad reply must not blank every other event: it keeps its last figures.
-        this.#failures.failed(err);
+        this.#eventFailures.failed(err);
         return this.#followed.get(id);
       }
     };

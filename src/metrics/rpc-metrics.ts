@@ -85,7 +85,7 @@ export class RpcMetrics implements CallObserver {
       help: "RPCs completed on the server, by status code.",
       type: "counter",
       collect: each((m) =>
-        [...m.handled.entries()].filter(([, n]) => n > 0).map(([code, n]) => ({ labels: { ...m.labels, grpc_code: codeName(code === 0 ? undefined : (code as Code)) }, value: n })),
+        [...m.handled.entries()].filter(([, n]) => n > 0).map(([code, n]) => ({ labels: { ...m.labels, grpc_code: codeName(code as Code) }, value: n })),
       ),
     });
     registerCollected(registry, {

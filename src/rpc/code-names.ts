@@ -8,7 +8,7 @@ const CODE_NAMES: ReadonlyMap<number, string> = new Map([
     .map(([name, code]): [number, string] => [code, name.replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase()]),
 ]);
 
-/** `OK` for undefined (success), the canonical name of any other code, `UNKNOWN` for what is none. */
+/** `OK` for undefined or 0 (success), the canonical name of any other code, `UNKNOWN` for what is none. */
 export function codeName(code: Code | undefined): string {
   return code === undefined ? "OK" : (CODE_NAMES.get(code) ?? "UNKNOWN");
 }

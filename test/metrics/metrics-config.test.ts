@@ -1,5 +1,8 @@
 import { describe, expect, it } from "vitest";
+import { QueueService } from "../../gen/boxoffice/v1/queue_pb.js";
 import { ConfigError, loadConfig } from "../../src/config.js";
+import { startServer } from "../e2e/server.js";
+import { uniqueId } from "../support/redis.js";
 
 function problems(env: Record<string, string>): readonly string[] {
   try {
@@ -35,5 +38,18 @@ describe("metrics configuration", () => {
       "METRICS_EVENTS_MAX",
     ]);
     expect(problems({ METRICS_PORT: "8081" })).toEqual(["METRICS_PORT must differ from PORT and CONNECT_PORT, got 8081"]);
+  });
+});
+
+describe("with METRICS_PORT=off", () => {
+  it("the app has no metrics, no endpoint and no observers", async () => {
+    const server = await startServer({ METRICS_PORT: "off" });
+    try {
+      expect(server.app.metrics).toBeUndefined();
+      expect(server.metricsUrl).toBeUndefined();
+      await server.client(QueueService).configureQueue({ eventId: uniqueId() });
+    } finally {
+      await server.stop();
+    }
   });
 });
