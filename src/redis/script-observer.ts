@@ -44,3 +44,17 @@ export function scriptErrorKind(error: unknown): ScriptErrorKind {
   }
   return "other";
 }
+
+/** Every observer in one, or undefined when there is none (the runner then observes nothing). */
+export function combineScriptObservers(observers: ReadonlyArray<ScriptObserver | undefined>): ScriptObserver | undefined {
+  const present = observers.filter((o): o is ScriptObserver => o !== undefined);
+  if (present.length <= 1) {
+    return present[0];
+  }
+  return {
+    start(script) {
+      const calls = present.map((o) => o.start(script));
+      return { end: (error) => calls.forEach((c) => c.end(error)) };
+    },
+  };
+}

@@ -8,7 +8,7 @@ import { ScriptMetrics } from "../../src/metrics/script-metrics.js";
 import { buildLibrary } from "../../src/redis/function-library.js";
 import { ScriptRunner } from "../../src/redis/script-loader.js";
 import { LibraryLoadError } from "../../src/redis/script-loader.js";
-import { scriptErrorKind } from "../../src/redis/script-observer.js";
+import { combineScriptObservers, scriptErrorKind, type ScriptObserver } from "../../src/redis/script-observer.js";
 import { connectRedis, uniqueId } from "../support/redis.js";
 import { parsePromText, Scrape } from "./prom-text.js";
 
@@ -45,6 +45,20 @@ describe("script metrics", () => {
     expect(metrics.find("boxoffice_redis_script_errors_total")).toEqual([
       { name: "boxoffice_redis_script_errors_total", labels: { script: "refuse", kind: "reply" }, value: 2 },
     ]);
+  });
+
+  it("reach every observer when several watch the runner", async () => {
+    const registry = new Registry();
+    const seen: string[] = [];
+    const recorder: ScriptObserver = { start: (script) => ({ end: (error) => seen.push(`${script} ${error === undefined ? "ok" : "failed"}`) }) };
+    expect(combineScriptObservers([undefined])).toBeUndefined();
+    expect(combineScriptObservers([recorder, undefined])).toBe(recorder);
+    const runner = new ScriptRunner<"answer" | "refuse">(redis, library, combineScriptObservers([new ScriptMetrics(registry), recorder]));
+    await runner.run("answer", [uniqueId()], ["1"]);
+    await expect(runner.run("refuse", [uniqueId()], [])).rejects.toThrow();
+    expect(seen).toEqual(["answer ok", "refuse failed"]);
+    const metrics = new Scrape(parsePromText(await registry.metrics()));
+    expect(metrics.value("boxoffice_redis_script_errors_total", { script: "refuse", kind: "reply" })).toBe(1);
   });
 
   it("tell the kinds of failure apart", () => {
