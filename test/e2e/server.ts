@@ -43,8 +43,8 @@ export async function startServer(env: Record<string, string> = {}, options: Ser
   const config = loadConfig({
     PORT: "0",
     CONNECT_PORT: "0",
-    // Metrics tests turn the endpoint on (METRICS_PORT=0); the rest leave it off.
-    METRICS_PORT: "off",
+    // Metrics on, as in production (the call path then runs through the observers), on a free port.
+    METRICS_PORT: "0",
     HOST: "127.0.0.1",
     WATCH_INTERVAL_MS: "50",
     SHUTDOWN_GRACE_MS: "2000",
