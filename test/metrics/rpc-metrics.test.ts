@@ -1,4 +1,5 @@
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { QueueService } from "../../gen/boxoffice/v1/queue_pb.js";
 import { startServer, type RunningServer } from "../e2e/server.js";
@@ -121,3 +122,29 @@ describe("grpc_server_* metrics", () => {
     expect((await fetch(server.metricsUrl!.replace("/metrics", "/other"))).status).toBe(404);
   });
 });
+
+describe("grpc_server_* metrics with authentication", () => {
+  it("count calls refused for their credentials, with UNAUTHENTICATED and PERMISSION_DENIED", async () => {
+    const token = `client-${uniqueId()}`;
+    const secured = await startServer({ METRICS_PORT: "0", AUTH_TOKENS: `client:${token}` });
+    try {
+      const anonymous = secured.client(QueueService, secured.transports["grpc-port/grpc"]);
+      const client = createClient(QueueService, createGrpcTransport({ baseUrl: secured.connectUrl, interceptors: [bearer(token)] }));
+      expect(await code(anonymous.join({ eventId: uniqueId(), userId: "u" }))).toBe(Code.Unauthenticated);
+      expect(await code(client.configureQueue({ eventId: uniqueId() }))).toBe(Code.PermissionDenied);
+      const metrics = await scrape(secured.metricsUrl!);
+      expect(metrics.value("grpc_server_handled_total", join("grpc", { grpc_code: "UNAUTHENTICATED" }))).toBe(1);
+      const configure = { ...join("connect", { grpc_code: "PERMISSION_DENIED" }), grpc_method: "ConfigureQueue" };
+      expect(metrics.value("grpc_server_handled_total", configure)).toBe(1);
+    } finally {
+      await secured.stop();
+    }
+  });
+});
+
+function bearer(token: string): Interceptor {
+  return (next) => (req) => {
+    req.header.set("authorization", `Bearer ${token}`);
+    return next(req);
+  };
+}
