@@ -8,18 +8,21 @@
  * - `bare`: the implementation alone (the floor);
  * - `dev`: the policy without tokens (development mode);
  * - `auth`: the policy with a client token checked against 4 configured ones;
- * - `auth+log`: as `auth`, with the completion line written at info (LOG_CALLS=true) to a discarding stream.
+ * - `auth+log`: as `auth`, with the completion line written at info (LOG_CALLS=true) to a discarding stream;
+ * - `dev+metrics`: as `dev`, with the `grpc_server_*` metrics observing the call (METRICS_PORT not off).
  * Rounds are interleaved and the fastest round of each mode is reported
  * (the least disturbed by other processes). Knobs: POLICY_CALLS, POLICY_ROUNDS.
  */
 import { Writable } from "node:stream";
 import { Metadata } from "@grpc/grpc-js";
 import pino from "pino";
+import { Registry } from "prom-client";
 import { QueueService, type JoinRequest } from "../gen/boxoffice/v1/queue_pb.js";
 import { create } from "@bufbuild/protobuf";
 import { JoinRequestSchema } from "../gen/boxoffice/v1/queue_pb.js";
 import { Authenticator } from "../src/auth/authenticator.js";
 import { createLogger } from "../src/logger.js";
+import { RpcMetrics } from "../src/metrics/rpc-metrics.js";
 import { withCallPolicy, type CallPolicyDeps } from "../src/rpc/policy.js";
 import { registration } from "../src/rpc/registration.js";
 import { createRequestValidator } from "../src/rpc/validator.js";
@@ -57,6 +60,7 @@ const modes: Record<string, Join> = {
     authenticator: new Authenticator(tokens),
     logCalls: true,
   }),
+  "dev+metrics": join({ logger: quiet, validator, observe: { observer: new RpcMetrics(new Registry()), transport: "grpc" } }),
 };
 
 function surface(metadata: Metadata): ServerSurfaceCall {
@@ -88,7 +92,7 @@ async function main(): Promise<void> {
   const bare = best["bare"]!;
   console.log(`${CALLS} calls × ${ROUNDS - 1} rounds (first discarded), fastest round, µs per call:`);
   for (const [name, us] of Object.entries(best)) {
-    console.log(`  ${name.padEnd(9)} ${us.toFixed(2).padStart(7)} µs   policy +${(us - bare).toFixed(2)} µs`);
+    console.log(`  ${name.padEnd(11)} ${us.toFixed(2).padStart(7)} µs   policy +${(us - bare).toFixed(2)} µs`);
   }
 }
 

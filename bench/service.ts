@@ -45,6 +45,7 @@ export async function startService(children: ChildSet, options: ServiceOptions):
       REDIS_URL: options.redisUrl,
       PORT: String(grpcPort),
       CONNECT_PORT: String(connectPort),
+      METRICS_PORT: "0",
       HOST: "127.0.0.1",
       LOG_LEVEL: "warn",
       WATCH_INTERVAL_MS: String(options.watchIntervalMs),

@@ -1,5 +1,6 @@
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
+import type { Registry } from "prom-client";
 import { file_boxoffice_v1_errors } from "../gen/boxoffice/v1/errors_pb.js";
 import { ChangeFeedService } from "../gen/boxoffice/v1/feed_pb.js";
 import { QueueService } from "../gen/boxoffice/v1/queue_pb.js";
@@ -16,6 +17,10 @@ import { FeedWakeups } from "./feed/wakeups.js";
 import { StoredBackoff } from "./redis/outcomes.js";
 import { createHealthService } from "./health/health-service.js";
 import { HealthStatus, ServingStatus } from "./health/health-status.js";
+import { registerEventMetrics } from "./metrics/event-metrics.js";
+import { EventStats } from "./metrics/event-stats.js";
+import { createMetricsCore } from "./metrics/metrics.js";
+import { createMetricsServer, type MetricsServer } from "./metrics/metrics-server.js";
 import { Admitter } from "./queue/admitter.js";
 import { positionWatch, type PositionHub } from "./queue/position-watch.js";
 import { QueueStore } from "./queue/queue-store.js";
@@ -23,6 +28,7 @@ import { EventSweeper } from "./redis/event-sweeper.js";
 import { RedisMonitor } from "./redis/redis-monitor.js";
 import { createReflectionServices, reflectionServiceDescriptors } from "./reflection/reflection-services.js";
 import { withBackendGuard } from "./rpc/backend-guard.js";
+import type { Transport } from "./rpc/call-observer.js";
 import { withCallPolicy } from "./rpc/policy.js";
 import { registration } from "./rpc/registration.js";
 import { createRequestValidator } from "./rpc/validator.js";
@@ -53,6 +59,13 @@ export interface AppDeps {
   readonly clockSkewMs?: () => number;
 }
 
+export interface AppMetrics {
+  readonly registry: Registry;
+  /** The per-event figures; tests call `refresh()` rather than wait for the timer. */
+  readonly events: EventStats;
+  readonly server: MetricsServer;
+}
+
 export interface App {
   readonly config: Config;
   readonly store: QueueStore;
@@ -71,8 +84,10 @@ export interface App {
   readonly redisMonitor: RedisMonitor;
   readonly grpc: TransportServer;
   readonly connect: TransportServer;
-  /** Binds both ports (0 = any free port) and starts background work. */
-  listen(): Promise<{ grpcPort: number; connectPort: number }>;
+  /** Undefined with METRICS_PORT=off: then nothing is observed at all. */
+  readonly metrics: AppMetrics | undefined;
+  /** Binds both ports and the metrics port (0 = any free port) and starts background work. */
+  listen(): Promise<{ grpcPort: number; connectPort: number; metricsPort: number | undefined }>;
   /** Graceful stop: NOT_SERVING, streams end UNAVAILABLE, unary calls finish. Leaves Redis to the caller. */
   shutdown(): Promise<void>;
 }
@@ -84,7 +99,9 @@ export interface App {
  */
 export function buildApp({ config, redis, loadRedis, waitRedis, logger, clockSkewMs }: AppDeps): App {
   const retentionMs = config.feedRetentionMs;
-  const store = new QueueStore(redis, { keyPrefix: config.redisKeyPrefix, clockSkewMs, retentionMs });
+  const core = config.metrics && createMetricsCore();
+  const scriptObserver = core?.scripts;
+  const store = new QueueStore(redis, { keyPrefix: config.redisKeyPrefix, clockSkewMs, retentionMs, scriptObserver });
   const outbox = new OutboxReader(redis, {
     keyPrefix: config.redisKeyPrefix,
     intervalMs: config.watchIntervalMs,
@@ -99,12 +116,13 @@ export function buildApp({ config, redis, loadRedis, waitRedis, logger, clockSke
     clockSkewMs,
     retentionMs,
     loadRedis,
+    scriptObserver,
     confirmWait: confirmWait(config, waitRedis),
   });
   const availability: AvailabilityHub = new WatchHub(outbox, availabilityWatch(seats, { logger }));
   const reaper = new EventSweeper(seats, { intervalMs: config.sweepIntervalMs, batch: 500, what: "seat holds", logger });
   const feed = {
-    store: new FeedStore(redis, { keyPrefix: config.redisKeyPrefix, policy: deliveryPolicy(config), clockSkewMs }),
+    store: new FeedStore(redis, { keyPrefix: config.redisKeyPrefix, policy: deliveryPolicy(config), clockSkewMs, scriptObserver }),
     wakeups: new FeedWakeups(),
     subscriptions: new SubscriptionCounter(),
   };
@@ -141,10 +159,23 @@ export function buildApp({ config, redis, loadRedis, waitRedis, logger, clockSke
   );
   const authenticator = config.authTokens && new Authenticator(config.authTokens);
   const policy = { logger, validator, authenticator, openReflection: config.authOpenReflection, logCalls: config.logCalls };
-  const registrations = [...services, ...reflection].map((r) => withCallPolicy(r, policy));
+  // Wrapped once per port, so each call's observations carry the port it came in on.
+  const registrations = (transport: Transport) =>
+    [...services, ...reflection].map((r) => withCallPolicy(r, { ...policy, observe: core && { observer: core.calls, transport } }));
 
-  const grpc = createGrpcServer(registrations, { logger, credentials: grpcCredentials(config.tls) });
-  const connect = createConnectServer(registrations, { logger, tls: config.tls, corsOrigins: config.corsOrigins });
+  const observer = core?.calls;
+  const grpc = createGrpcServer(registrations("grpc"), { logger, credentials: grpcCredentials(config.tls), observer });
+  const connect = createConnectServer(registrations("connect"), { logger, tls: config.tls, corsOrigins: config.corsOrigins, observer });
+
+  let metrics: AppMetrics | undefined;
+  if (core !== undefined && config.metrics !== undefined) {
+    const events = new EventStats(
+      { redis, keyPrefix: config.redisKeyPrefix, queue: store, seats, feed: feed.store, logger },
+      { maxEvents: config.metrics.maxEvents, intervalMs: config.metrics.refreshMs },
+    );
+    registerEventMetrics(core.registry, { stats: events, watches: { position: hub, availability } });
+    metrics = { registry: core.registry, events, server: createMetricsServer(core.registry, logger) };
+  }
 
   let stopping: Promise<void> | undefined;
   return {
@@ -162,16 +193,19 @@ export function buildApp({ config, redis, loadRedis, waitRedis, logger, clockSke
     redisMonitor,
     grpc,
     connect,
+    metrics,
     async listen() {
-      const [grpcPort, connectPort] = await Promise.all([
+      const [grpcPort, connectPort, metricsPort] = await Promise.all([
         grpc.listen(config.port, config.host),
         connect.listen(config.connectPort, config.host),
+        config.metrics && metrics?.server.listen(config.metrics.port, config.metrics.host),
       ]);
       redisMonitor.start();
       sweeper.start();
       reaper.start();
       admitter?.start();
-      return { grpcPort, connectPort };
+      metrics?.events.start();
+      return { grpcPort, connectPort, metricsPort };
     },
     shutdown() {
       stopping ??= (async () => {
@@ -179,7 +213,9 @@ export function buildApp({ config, redis, loadRedis, waitRedis, logger, clockSke
         followRedis();
         health.setAll(ServingStatus.NOT_SERVING);
         await Promise.all([grpc.shutdown(config.shutdownGraceMs), connect.shutdown(config.shutdownGraceMs)]);
-        await Promise.all([sweeper.stop(), reaper.stop(), admitter?.stop(), outbox.close(), redisMonitor.stop()]);
+        await Promise.all([sweeper.stop(), reaper.stop(), admitter?.stop(), outbox.close(), redisMonitor.stop(), metrics?.events.stop()]);
+        // Scrapes are answered until the calls have drained, so the last counts can still be read.
+        await metrics?.server.close();
       })();
       return stopping;
     },

@@ -50,6 +50,8 @@ export interface Config {
   readonly redisHealthIntervalMs: number;
   /** Replica acknowledgements a sale waits for before ConfirmHold answers (see `ReplicaWaitConfig`). */
   readonly redisWait: ReplicaWaitConfig;
+  /** The Prometheus endpoint; undefined with METRICS_PORT=off. */
+  readonly metrics: MetricsConfig | undefined;
 }
 
 /**
@@ -60,6 +62,18 @@ export interface Config {
 export interface ReplicaWaitConfig {
   readonly replicas: number;
   readonly timeoutMs: number;
+}
+
+/** Where `/metrics` is served and how the per-event series are kept. */
+export interface MetricsConfig {
+  /** METRICS_PORT (default 9464; 0 = any free port). */
+  readonly port: number;
+  /** METRICS_HOST (default: HOST). */
+  readonly host: string;
+  /** METRICS_REFRESH_MS: pause between two background reads of the per-event figures. */
+  readonly refreshMs: number;
+  /** METRICS_EVENTS_MAX: most events with per-event series. */
+  readonly maxEvents: number;
 }
 
 /** How the delay before a redelivery grows with the number of deliveries. */
@@ -217,13 +231,18 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, re
   if ("problems" in cors) {
     problems.push(...cors.problems);
   }
+  const host = env["HOST"] || "127.0.0.1";
+  const metrics = readMetrics(env, int, host, problems);
+  if (metrics !== undefined && metrics.port !== 0 && (metrics.port === port || metrics.port === connectPort)) {
+    problems.push(`METRICS_PORT must differ from PORT and CONNECT_PORT, got ${metrics.port}`);
+  }
   if (problems.length > 0 || !("keys" in parsed) || !("origins" in cors)) {
     throw new ConfigError(problems);
   }
   const config: Config = {
     port,
     connectPort,
-    host: env["HOST"] || "127.0.0.1",
+    host,
     redisUrl,
     redisKeyPrefix,
     logLevel,
@@ -244,8 +263,31 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, re
     redisHealthIntervalMs,
     redisWait,
     corsOrigins: cors.origins,
+    metrics,
   };
   return Object.freeze(config);
+}
+
+/** METRICS_PORT=off turns the endpoint (and every metric) off; otherwise the METRICS_* settings. */
+function readMetrics(
+  env: Readonly<Record<string, string | undefined>>,
+  int: (name: string, fallback: number, min: number, max: number) => number,
+  host: string,
+  problems: string[],
+): MetricsConfig | undefined {
+  const raw = env["METRICS_PORT"];
+  if (raw === "off") {
+    return undefined;
+  }
+  if (raw !== undefined && raw !== "" && !(/^\d+$/.test(raw) && Number(raw) <= 65535)) {
+    problems.push(`METRICS_PORT must be a port from 0 to 65535 or "off", got "${raw}"`);
+  }
+  return Object.freeze({
+    port: raw === undefined || raw === "" || !/^\d+$/.test(raw) || Number(raw) > 65535 ? 9464 : Number(raw),
+    host: env["METRICS_HOST"] || host,
+    refreshMs: int("METRICS_REFRESH_MS", 5_000, 100, 3_600_000),
+    maxEvents: int("METRICS_EVENTS_MAX", 100, 1, 10_000),
+  });
 }
 
 /** AUTH_TOKENS or AUTH_TOKENS_FILE (not both), in the format of `parseTokens`. */

@@ -2,6 +2,7 @@ import { buildApp } from "./app.js";
 import { ConfigError, loadConfig } from "./config.js";
 import { createLogger } from "./logger.js";
 import { startEmbeddedRedis, type EmbeddedRedis } from "./redis/embedded-redis.js";
+import { hostPort } from "./transport/transport-server.js";
 import { closeRedisClient, createRedisClient, LOAD_COMMAND_TIMEOUT_MS } from "./redis/redis-client.js";
 import { createReplicaWaitClients } from "./redis/replica-wait.js";
 
@@ -42,7 +43,7 @@ async function main(): Promise<void> {
   await Promise.all([redis.connect(), loadRedis.connect(), ...waitRedis.map((r) => r.connect())]);
 
   const app = buildApp({ config, redis, loadRedis, waitRedis, logger });
-  const { grpcPort, connectPort } = await app.listen();
+  const { grpcPort, connectPort, metricsPort } = await app.listen();
   if (config.authTokens === undefined) {
     logger.warn(
       "DEVELOPMENT MODE: running WITHOUT authentication, every caller may call every RPC; set AUTH_TOKENS (and NODE_ENV=production) for real use",
@@ -58,7 +59,15 @@ async function main(): Promise<void> {
   if (config.passKeysGenerated) {
     logger.warn("PASS_KEYS is not set: admission passes are signed with a random key of this process only; other instances and backends cannot verify them");
   }
-  logger.info({ grpc: `${config.host}:${grpcPort}`, connect: `${config.host}:${connectPort}`, pid: process.pid }, "boxoffice is serving");
+  logger.info(
+    {
+      grpc: `${config.host}:${grpcPort}`,
+      connect: `${config.host}:${connectPort}`,
+      metrics: config.metrics === undefined ? "off" : `http://${hostPort(config.metrics.host, metricsPort ?? config.metrics.port)}/metrics`,
+      pid: process.pid,
+    },
+    "boxoffice is serving",
+  );
 
   let exiting = false;
   const stop = async (signal: string): Promise<void> => {

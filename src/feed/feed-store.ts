@@ -1,6 +1,8 @@
 import { randomInt } from "node:crypto";
-import type { Redis } from "ioredis";
+import type { ChainableCommander, Redis } from "ioredis";
+import { pipelineReply, type PipelineResults } from "../redis/pipeline-read.js";
 import { ScriptRunner } from "../redis/script-loader.js";
+import type { ScriptObserver } from "../redis/script-observer.js";
 import {
   decodeAck,
   decodeDeadLetters,
@@ -29,6 +31,8 @@ export interface FeedStoreOptions {
   readonly policy: DeliveryPolicy;
   /** Milliseconds added to Redis TIME by every script: tests move the feed's clock with it instead of sleeping. */
   readonly clockSkewMs?: () => number;
+  /** Sees every script call (metrics, traces); default: nothing does. */
+  readonly scriptObserver?: ScriptObserver | undefined;
 }
 
 /**
@@ -45,7 +49,7 @@ export class FeedStore {
 
   constructor(redis: Redis, options: FeedStoreOptions) {
     this.#redis = redis;
-    this.#scripts = new ScriptRunner(redis, loadFeedScripts());
+    this.#scripts = new ScriptRunner(redis, loadFeedScripts(), options.scriptObserver);
     this.#prefix = options.keyPrefix ?? "bo:";
     this.#policy = options.policy;
     this.#skew = options.clockSkewMs ?? (() => 0);
@@ -120,6 +124,31 @@ export class FeedStore {
       });
     }
     return { length: stream.length, firstId: stream.firstId, lastId: stream.lastId, groups };
+  }
+
+  /**
+   * Queues the feed's stats on a pipeline of this store's client, for readers
+   * that batch many events in one round trip: the stream's group names, and
+   * the progress of the groups in `groups` (names learnt from an earlier
+   * read; those since deleted are left out).
+   */
+  queueStats(
+    pipeline: ChainableCommander,
+    eventId: string,
+    groups: readonly string[],
+  ): (results: PipelineResults) => { readonly groupNames: readonly string[]; readonly groups: readonly FeedGroupStats[] } {
+    const log = this.keys(eventId, "").log;
+    const at = pipeline.length;
+    this.#scripts.queue(pipeline, "readFeedStream", [log, feedGroupsKey(this.#prefix, eventId)], []);
+    for (const group of groups) {
+      const k = this.keys(eventId, group);
+      this.#scripts.queue(pipeline, "readFeedGroup", [k.log, k.replay, k.dlq, k.meta], [group, this.#skew()]);
+    }
+    return (results) => {
+      const stream = decodeStreamStats(pipelineReply(results, at));
+      const read = groups.map((group, i) => decodeGroupStats(pipelineReply(results, at + 1 + i), group));
+      return { groupNames: stream.groups, groups: read.filter((g): g is FeedGroupStats => g !== undefined) };
+    };
   }
 
   /** A page of a group's dead letters after `after` (a dead letter id), oldest first. */

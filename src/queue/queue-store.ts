@@ -1,8 +1,10 @@
 import { randomInt } from "node:crypto";
-import type { Redis } from "ioredis";
+import type { ChainableCommander, Redis } from "ioredis";
+import { pipelineReply, type PipelineResults } from "../redis/pipeline-read.js";
 import { checkRetention, trimBefore } from "../redis/event-log.js";
 import { decodeSweepReply, type SweepResult } from "../redis/event-sweeper.js";
 import { ScriptRunner } from "../redis/script-loader.js";
+import type { ScriptObserver } from "../redis/script-observer.js";
 import { decodeAdmit, decodeConfigure, decodeJoin, decodeLeave, decodePosition, decodeStats } from "./decode.js";
 import { eventIndexKey, queueKeys, type QueueKeys } from "./keys.js";
 import { loadQueueScripts, QueueDefaults, type QueueScriptName } from "./scripts.js";
@@ -38,6 +40,8 @@ export interface QueueStoreOptions {
    * skew) minus this go as scripts append and as the sweeper passes.
    */
   readonly retentionMs?: number;
+  /** Sees every script call (metrics, traces); default: nothing does. */
+  readonly scriptObserver?: ScriptObserver | undefined;
 }
 
 /**
@@ -55,7 +59,7 @@ export class QueueStore {
 
   constructor(redis: Redis, options: QueueStoreOptions = {}) {
     this.#redis = redis;
-    this.#scripts = new ScriptRunner(redis, loadQueueScripts());
+    this.#scripts = new ScriptRunner(redis, loadQueueScripts(), options.scriptObserver);
     this.#prefix = options.keyPrefix ?? "bo:";
     this.#skew = options.clockSkewMs ?? (() => 0);
     this.#seeds = options.shuffleSeeds ?? (() => randomInt(SEED_LIMIT));
@@ -142,6 +146,17 @@ export class QueueStore {
     const k = this.keys(eventId);
     const reply = await this.#scripts.run("readQueueStats", [k.config, k.waiting, k.tickets, k.stats, k.active], [this.#skew()]);
     return decodeStats(reply, eventId);
+  }
+
+  /**
+   * Queues `stats` on a pipeline of this store's client, for readers that
+   * batch many events in one round trip; the result decodes its reply.
+   */
+  queueStats(pipeline: ChainableCommander, eventId: string): (results: PipelineResults) => StatsResult {
+    const k = this.keys(eventId);
+    const at = pipeline.length;
+    this.#scripts.queue(pipeline, "readQueueStats", [k.config, k.waiting, k.tickets, k.stats, k.active], [this.#skew()]);
+    return (results) => decodeStats(pipelineReply(results, at), eventId);
   }
 
   /** Expires up to `limit` idle waiters of one event and trims its outbox to the retention. */

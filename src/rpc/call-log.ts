@@ -1,6 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import type { Logger } from "pino";
+import type { CallObservation, MethodObserver } from "./call-observer.js";
+import { codeName } from "./code-names.js";
 
 /** An `x-request-id` we adopt as given; anything else is replaced by a fresh UUID. */
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -8,19 +10,14 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 /** An `event_id` as the contract allows it; anything else (the request is then refused) is not logged. */
 const EVENT_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
 
-/** Canonical gRPC code names (`NOT_FOUND`), as operators grep for them; connect's enum has no OK (0). */
-const CODE_NAMES: ReadonlyMap<number, string> = new Map(
-  Object.entries(Code)
-    .filter((e): e is [string, number] => typeof e[1] === "number")
-    .map(([name, code]) => [code, name.replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase()]),
-);
-
 export interface CallLogOptions {
   readonly logger: Logger;
   readonly service: string;
   readonly method: string;
   /** Level of the completion line: `info` with LOG_CALLS=true, otherwise `debug`. */
   readonly level: "info" | "debug";
+  /** Sees every call of the method start and complete (metrics, traces); undefined: nothing does. */
+  readonly observer?: MethodObserver | undefined;
 }
 
 /**
@@ -30,10 +27,13 @@ export interface CallLogOptions {
  * and the completion line (`rpcService`, `rpcMethod`, `code`, `durationMs`,
  * `eventId`, `requestId`; `service` is already the process, "boxoffice") is
  * written only when its level is enabled, so a quiet hot path pays for a
- * clock read and a header, not for JSON.
+ * clock read and a header, not for JSON. The same completion, with its code
+ * and duration, goes to the method's observer, if it has one.
  */
 export class CallLog {
   readonly requestId: string;
+  /** The observer's handle on this call, when the method is observed. */
+  readonly observation: CallObservation | undefined;
   private readonly started = performance.now();
   private child: Logger | undefined;
   private eventId: string | undefined;
@@ -46,6 +46,7 @@ export class CallLog {
     const given = ctx.requestHeader.get("x-request-id");
     this.requestId = given !== null && REQUEST_ID.test(given) ? given : randomUUID();
     ctx.responseHeader.set("x-request-id", this.requestId);
+    this.observation = options.observer?.start(ctx);
   }
 
   /** Notes the event a request is about (its `event_id`, when well formed), for the completion line. */
@@ -69,12 +70,13 @@ export class CallLog {
     }
     this.finished = true;
     const { logger, level } = this.options;
+    this.observation?.end(err?.code, (performance.now() - this.started) / 1000);
     if (logger.isLevelEnabled(level)) {
       logger[level](
         {
           rpcService: this.options.service,
           rpcMethod: this.options.method,
-          code: err === undefined ? "OK" : (CODE_NAMES.get(err.code) ?? "UNKNOWN"),
+          code: codeName(err?.code),
           durationMs: Math.round((performance.now() - this.started) * 1000) / 1000,
           eventId: this.eventId,
           requestId: this.requestId,

@@ -6,6 +6,7 @@ import type { Logger } from "pino";
 import type { Authenticator } from "../auth/authenticator.js";
 import { requirementOf } from "../auth/roles.js";
 import { authorize } from "./authorize.js";
+import type { CallObservation, CallObserver, Transport } from "./call-observer.js";
 import { CallLog, type CallLogOptions } from "./call-log.js";
 import { backendUnavailable, boundError, invalidRequest } from "./errors.js";
 import { wrapMethods, type AnyMethodImpl, type ServiceRegistration } from "./registration.js";
@@ -19,6 +20,12 @@ export interface CallPolicyDeps {
   readonly openReflection?: boolean;
   /** Write each call's completion line at `info` (true) rather than `debug`. Default false. */
   readonly logCalls?: boolean;
+  /**
+   * Sees every call start and complete, with the port it came in on: the
+   * composition root wraps the services once per port, so the transport is
+   * known here without a look at the call. Default: nothing observes.
+   */
+  readonly observe?: { readonly observer: CallObserver; readonly transport: Transport };
 }
 
 type AnyFn = AnyMethodImpl;
@@ -44,6 +51,12 @@ function wrapMethod(service: DescService, method: DescMethod, fn: AnyFn, deps: C
     service: service.typeName,
     method: method.name,
     level: deps.logCalls === true ? "info" : "debug",
+    observer: deps.observe?.observer.method({
+      service: service.typeName,
+      method: method.name,
+      kind: method.methodKind,
+      transport: deps.observe.transport,
+    }),
   };
   const authenticator = deps.authenticator;
   const required = authenticator && requirementOf(service.typeName, method.name, { openReflection: deps.openReflection ?? true });
@@ -64,9 +77,11 @@ function wrapMethod(service: DescService, method: DescMethod, fn: AnyFn, deps: C
       return async (request, ctx) => {
         const log = new CallLog(logOptions, ctx);
         try {
+          log.observation?.received();
           log.about(request);
           admit(ctx, request);
           const response = await fn(request, ctx);
+          log.observation?.sent();
           log.done();
           return response;
         } catch (err) {
@@ -77,9 +92,11 @@ function wrapMethod(service: DescService, method: DescMethod, fn: AnyFn, deps: C
       return async function* (request, ctx) {
         const log = new CallLog(logOptions, ctx);
         try {
+          log.observation?.received();
           log.about(request);
           admit(ctx, request);
-          yield* fn(request, ctx) as AsyncIterable<unknown>;
+          const responses = fn(request, ctx) as AsyncIterable<unknown>;
+          yield* log.observation === undefined ? responses : counted(responses, log.observation);
           log.done();
         } catch (err) {
           throw log.done(mapError(err, ctx, log.logger));
@@ -93,6 +110,7 @@ function wrapMethod(service: DescService, method: DescMethod, fn: AnyFn, deps: C
         const log = new CallLog(logOptions, ctx);
         const checked = (async function* () {
           for await (const message of requests as AsyncIterable<unknown>) {
+            log.observation?.received();
             validate(deps.validator, method.input, message);
             yield message;
           }
@@ -102,10 +120,12 @@ function wrapMethod(service: DescService, method: DescMethod, fn: AnyFn, deps: C
           const result = fn(checked, ctx);
           if (method.methodKind === "client_streaming") {
             const response = await result;
+            log.observation?.sent();
             log.done();
             return response;
           }
-          yield* result as AsyncIterable<unknown>;
+          const responses = result as AsyncIterable<unknown>;
+          yield* log.observation === undefined ? responses : counted(responses, log.observation);
           log.done();
         } catch (err) {
           throw log.done(mapError(err, ctx, log.logger));
@@ -113,6 +133,14 @@ function wrapMethod(service: DescService, method: DescMethod, fn: AnyFn, deps: C
           log.abandoned(ctx);
         }
       };
+  }
+}
+
+/** The responses of a stream, each counted as sent as it is handed to the transport. */
+async function* counted(responses: AsyncIterable<unknown>, observation: CallObservation): AsyncGenerator<unknown> {
+  for await (const response of responses) {
+    observation.sent();
+    yield response;
   }
 }
 

@@ -1,8 +1,10 @@
-import type { Redis } from "ioredis";
+import type { ChainableCommander, Redis } from "ioredis";
+import { pipelineReply, type PipelineResults } from "../redis/pipeline-read.js";
 import { checkRetention, trimBefore } from "../redis/event-log.js";
 import { decodeSweepReply, type SweepResult } from "../redis/event-sweeper.js";
 import { ReplicatedScripts, type ReplicaWaitPolicy } from "../redis/replica-wait.js";
 import { ScriptRunner } from "../redis/script-loader.js";
+import type { ScriptObserver } from "../redis/script-observer.js";
 import { memoByKey } from "../util/memo.js";
 import { queueKeys } from "../queue/keys.js";
 import { decodeAvailability, decodeLoad } from "./decode-inventory.js";
@@ -50,6 +52,8 @@ export interface SeatStoreOptions {
    * as soon as the primary wrote them.
    */
   readonly confirmWait?: { readonly clients: readonly Redis[]; readonly policy: ReplicaWaitPolicy };
+  /** Sees every script call (metrics, traces); default: nothing does. */
+  readonly scriptObserver?: ScriptObserver | undefined;
 }
 
 /**
@@ -80,9 +84,9 @@ export class SeatStore {
   constructor(redis: Redis, options: SeatStoreOptions = {}) {
     this.#redis = redis;
     const scripts = loadSeatScripts();
-    this.#scripts = new ScriptRunner(redis, scripts);
+    this.#scripts = new ScriptRunner(redis, scripts, options.scriptObserver);
     this.#loadRedis = options.loadRedis ?? redis;
-    this.#loadScripts = options.loadRedis ? new ScriptRunner(options.loadRedis, scripts) : this.#scripts;
+    this.#loadScripts = options.loadRedis ? new ScriptRunner(options.loadRedis, scripts, options.scriptObserver) : this.#scripts;
     this.#confirmScripts = options.confirmWait && new ReplicatedScripts(options.confirmWait.clients, scripts, options.confirmWait.policy);
     const prefix = options.keyPrefix ?? "bo:";
     this.#prefix = prefix;
@@ -235,6 +239,31 @@ export class SeatStore {
     return decodeAvailability(reply, eventId, section);
   }
 
+  /**
+   * Queues a read of the event's totals on a pipeline of this store's client:
+   * capacity, held and sold seats and live holds, or undefined when the event
+   * has no seat map. Two plain reads, no sweep: a hold past its expiry counts
+   * as held until a script or the reaper expires it.
+   */
+  queueTotals(pipeline: ChainableCommander, eventId: string): (results: PipelineResults) => SeatTotals | undefined {
+    const k = this.keys(eventId);
+    const at = pipeline.length;
+    pipeline.hmget(k.counts, "e:cap", "e:held", "e:sold");
+    pipeline.zcard(k.expiry);
+    return (results) => {
+      const counts = pipelineReply(results, at);
+      const holds = pipelineReply(results, at + 1);
+      if (!Array.isArray(counts) || counts.length !== 3 || typeof holds !== "number") {
+        throw new Error(`seat totals of ${eventId}: unexpected reply`);
+      }
+      if (counts[0] === null) {
+        return undefined;
+      }
+      const [capacity, held, sold] = counts.map((c: unknown) => Number(c ?? 0)) as [number, number, number];
+      return { capacity, held, sold, holds };
+    };
+  }
+
   /** Expires up to `limit` due holds of one event and trims its outbox to the retention. */
   async sweep(eventId: string, limit: number): Promise<SweepResult> {
     const reply = await this.#scripts.run("sweepHolds", this.#core(eventId), [this.#trimBefore(), this.#skew(), limit]);
@@ -258,6 +287,14 @@ export class SeatStore {
   #withLayout(eventId: string): string[] {
     return this.#keyLists(eventId).withLayout;
   }
+}
+
+/** An event's inventory in four numbers (seats, and live holds). */
+export interface SeatTotals {
+  readonly capacity: number;
+  readonly held: number;
+  readonly sold: number;
+  readonly holds: number;
 }
 
 type SelectionArgs = [kind: "seats" | "ga" | "best", target: string, quantity: number, seatIds: readonly string[]];

@@ -3,6 +3,7 @@ import http2 from "node:http2";
 import net from "node:net";
 import tls from "node:tls";
 import type { Logger } from "pino";
+import { observeRefusal, observersOf, type CallObserver } from "../rpc/call-observer.js";
 import type { ServiceRegistration } from "../rpc/registration.js";
 import { CallRegistry } from "./call-registry.js";
 import { withCors, type CorsOrigins } from "./connect/cors.js";
@@ -10,6 +11,7 @@ import { drainInterceptor } from "./connect/drain-interceptor.js";
 import { keepSessionAlive } from "./connect/h2-keepalive.js";
 import { createNodeHandler } from "./connect/node-handler.js";
 import { sniffProtocol, type WireProtocol } from "./connect/protocol-sniffer.js";
+import type { RefusalListener } from "./connect/request-guard.js";
 import { ALPN_PROTOCOLS, type TlsOptions } from "./tls.js";
 import type { TransportServer } from "./transport-server.js";
 
@@ -36,6 +38,12 @@ export interface ConnectServerOptions {
   tls?: TlsOptions;
   /** Browser origins allowed to call (CORS preflights and exposed headers). Default none. */
   corsOrigins?: CorsOrigins;
+  /**
+   * Sees the calls this port refuses before any handler runs (malformed
+   * requests, streams opened while draining); the calls that reach a handler
+   * are observed by the call policy.
+   */
+  observer?: CallObserver;
 }
 
 /**
@@ -65,10 +73,13 @@ export function createConnectServer(
   const keepaliveTimeMs = options.keepaliveTimeMs ?? 30_000;
   const keepaliveTimeoutMs = options.keepaliveTimeoutMs ?? 10_000;
   const registry = new CallRegistry();
+  const observed = options.observer && observersOf(options.observer, "connect");
+  const onRefused: RefusalListener | undefined = observed && ((service, method, error) => observeRefusal(observed(service, method), error.code));
   const connectHandler = createNodeHandler(registrations, {
-    interceptors: [drainInterceptor(registry)],
+    interceptors: [drainInterceptor(registry, onRefused)],
     readMaxBytes: options.readMaxBytes ?? 4 * 1024 * 1024,
     logger,
+    onRefused,
   });
   const handler = withCors(connectHandler, options.corsOrigins ?? []);
 

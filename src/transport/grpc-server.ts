@@ -9,6 +9,8 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import type { Logger } from "pino";
+import type { ConnectError } from "@connectrpc/connect";
+import { observeRefusal, type CallObserver, type MethodObserver } from "../rpc/call-observer.js";
 import type { ServiceRegistration } from "../rpc/registration.js";
 import { CallRegistry } from "./call-registry.js";
 import { badInputInterceptor, decodeRequest } from "./grpc/bad-input.js";
@@ -44,6 +46,12 @@ export interface GrpcServerOptions {
   maxConcurrentStreams?: number;
   /** TLS / mTLS credentials. Default: insecure (plaintext h2c). */
   credentials?: ServerCredentials;
+  /**
+   * Sees the calls this port refuses before any handler runs (undecodable
+   * requests, streams opened while draining); the calls that reach a handler
+   * are observed by the call policy.
+   */
+  observer?: CallObserver;
 }
 
 const defaultKeepaliveTimeMs = 30_000;
@@ -63,9 +71,11 @@ export function createGrpcServer(
 ): TransportServer {
   const logger = options.logger;
   const registry = new CallRegistry();
-  const server = new Server({ ...channelOptions(options), interceptors: [badInputInterceptor] });
+  const observers = new Map<string, MethodObserver | undefined>();
+  const refused = options.observer && ((path: string, error: ConnectError) => observeRefusal(observers.get(path), error.code));
+  const server = new Server({ ...channelOptions(options), interceptors: [badInputInterceptor(refused)] });
   for (const registration of registrations) {
-    const { definition, implementation } = buildService(registration, registry, logger);
+    const { definition, implementation } = buildService(registration, registry, logger, options.observer, observers);
     server.addService(definition, implementation);
   }
 
@@ -129,6 +139,8 @@ function buildService(
   registration: ServiceRegistration,
   registry: CallRegistry,
   logger: Logger | undefined,
+  observer: CallObserver | undefined,
+  observers: Map<string, MethodObserver | undefined>,
 ): { definition: ServiceDefinition; implementation: UntypedServiceImplementation } {
   const { service, impl } = registration;
   const definition: Record<string, MethodDefinition<Message, Output>> = {};
@@ -139,14 +151,17 @@ function buildService(
       throw new Error(`${service.typeName}.${method.name} has no implementation`);
     }
     const bound = (fn as (...args: unknown[]) => unknown).bind(impl);
+    const path = `/${service.typeName}/${method.name}`;
     const rt: MethodRuntime = {
       service,
       method,
-      path: `/${service.typeName}/${method.name}`,
+      path,
       streaming: method.methodKind !== "unary",
       registry,
       logger,
+      observer: observer?.method({ service: service.typeName, method: method.name, kind: method.methodKind, transport: "grpc" }),
     };
+    observers.set(path, rt.observer);
     definition[method.name] = methodDefinition(rt.path, method);
     implementation[method.name] = handlerFor(rt, bound);
   }

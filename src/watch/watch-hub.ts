@@ -30,6 +30,11 @@ export class WatchHub<W extends Mailbox<Item>, Item, Arg> {
     return this.#loops.size;
   }
 
+  /** Streams of this process open on the event. */
+  streams(eventId: string): number {
+    return this.#loops.get(eventId)?.size ?? 0;
+  }
+
   /** Resolves once the event's loop has stopped (at once if none runs). */
   async stopped(eventId: string): Promise<void> {
     await this.#loops.get(eventId)?.done;

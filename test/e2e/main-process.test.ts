@@ -23,7 +23,7 @@ function refused(port: number): Promise<boolean> {
 }
 
 it("starts with a private Redis, serves, and drains on SIGTERM: streams end UNAVAILABLE, exit 0, Redis stopped", async () => {
-  const env: NodeJS.ProcessEnv = { ...process.env, PORT: "0", CONNECT_PORT: "0", LOG_LEVEL: "info" };
+  const env: NodeJS.ProcessEnv = { ...process.env, PORT: "0", CONNECT_PORT: "0", METRICS_PORT: "0", LOG_LEVEL: "info" };
   delete env["REDIS_URL"];
   const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
   const exited = once(child, "exit");
@@ -71,7 +71,7 @@ it("starts with a private Redis, serves, and drains on SIGTERM: streams end UNAV
 });
 
 it("refuses to start in production without tokens, pass keys and REDIS_URL, naming all three", async () => {
-  const env: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: "production", PORT: "0", CONNECT_PORT: "0" };
+  const env: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: "production", PORT: "0", CONNECT_PORT: "0", METRICS_PORT: "0" };
   for (const name of ["REDIS_URL", "AUTH_TOKENS", "AUTH_TOKENS_FILE", "PASS_KEYS"]) delete env[name];
   const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
   let stderr = "";

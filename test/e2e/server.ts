@@ -17,6 +17,8 @@ export interface RunningServer {
   readonly connectUrl: string;
   readonly grpcPort: number;
   readonly connectPort: number;
+  /** `http://127.0.0.1:<port>/metrics`, when the test turned metrics on (METRICS_PORT=0). */
+  readonly metricsUrl: string | undefined;
   /** Every way a caller can reach the service, by name. */
   readonly transports: Readonly<Record<"grpc-port/grpc" | "connect-port/grpc" | "connect-port/connect" | "connect-port/grpc-web", Transport>>;
   client<S extends DescService>(service: S, transport?: Transport): Client<S>;
@@ -42,6 +44,8 @@ export async function startServer(env: Record<string, string> = {}, options: Ser
   const config = loadConfig({
     PORT: "0",
     CONNECT_PORT: "0",
+    // Metrics on, as in production (the call path then runs through the observers), on a free port.
+    METRICS_PORT: "0",
     HOST: "127.0.0.1",
     WATCH_INTERVAL_MS: "50",
     SHUTDOWN_GRACE_MS: "2000",
@@ -73,7 +77,7 @@ export async function startServer(env: Record<string, string> = {}, options: Ser
   await Promise.all(waitRedis.map((r) => r.connect()));
   let skew = 0;
   const app = buildApp({ config, redis, waitRedis, logger, clockSkewMs: () => skew });
-  const { grpcPort, connectPort } = await app.listen();
+  const { grpcPort, connectPort, metricsPort } = await app.listen();
   const grpcUrl = `http://127.0.0.1:${grpcPort}`;
   const connectUrl = `http://127.0.0.1:${connectPort}`;
   const transports = {
@@ -89,6 +93,7 @@ export async function startServer(env: Record<string, string> = {}, options: Ser
     connectUrl,
     grpcPort,
     connectPort,
+    metricsUrl: metricsPort === undefined ? undefined : `http://127.0.0.1:${metricsPort}/metrics`,
     transports,
     client: (service, transport = transports["grpc-port/grpc"]) => createClient(service, transport),
     advance(ms) {

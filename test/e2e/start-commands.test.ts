@@ -26,6 +26,7 @@ function env(): NodeJS.ProcessEnv {
     ...process.env,
     PORT: "0",
     CONNECT_PORT: "0",
+    METRICS_PORT: "0",
     LOG_LEVEL: "info",
     REDIS_URL: redisUrl(),
     REDIS_KEY_PREFIX: `t${randomBytes(6).toString("hex")}:`,

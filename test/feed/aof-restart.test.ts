@@ -26,6 +26,7 @@ beforeAll(async () => {
   const config = loadConfig({
     PORT: "0",
     CONNECT_PORT: "0",
+    METRICS_PORT: "off",
     ADMIT_INTERVAL_MS: "0",
     SHUTDOWN_GRACE_MS: "2000",
     FEED_VISIBILITY_TIMEOUT_MS: String(VISIBILITY_MS),

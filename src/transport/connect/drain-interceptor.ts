@@ -1,5 +1,6 @@
 import type { Interceptor } from "@connectrpc/connect";
 import { shutdownError, type CallRegistry } from "../call-registry.js";
+import type { RefusalListener } from "./request-guard.js";
 
 /**
  * Gives each call a signal the server can abort on shutdown, with an
@@ -10,13 +11,15 @@ import { shutdownError, type CallRegistry } from "../call-registry.js";
  * call out of the registry.
  *
  * While draining, new streaming calls are refused with UNAVAILABLE before the
- * implementation runs.
+ * implementation runs (and `onRefused` hears of it).
  */
-export function drainInterceptor(registry: CallRegistry): Interceptor {
+export function drainInterceptor(registry: CallRegistry, onRefused?: RefusalListener): Interceptor {
   return (next) => async (req) => {
     const streaming = req.method.methodKind !== "unary";
     if (streaming && registry.isDraining) {
-      throw shutdownError();
+      const error = shutdownError();
+      onRefused?.(req.service, req.method, error);
+      throw error;
     }
     const controller = new AbortController();
     const parent = req.signal;

@@ -5,7 +5,7 @@ import { compressionBrotli, compressionGzip, universalRequestFromNodeRequest, un
 import type { UniversalHandlerFn } from "@connectrpc/connect/protocol";
 import type { Logger } from "pino";
 import type { ServiceRegistration } from "../../rpc/registration.js";
-import { guardRequests, rejectionInterceptor } from "./request-guard.js";
+import { guardRequests, rejectionInterceptor, type RefusalListener } from "./request-guard.js";
 
 export type NodeHandler = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => void;
 
@@ -13,6 +13,8 @@ export interface NodeHandlerOptions {
   readonly interceptors: readonly Interceptor[];
   readonly readMaxBytes: number;
   readonly logger?: Logger;
+  /** Hears of the calls refused as malformed before any handler ran. */
+  readonly onRefused?: RefusalListener | undefined;
 }
 
 /**
@@ -23,7 +25,7 @@ export interface NodeHandlerOptions {
  */
 export function createNodeHandler(registrations: readonly ServiceRegistration[], options: NodeHandlerOptions): NodeHandler {
   const router = createConnectRouter({
-    interceptors: [rejectionInterceptor, ...options.interceptors],
+    interceptors: [rejectionInterceptor(options.onRefused), ...options.interceptors],
     readMaxBytes: options.readMaxBytes,
     acceptCompression: [compressionGzip, compressionBrotli],
   });

@@ -1,5 +1,5 @@
 import { brotliDecompressSync, gunzipSync } from "node:zlib";
-import { fromBinary, type DescMethod } from "@bufbuild/protobuf";
+import { fromBinary, type DescMethod, type DescService } from "@bufbuild/protobuf";
 import { createContextKey, createContextValues, type ConnectError, type Interceptor } from "@connectrpc/connect";
 import type { UniversalHandlerFn, UniversalServerRequest } from "@connectrpc/connect/protocol";
 import { malformedRequest } from "../../rpc/errors.js";
@@ -37,13 +37,22 @@ const rejection = createContextKey<ConnectError | undefined>(undefined, { descri
 /**
  * Raises the refusal `guardRequests` attached to a call, before anything else
  * runs: connect then sends it the way the call's protocol sends errors
- * (Connect JSON, gRPC or gRPC-Web trailers), details included.
+ * (Connect JSON, gRPC or gRPC-Web trailers), details included. `onRefused`,
+ * if given, hears of each such call (no handler sees them).
  */
-export const rejectionInterceptor: Interceptor = (next) => (req) => {
-  const refused = req.contextValues.get(rejection);
-  if (refused !== undefined) throw refused;
-  return next(req);
-};
+export function rejectionInterceptor(onRefused?: RefusalListener): Interceptor {
+  return (next) => (req) => {
+    const refused = req.contextValues.get(rejection);
+    if (refused !== undefined) {
+      onRefused?.(req.service, req.method, refused);
+      throw refused;
+    }
+    return next(req);
+  };
+}
+
+/** Hears of a call refused before its handler ran. */
+export type RefusalListener = (service: DescService, method: DescMethod, error: ConnectError) => void;
 
 /**
  * Wraps one connect handler so malformed requests are bad input with details:

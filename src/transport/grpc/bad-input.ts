@@ -50,15 +50,19 @@ const unreadable: ReadonlyArray<{ prefix: string; error: () => ConnectError }> =
  * interceptor's responder, so the interceptor wraps that object's
  * `sendStatus` (it is the `call` the first interceptor receives). Every other
  * status passes through unchanged. One closure per call, no wrapper object.
+ * `refused`, if given, hears of each call answered so (no handler sees them).
  */
-export const badInputInterceptor: ServerInterceptor = (_method, call) => {
+export function badInputInterceptor(refused?: (path: string, error: ConnectError) => void): ServerInterceptor {
+  return (method, call) => {
   const base = call as ServerInterceptingCallInterface & { sendStatus: ServerInterceptingCallInterface["sendStatus"] };
   const send = base.sendStatus.bind(base);
   base.sendStatus = (status) => {
     if (status.code === GrpcStatus.INTERNAL) {
       const match = unreadable.find((u) => status.details.startsWith(u.prefix));
       if (match) {
-        send(toGrpcStatus(match.error()));
+        const error = match.error();
+        refused?.(method.path, error);
+        send(toGrpcStatus(error));
         return;
       }
     }
@@ -66,4 +70,5 @@ export const badInputInterceptor: ServerInterceptor = (_method, call) => {
   };
   // grpc-js types an interceptor's result as its wrapper class; the call itself serves the same interface.
   return base as unknown as ReturnType<ServerInterceptor>;
-};
+  };
+}

@@ -18,6 +18,7 @@ import type {
   ServerWritableStream,
 } from "@grpc/grpc-js";
 import type { Readable } from "node:stream";
+import { observeRefusal } from "../../rpc/call-observer.js";
 import { shutdownError } from "../call-registry.js";
 import { UndecodableRequest } from "./bad-input.js";
 import { GrpcCall, type MethodRuntime, type ServerSurfaceCall } from "./call-context.js";
@@ -37,7 +38,7 @@ export function unaryHandler(rt: MethodRuntime, impl: AnyUnaryImpl): handleUnary
   return (call, callback) => {
     const request: unknown = call.request;
     if (request instanceof UndecodableRequest) {
-      callback(toGrpcStatus(request.error));
+      callback(refusal(rt, request.error));
       return;
     }
     const gc = new GrpcCall(rt, call);
@@ -51,7 +52,7 @@ export function clientStreamingHandler(
 ): handleClientStreamingCall<Message, Output> {
   return (call, callback) => {
     if (rt.registry.isDraining) {
-      callback(toGrpcStatus(shutdownError()));
+      callback(refusal(rt, shutdownError()));
       return;
     }
     const gc = new GrpcCall(rt, call);
@@ -65,12 +66,12 @@ export function serverStreamingHandler(
 ): handleServerStreamingCall<Message, Output> {
   return (call) => {
     if (rt.registry.isDraining) {
-      call.emit("error", toGrpcStatus(shutdownError()));
+      call.emit("error", refusal(rt, shutdownError()));
       return;
     }
     const request: unknown = call.request;
     if (request instanceof UndecodableRequest) {
-      call.emit("error", toGrpcStatus(request.error));
+      call.emit("error", refusal(rt, request.error));
       return;
     }
     const gc = new GrpcCall(rt, call);
@@ -84,12 +85,18 @@ export function bidiStreamingHandler(
 ): handleBidiStreamingCall<Message, Output> {
   return (call) => {
     if (rt.registry.isDraining) {
-      call.emit("error", toGrpcStatus(shutdownError()));
+      call.emit("error", refusal(rt, shutdownError()));
       return;
     }
     const gc = new GrpcCall(rt, call);
     void respondStream(rt, call, gc, () => impl(readRequests(call, gc), gc.ctx));
   };
+}
+
+/** The status refusing a call before its handler runs, observed as such. */
+function refusal(rt: MethodRuntime, error: ConnectError) {
+  observeRefusal(rt.observer, error.code);
+  return toGrpcStatus(error);
 }
 
 /** Calls an implementation that answers with one message; a synchronous throw becomes a rejection. */
