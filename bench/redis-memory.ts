@@ -97,9 +97,9 @@ async function main(): Promise<void> {
   }
 }
 
-/** A key's structure name: what follows the event's hash tag (`q:waiting`, `log`…). */
+/** A key's structure name: what follows the event's hash tag (`q:waiting`, `log`…), buckets together (`q:t:*`). */
 function structureOf(key: string, eventId: string): string {
-  return key.slice(`${PREFIX}{${eventId}}:`.length);
+  return key.slice(`${PREFIX}{${eventId}}:`.length).replace(/:\d+$/, ":*");
 }
 
 async function usedMemory(redis: Redis): Promise<number> {

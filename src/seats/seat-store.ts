@@ -3,7 +3,7 @@ import { checkRetention, trimBefore } from "../redis/event-log.js";
 import { decodeSweepReply, type SweepResult } from "../redis/event-sweeper.js";
 import { ScriptRunner } from "../redis/script-loader.js";
 import { memoByKey } from "../util/memo.js";
-import { queueKeys } from "../queue/keys.js";
+import { queueKeys, ticketBucketKey } from "../queue/keys.js";
 import { decodeAvailability, decodeLoad } from "./decode-inventory.js";
 import { decodeConfirm, decodeExtend, decodeGetHold, decodeHold, decodeRelease } from "./decode.js";
 import { seatEventIndexKey, seatKeys, type SeatKeys } from "./keys.js";
@@ -199,7 +199,7 @@ export class SeatStore {
   async confirm(eventId: string, holdId: string, userId: string, orderId: string): Promise<ConfirmResult> {
     assertId(orderId, 128);
     const queue = queueKeys(this.#prefix, eventId);
-    const reply = await this.#scripts.run("confirmHold", [...this.#core(eventId), queue.tickets, queue.active], [
+    const reply = await this.#scripts.run("confirmHold", [...this.#core(eventId), ticketBucketKey(queue, userId), queue.active], [
       this.#trimBefore(),
       holdId,
       userId,

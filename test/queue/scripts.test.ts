@@ -45,8 +45,8 @@ describe("queue scripts", () => {
   it("refuse a call with the wrong number of keys before reaching Redis", () => {
     const redis = connectRedis({ lazyConnect: true });
     const runner = new ScriptRunner(redis, library);
-    expect(() => runner.run("joinQueue", ["only-one"], [])).toThrow(/takes 8 keys, got 1/);
-    expect(() => runner.queue(redis.pipeline(), "joinQueue", ["only-one"], [])).toThrow(/takes 8 keys, got 1/);
+    expect(() => runner.run("joinQueue", ["only-one"], [])).toThrow(/takes 6 keys, got 1/);
+    expect(() => runner.queue(redis.pipeline(), "joinQueue", ["only-one"], [])).toThrow(/takes 6 keys, got 1/);
     redis.disconnect();
   });
 });
