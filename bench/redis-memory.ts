@@ -9,7 +9,9 @@
  *
  * CPU: `INFO commandstats` usec_per_call of the command each store call sends
  * (FCALL, or FCALL_RO), per script, in batches of `BENCH_SCRIPT_BATCH` calls
- * after a reset of the statistics, median of `BENCH_SCRIPT_BATCHES` batches:
+ * after a reset of the statistics, median of `BENCH_SCRIPT_BATCHES` batches;
+ * beside it redis-server's whole CPU time per call (`INFO cpu`, protocol
+ * included), which other processes on the machine inflate less:
  * a fresh Join (a new user every call, on its own event), a repeated Join (an
  * already waiting user), GetPosition, one idle sweep step over a full batch of
  * the line, and an explicit 2-seat HoldSeats.
@@ -109,16 +111,28 @@ async function usedMemory(redis: Redis): Promise<number> {
 async function measure(redis: Redis, title: string, command: string, call: () => Promise<void>, batch = BATCH): Promise<void> {
   await drive(0, batch, call); // warm-up
   const perCall: number[] = [];
+  const cpuPerCall: number[] = [];
   for (let b = 0; b < BATCHES; b++) {
     await redis.config("RESETSTAT");
+    const cpuBefore = await serverCpu(redis);
     await drive(0, batch, call);
+    const cpuAfter = await serverCpu(redis);
     const stat = parseCommandStats(await redis.info("commandstats")).get(command);
     if (stat?.calls !== batch) throw new Error(`${command} ran ${stat?.calls ?? 0} times, expected ${batch}`);
     perCall.push(stat.usec / batch);
+    cpuPerCall.push(((cpuAfter - cpuBefore) * 1e6) / batch);
   }
   console.log(
-    `${title.padEnd(56)} ${command} ${median(perCall).toFixed(1)} µs/call (batches: ${perCall.map((us) => us.toFixed(1)).join(" ")})`,
+    `${title.padEnd(56)} ${command} ${median(perCall).toFixed(1)} µs/call (fastest batch ${Math.min(...perCall).toFixed(1)}), ` +
+      `redis-server CPU ${median(cpuPerCall).toFixed(1)} µs/call (fastest ${Math.min(...cpuPerCall).toFixed(1)}); ` +
+      `batches: ${perCall.map((us, i) => `${us.toFixed(0)}/${(cpuPerCall[i] ?? 0).toFixed(0)}`).join(" ")}`,
   );
+}
+
+/** redis-server's own CPU time so far (user + sys), seconds: unlike wall time, not inflated while other processes hold the cores. */
+async function serverCpu(redis: Redis): Promise<number> {
+  const info = await redis.info("cpu");
+  return Number(field(info, "used_cpu_user")) + Number(field(info, "used_cpu_sys"));
 }
 
 async function drive(from: number, to: number, call: (i: number) => Promise<void>): Promise<void> {
