@@ -21,11 +21,12 @@
     NOT_IN_QUEUE     the user never joined this event
   Events: queue.expired (this user, idle past the timeout and not swept yet)
 ]]
+local clock = now_ms(0)
 local k = {
   config = KEYS[1], waiting = KEYS[2], ticket = KEYS[3], stats = KEYS[4], log = KEYS[5],
-  log_min = log_min_of(ARGV[1]),
+  log_min = log_min_of(ARGV[1], clock),
 }
-local user, skew = ARGV[2], ARGV[3]
+local user = ARGV[2]
 
 local idle_timeout = redis.call('HGET', k.config, 'idle_timeout')
 if not idle_timeout then
@@ -37,7 +38,7 @@ if not ticket then
 end
 
 -- Writes start here.
-local now = now_ms(skew)
+local now = clock + (tonumber(ARGV[3]) or 0)
 local state = state_at(ticket, now)
 if state == T_WAITING then
   if ticket.seen < now - tonumber(idle_timeout) * 1000 then
