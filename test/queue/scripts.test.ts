@@ -23,9 +23,8 @@ describe("queue scripts", () => {
   });
 
   it("define each helper once per library, and a function refers only to the helpers its body names", () => {
-    const helpers = [...readFileSync(new URL("../../src/queue/lua/queue-lib.lua", import.meta.url), "utf8").matchAll(/^local function (\w+)\(/gm)].map(
-      (m) => m[1] as string,
-    );
+    const text = readFileSync(new URL("../../src/queue/lua/queue-lib.lua", import.meta.url), "utf8");
+    const helpers = [...text.matchAll(/^local function (\w+)\(/gm)].map((m) => m[1] as string);
     expect(helpers).toEqual(expect.arrayContaining(["read_ticket", "shuffle_pre_queue", "update_rate", "parse_micro"]));
     for (const helper of helpers) {
       expect(occurrences(library.source, `\nlocal function ${helper}(`), helper).toBe(1);
