@@ -14,7 +14,7 @@
  */
 import { createHash } from "node:crypto";
 import { Redis } from "ioredis";
-import { queueKeys } from "../src/queue/keys.js";
+import { queueKeys, ticketBucketKey } from "../src/queue/keys.js";
 import { QueueStore } from "../src/queue/queue-store.js";
 import { loadQueueScripts } from "../src/queue/scripts.js";
 import { startEmbeddedRedis } from "../src/redis/embedded-redis.js";
@@ -69,14 +69,14 @@ async function main(): Promise<void> {
       `FUNCTION LOAD: ${load?.calls ?? 0} calls (both libraries), ${((load?.usec ?? 0) / 1000).toFixed(2)} ms in all; ` +
         `Lua memory of functions ${field(memory, "used_memory_vm_functions")} bytes, of scripts ${field(memory, "used_memory_vm_eval")} bytes\n`,
     );
-    await compare(redis, "Join (joinQueue-8)", [
+    await compare(redis, "Join (joinQueue-6)", [
       { label: "FCALL", command: "fcall", call: async (i) => expectKind(await queue.join(joinEvents.fcall, `user-${i}`), "joined") },
       {
         label: "EVALSHA",
         command: "evalsha",
         call: async (i) => {
           const k = queueKeys("bo:", joinEvents.evalsha);
-          const keys = [k.config, k.seq, k.waiting, k.seen, k.tickets, k.stats, k.log, k.active];
+          const keys = [k.config, k.waiting, ticketBucketKey(k, `user-${i}`), k.stats, k.log, k.active];
           expectCode(await redis.evalsha(joinEval, keys.length, ...keys, `user-${i}`, 0), 3); // JOINED
         },
       },

@@ -11,6 +11,7 @@ import type {
   QueueConfigView,
   QueueStateCode,
   StatsResult,
+  SweepStepResult,
   TicketStateCode,
   TicketView,
 } from "./types.js";
@@ -191,6 +192,19 @@ export function decodeAdmit(raw: unknown): AdmitResult {
         more: reply.int(5) === 1,
         opening: openingPhase(reply, 6),
       };
+    case Outcome.EVENT_NOT_FOUND:
+      return { kind: "event_not_found" };
+    default:
+      return reply.fail(`outcome ${code}`);
+  }
+}
+
+export function decodeSweepStep(raw: unknown): SweepStepResult {
+  const reply = new Reply("sweepQueue", raw, 4);
+  const code = reply.int(0);
+  switch (code) {
+    case Outcome.OK:
+      return { kind: "swept", expired: reply.int(1), more: reply.int(2) === 1, examined: reply.int(3) };
     case Outcome.EVENT_NOT_FOUND:
       return { kind: "event_not_found" };
     default:

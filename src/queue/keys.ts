@@ -7,16 +7,21 @@ import { eventLogKey } from "../redis/event-log.js";
  */
 export interface QueueKeys {
   readonly config: string;
-  readonly seq: string;
   readonly waiting: string;
-  readonly seen: string;
+  /**
+   * Prefix of the ticket buckets: hashes `<tickets><0 … ticketBuckets-1>`,
+   * field = user id, the bucket a hash of the id (`ticket_key` in
+   * `lua/queue-lib.lua`, where the record's packed layout is described).
+   * Small buckets keep Redis's compact hash encoding.
+   */
   readonly tickets: string;
   /**
-   * Counters (`joined_total`, `admitted_total`, …) and the measured admission
-   * rate: `rate_ewma` (admissions/s, decimal string) with its state
+   * Counters (`joined_total`, also the last seq given out, `admitted_total`,
+   * …) and the measured admission rate: `rate_ewma` (admissions/s, decimal string) with its state
    * `rate_sum`, `rate_span`, `rate_at`; the pre-queue waiting for its opening
    * shuffle: `pre_first`, `pre_last` (its seqs), `shuffle_next` (progress);
-   * `opened_ms`, when the last shuffle finished.
+   * `opened_ms`, when the last shuffle finished; the idle sweep's walk:
+   * `sweep_at`, `sweep_pass_min`, `sweep_min` (see `sweepQueue-5.lua`).
    */
   readonly stats: string;
   /** Admitted users with a session, scored by its expiry (epoch ms). */
@@ -31,10 +36,8 @@ export function queueKeys(prefix: string, eventId: string): QueueKeys {
   const base = `${prefix}{${eventId}}:`;
   return {
     config: `${base}q:config`,
-    seq: `${base}q:seq`,
     waiting: `${base}q:waiting`,
-    seen: `${base}q:seen`,
-    tickets: `${base}q:tickets`,
+    tickets: `${base}q:t:`,
     stats: `${base}q:stats`,
     active: `${base}q:active`,
     bucket: `${base}q:bucket`,
@@ -45,4 +48,25 @@ export function queueKeys(prefix: string, eventId: string): QueueKeys {
 /** The set of configured event ids: what the periodic sweeper and the admitter walk. */
 export function eventIndexKey(prefix: string): string {
   return `${prefix}events`;
+}
+
+/**
+ * Ticket buckets per event (`QueueKeys.tickets`). 4,096 keep every bucket
+ * under Redis's default hash-max-listpack-entries (128) up to about 350,000
+ * tickets an event; past that the fullest buckets turn into hash tables,
+ * which is correct, only larger.
+ */
+export const TICKET_BUCKETS = 4096;
+
+/**
+ * The bucket holding `userId`'s ticket: the same polynomial hash of the id's
+ * bytes as `ticket_key` in `lua/queue-lib.lua` (ids are ASCII, validated).
+ * The scripts find buckets themselves; this is for reading a ticket by hand.
+ */
+export function ticketBucketKey(keys: QueueKeys, userId: string, buckets: number = TICKET_BUCKETS): string {
+  let h = 0;
+  for (let i = 0; i < userId.length; i++) {
+    h = (h * 31 + userId.charCodeAt(i)) % 1_000_003;
+  }
+  return `${keys.tickets}${h % buckets}`;
 }

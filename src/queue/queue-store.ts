@@ -2,11 +2,11 @@ import { randomInt } from "node:crypto";
 import type { ChainableCommander, Redis } from "ioredis";
 import { pipelineReply, type PipelineResults } from "../redis/pipeline-read.js";
 import { checkRetention, trimBefore } from "../redis/event-log.js";
-import { decodeSweepReply, type SweepResult } from "../redis/event-sweeper.js";
+import type { SweepResult } from "../redis/event-sweeper.js";
 import { ScriptRunner } from "../redis/script-loader.js";
 import type { ScriptObserver } from "../redis/script-observer.js";
-import { decodeAdmit, decodeConfigure, decodeJoin, decodeLeave, decodePosition, decodeStats } from "./decode.js";
-import { eventIndexKey, queueKeys, type QueueKeys } from "./keys.js";
+import { decodeAdmit, decodeConfigure, decodeJoin, decodeLeave, decodePosition, decodeStats, decodeSweepStep } from "./decode.js";
+import { eventIndexKey, queueKeys, ticketBucketKey, type QueueKeys } from "./keys.js";
 import { loadQueueScripts, QueueDefaults, type QueueScriptName } from "./scripts.js";
 import { decodeWatchTick, type WatchTick } from "./watch-decode.js";
 import type {
@@ -18,6 +18,7 @@ import type {
   PositionResult,
   QueueConfigChange,
   StatsResult,
+  SweepStepResult,
 } from "./types.js";
 
 export interface QueueStoreOptions {
@@ -103,7 +104,7 @@ export class QueueStore {
     const k = this.keys(eventId);
     const reply = await this.#scripts.run(
       "joinQueue",
-      [k.config, k.seq, k.waiting, k.seen, k.tickets, k.stats, k.log, k.active],
+      [k.config, k.waiting, ticketBucketKey(k, userId), k.stats, k.log, k.active],
       [this.#trimBefore(), userId, this.#skew()],
     );
     return decodeJoin(reply, eventId, userId);
@@ -111,14 +112,14 @@ export class QueueStore {
 
   /** Reads the ticket and counts as presence for the idle timeout. */
   async position(eventId: string, userId: string): Promise<PositionResult> {
-    const reply = await this.#scripts.run("getPosition", this.#lineKeys(eventId), [this.#trimBefore(), userId, this.#skew()]);
+    const reply = await this.#scripts.run("getPosition", this.#userKeys(eventId, userId), [this.#trimBefore(), userId, this.#skew()]);
     return decodePosition(reply, eventId, userId);
   }
 
   /** Leaves the line, or ends the user's admission session. */
   async leave(eventId: string, userId: string): Promise<LeaveResult> {
     const k = this.keys(eventId);
-    const reply = await this.#scripts.run("leaveQueue", [...this.#lineKeys(eventId), k.active], [
+    const reply = await this.#scripts.run("leaveQueue", [...this.#userKeys(eventId, userId), k.active], [
       this.#trimBefore(),
       userId,
       this.#skew(),
@@ -136,7 +137,7 @@ export class QueueStore {
     const k = this.keys(eventId);
     const reply = await this.#scripts.run(
       "watchTick",
-      [k.config, k.waiting, k.seen, k.tickets, k.stats, k.log],
+      [k.config, k.waiting, k.tickets, k.stats, k.log],
       [this.#skew(), users.touch.length, ...users.touch, ...users.read],
     );
     return decodeWatchTick(reply);
@@ -159,10 +160,23 @@ export class QueueStore {
     return (results) => decodeStats(pipelineReply(results, at), eventId);
   }
 
-  /** Expires up to `limit` idle waiters of one event and trims its outbox to the retention. */
-  async sweep(eventId: string, limit: number): Promise<SweepResult> {
+  /**
+   * One step of the idle sweep: reads up to `limit` waiters of one event in
+   * line order, from where the previous step stopped, expires the idle ones,
+   * and trims the event's outbox to the retention (see `sweepQueue-5.lua`).
+   */
+  async sweepStep(eventId: string, limit: number): Promise<SweepStepResult> {
+    if (!isPositiveInteger(limit)) {
+      throw new RangeError(`sweep limits must be positive integers, got ${limit}`);
+    }
     const reply = await this.#scripts.run("sweepQueue", this.#lineKeys(eventId), [this.#trimBefore(), this.#skew(), limit]);
-    return decodeSweepReply("sweepQueue", reply);
+    return decodeSweepStep(reply);
+  }
+
+  /** `sweepStep` as the event sweeper takes it: `more` until the walk through the line is done. */
+  async sweep(eventId: string, limit: number): Promise<SweepResult> {
+    const step = await this.sweepStep(eventId, limit);
+    return step.kind === "swept" ? { kind: "swept", expired: step.expired, more: step.more } : step;
   }
 
   /**
@@ -184,7 +198,7 @@ export class QueueStore {
     const k = this.keys(eventId);
     const reply = await this.#scripts.run(
       "admitQueue",
-      [k.config, k.waiting, k.seen, k.tickets, k.stats, k.log, k.active, k.bucket],
+      [k.config, k.waiting, k.tickets, k.stats, k.log, k.active, k.bucket],
       [this.#trimBefore(), this.#skew(), maxAdmissions, sessionBatch, shuffleBatch, seed],
     );
     return decodeAdmit(reply);
@@ -202,7 +216,13 @@ export class QueueStore {
 
   #lineKeys(eventId: string): string[] {
     const k = this.keys(eventId);
-    return [k.config, k.waiting, k.seen, k.tickets, k.stats, k.log];
+    return [k.config, k.waiting, k.tickets, k.stats, k.log];
+  }
+
+  /** The line's keys for a script about one user: their ticket bucket in place of the buckets' prefix. */
+  #userKeys(eventId: string, userId: string): string[] {
+    const k = this.keys(eventId);
+    return [k.config, k.waiting, ticketBucketKey(k, userId), k.stats, k.log];
   }
 }
 

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { OpeningPhase } from "../redis/outcomes.js";
 import { renderPrelude } from "../redis/prelude.js";
 import { buildLibrary, type LuaLibrary } from "../redis/function-library.js";
+import { TICKET_BUCKETS } from "./keys.js";
 
 /** Defaults and limits the queue scripts share with the TypeScript side. */
 export const QueueDefaults = {
@@ -9,8 +10,8 @@ export const QueueDefaults = {
   maxActive: 0,
   sessionTtlSeconds: 600,
   idleTimeoutSeconds: 300,
-  /** Idle users expired per script call on the request path. */
-  sweepBatch: 32,
+  /** Ticket buckets per event (see `TICKET_BUCKETS`). */
+  ticketBuckets: TICKET_BUCKETS,
   /** Pause between two admission steps of one instance. */
   admitIntervalMs: 250,
   /** Users admitted per script call; a bigger step is split into several calls. */
@@ -34,13 +35,13 @@ export const QueueDefaults = {
 
 export const QUEUE_SCRIPT_FILES = [
   "configureQueue-2.lua",
-  "joinQueue-8.lua",
-  "getPosition-6.lua",
-  "leaveQueue-7.lua",
-  "sweepQueue-6.lua",
+  "joinQueue-6.lua",
+  "getPosition-5.lua",
+  "leaveQueue-6.lua",
+  "sweepQueue-5.lua",
   "readQueueStats-5.lua",
-  "watchTick-6.lua",
-  "admitQueue-8.lua",
+  "watchTick-5.lua",
+  "admitQueue-7.lua",
 ] as const;
 
 type FileName = (typeof QUEUE_SCRIPT_FILES)[number];
@@ -57,7 +58,7 @@ export function loadQueueScripts(): LuaLibrary {
       DEFAULT_MAX_ACTIVE: String(QueueDefaults.maxActive),
       DEFAULT_SESSION_TTL: String(QueueDefaults.sessionTtlSeconds),
       DEFAULT_IDLE_TIMEOUT: String(QueueDefaults.idleTimeoutSeconds),
-      SWEEP_BATCH: QueueDefaults.sweepBatch,
+      TICKET_BUCKETS: QueueDefaults.ticketBuckets,
       RATE_TAU_MS: QueueDefaults.rateTimeConstantMs,
       RATE_MAX_GAP_MS: QueueDefaults.rateMaxGapMs,
       ...Object.fromEntries(Object.entries(OpeningPhase).map(([name, value]) => [`OPENING_${name}`, value])),

@@ -104,3 +104,16 @@ export interface AdmissionStep {
 }
 
 export type AdmitResult = AdmissionStep | NotFound;
+
+/** One step of the idle sweep's walk through an event's line. */
+export type SweepStepResult =
+  | {
+      readonly kind: "swept";
+      /** Waiters expired by this step. */
+      readonly expired: number;
+      /** The walk goes on: another step is due now. */
+      readonly more: boolean;
+      /** Waiters this step read (at most its limit; 0 when nobody can be idle yet). */
+      readonly examined: number;
+    }
+  | NotFound;

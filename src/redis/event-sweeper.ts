@@ -26,7 +26,11 @@ export function decodeSweepReply(script: string, raw: unknown): SweepResult {
 export interface SweepTarget {
   /** Every event the store knows (an index set, never a key scan). */
   eventIds(): Promise<string[]>;
-  /** Expires up to `limit` due items of one event; `more` when another batch is due. */
+  /**
+   * One bounded step over one event: expires up to `limit` due items (seat
+   * holds), or walks up to `limit` items looking for due ones (idle waiters);
+   * `more` when another step is due now.
+   */
   sweep(eventId: string, limit: number): Promise<SweepResult>;
 }
 

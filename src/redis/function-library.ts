@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 
 /** One `verbNoun-N.lua` file, registered as a function of its feature's library. */
 export interface LuaFunction {
-  /** File name without `-N.lua`: `joinQueue` for `joinQueue-8.lua`. */
+  /** File name without `-N.lua`: `joinQueue` for `joinQueue-6.lua`. */
   readonly name: string;
   readonly numberOfKeys: number;
   /** Its header says `Flags: no-writes`: registered so, and called with FCALL_RO. */

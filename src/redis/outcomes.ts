@@ -67,7 +67,7 @@ export const StoredQueueState = {
   CLOSED: 3,
 } as const;
 
-/** Where an admission step found an event's opening (see `admitQueue-8.lua`). */
+/** Where an admission step found an event's opening (see `admitQueue-7.lua`). */
 export const OpeningPhase = {
   /** No sale start pending: admissions as configured. */
   NONE: 0,

@@ -6,7 +6,7 @@ import { ReplicatedScripts, type ReplicaWaitPolicy } from "../redis/replica-wait
 import { ScriptRunner } from "../redis/script-loader.js";
 import type { ScriptObserver } from "../redis/script-observer.js";
 import { memoByKey } from "../util/memo.js";
-import { queueKeys } from "../queue/keys.js";
+import { queueKeys, ticketBucketKey } from "../queue/keys.js";
 import { decodeAvailability, decodeLoad } from "./decode-inventory.js";
 import { decodeConfirm, decodeExtend, decodeGetHold, decodeHold, decodeRelease } from "./decode.js";
 import { seatEventIndexKey, seatKeys, type SeatKeys } from "./keys.js";
@@ -214,7 +214,7 @@ export class SeatStore {
   async confirm(eventId: string, holdId: string, userId: string, orderId: string): Promise<ConfirmResult> {
     assertId(orderId, 128);
     const queue = queueKeys(this.#prefix, eventId);
-    const keys = [...this.#core(eventId), queue.tickets, queue.active];
+    const keys = [...this.#core(eventId), ticketBucketKey(queue, userId), queue.active];
     const args = [this.#trimBefore(), holdId, userId, orderId, this.#skew()];
     if (this.#confirmScripts === undefined) {
       return decodeConfirm(await this.#scripts.run("confirmHold", keys, args), eventId);

@@ -4,6 +4,7 @@ import { QueueService, QueueState, TicketState } from "../../gen/boxoffice/v1/qu
 import { BadRequestSchema, ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { uniqueId } from "../support/redis.js";
 import { startServer, type RunningServer } from "./server.js";
+import { ticketBucketKey } from "../../src/queue/keys.js";
 
 let server: RunningServer;
 beforeAll(async () => {
@@ -68,7 +69,7 @@ describe.each(TRANSPORTS)("QueueService over %s", (name) => {
     const fields = new Set(bad.err.findDetails(BadRequestSchema)[0]?.fieldViolations.map((v) => v.field));
     expect([...fields].sort()).toEqual(["event_id", "user_id"]);
     const keys = server.app.store.keys("bad{id}");
-    expect(await server.redis.exists(keys.config, keys.seq, keys.waiting, keys.tickets, keys.log)).toBe(0);
+    expect(await server.redis.exists(keys.config, keys.stats, keys.waiting, ticketBucketKey(keys, ""), keys.log)).toBe(0);
 
     const config = await failure(client().configureQueue({ eventId: uniqueId(), admitRatePerSec: -1, state: 9 as QueueState }));
     expect(config.code).toBe(Code.InvalidArgument);

@@ -2,7 +2,7 @@ import { beforeEach, describe, expect, it } from "vitest";
 import type { QueueStore } from "../../src/queue/queue-store.js";
 import type { AdmissionStep, QueueConfigChange, TicketView } from "../../src/queue/types.js";
 import { OpeningPhase, StoredQueueState as Q, StoredTicketState as T } from "../../src/redis/outcomes.js";
-import { queueFixture, queueLog, type QueueFixture } from "./fixtures.js";
+import { queueFixture, queueLog, storedTicket, type QueueFixture } from "./fixtures.js";
 
 let f: QueueFixture;
 beforeEach(async () => {
@@ -68,7 +68,7 @@ describe("admitQueue", () => {
 
     const k = f.store.keys(f.eventId);
     expect(await f.redis.zrange(k.active, "0", "-1", "WITHSCORES")).toEqual(["u0", String(issued + 60_000), "u1", String(issued + 60_000), "u2", String(issued + 60_000)]);
-    expect(await f.redis.zscore(k.seen, "u0")).toBeNull();
+    expect(await storedTicket(f, "u0")).toEqual({ state: T.ADMITTED, seq: 1, joinedMs: expect.any(Number), issuedMs: issued, expiresMs: issued + 60_000 });
     const entries = (await queueLog(f)).filter((e) => e["type"] === "queue.admitted");
     expect(entries).toEqual(
       ["u0", "u1", "u2"].map((user, i) => ({ type: "queue.admitted", user, seq: String(i + 1), issued: String(issued), expires: String(issued + 60_000) })),

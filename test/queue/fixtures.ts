@@ -2,7 +2,9 @@ import type { Redis } from "ioredis";
 import pino from "pino";
 import { onTestFinished } from "vitest";
 import { Admitter, type AdmitterOptions } from "../../src/queue/admitter.js";
+import { ticketBucketKey } from "../../src/queue/keys.js";
 import { QueueStore } from "../../src/queue/queue-store.js";
+import { QueueDefaults } from "../../src/queue/scripts.js";
 import { positionWatch, type PositionHub } from "../../src/queue/position-watch.js";
 import { OutboxReader } from "../../src/watch/outbox-reader.js";
 import { WatchHub } from "../../src/watch/watch-hub.js";
@@ -89,6 +91,34 @@ export function testWatch(f: QueueFixture, overrides: Partial<TestHubOptions> = 
 
 export function testHub(f: QueueFixture, overrides: Partial<TestHubOptions> = {}): PositionHub {
   return testWatch(f, overrides).hub;
+}
+
+/** A ticket record as stored (see `lua/queue-lib.lua`), read straight from its bucket. */
+export interface StoredTicket {
+  readonly state: number;
+  readonly seq: number;
+  readonly joinedMs: number;
+  /** Waiting tickets: the last presence. */
+  readonly seenMs?: number;
+  readonly issuedMs?: number;
+  readonly expiresMs?: number;
+}
+
+export async function storedTicket(f: QueueFixture, userId: string, eventId = f.eventId): Promise<StoredTicket | undefined> {
+  const key = ticketBucketKey(f.store.keys(eventId), userId, QueueDefaults.ticketBuckets);
+  const raw = await f.redis.hgetBuffer(key, userId);
+  if (!raw) return undefined;
+  const base = { state: raw.readUInt8(0), seq: raw.readUInt32BE(1), joinedMs: raw.readUIntBE(5, 6) };
+  switch (raw.length) {
+    case 11:
+      return base;
+    case 17:
+      return { ...base, seenMs: raw.readUIntBE(11, 6) };
+    case 23:
+      return { ...base, issuedMs: raw.readUIntBE(11, 6), expiresMs: raw.readUIntBE(17, 6) };
+    default:
+      throw new Error(`ticket of ${userId} has ${raw.length} bytes`);
+  }
 }
 
 /** Redis's clock in epoch ms (what the scripts read, before the fixture's skew). */

@@ -3,7 +3,7 @@ import type { QueueStore } from "../../src/queue/queue-store.js";
 import type { AdmissionStep, TicketView } from "../../src/queue/types.js";
 import type { WatchItem } from "../../src/queue/watcher.js";
 import { OpeningPhase, StoredTicketState as T } from "../../src/redis/outcomes.js";
-import { queueFixture, queueLog, redisNowMs, testHub, type QueueFixture } from "./fixtures.js";
+import { queueFixture, queueLog, redisNowMs, storedTicket, testHub, type QueueFixture } from "./fixtures.js";
 
 const MINUTE = 60_000;
 
@@ -48,8 +48,7 @@ async function line(f: QueueFixture): Promise<string[]> {
   const users: string[] = [];
   for (let i = 0; i < flat.length; i += 2) {
     const user = flat[i] as string;
-    const record = (await f.redis.hget(k.tickets, user)) ?? "";
-    expect(record.split("|")[1], `seq of ${user}`).toBe(flat[i + 1]);
+    expect((await storedTicket(f, user))?.seq, `seq of ${user}`).toBe(Number(flat[i + 1]));
     users.push(user);
   }
   return users;

@@ -1,6 +1,7 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { StoredQueueState as Q, StoredTicketState as T } from "../../src/redis/outcomes.js";
 import { queueFixture, type QueueFixture } from "./fixtures.js";
+import { ticketBucketKey } from "../../src/queue/keys.js";
 
 let f: QueueFixture;
 beforeEach(async () => {
@@ -52,7 +53,7 @@ describe("joinQueue", () => {
   it("refuses an event that was never configured, writing nothing", async () => {
     expect(await f.store.join(f.eventId, "u1")).toEqual({ kind: "event_not_found" });
     const k = f.store.keys(f.eventId);
-    expect(await f.redis.exists(k.seq, k.waiting, k.tickets, k.log)).toBe(0);
+    expect(await f.redis.exists(k.stats, k.waiting, ticketBucketKey(k, "u1"), k.log)).toBe(0);
   });
 
   it("gives places in arrival order and returns the same ticket on a repeat", async () => {

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { loadQueueScripts } from "../../src/queue/scripts.js";
 import { ChangeType } from "../../src/redis/change-types.js";
@@ -19,6 +20,23 @@ describe("queue scripts", () => {
       expect(occurrences(library.source, `\nlocal ${name} = ${code}\n`)).toBe(1);
     }
     expect(occurrences(library.source, "\nlocal function now_ms(")).toBe(1);
+  });
+
+  it("define each helper once per library, and a function refers only to the helpers its body names", () => {
+    const text = readFileSync(new URL("../../src/queue/lua/queue-lib.lua", import.meta.url), "utf8");
+    const helpers = [...text.matchAll(/^local function (\w+)\(/gm)].map((m) => m[1] as string);
+    expect(helpers).toEqual(expect.arrayContaining(["read_ticket", "shuffle_pre_queue", "update_rate", "parse_micro"]));
+    for (const helper of helpers) {
+      expect(occurrences(library.source, `\nlocal function ${helper}(`), helper).toBe(1);
+    }
+    // Bodies are closures over the library's locals, not copies of them: the
+    // admission helpers appear in the admission function's body alone.
+    const bodies = library.source.split("\nredis.register_function{").slice(1);
+    expect(bodies).toHaveLength(library.functions.size);
+    for (const helper of ["opening_step", "update_rate", "parse_micro", "format_micro"]) {
+      const users = bodies.filter((body) => new RegExp(`\\b${helper}\\(`).test(body)).map((body) => /function_name = '([A-Za-z]+)_/.exec(body)?.[1]);
+      expect(users, helper).toEqual(["admitQueue"]);
+    }
   });
 
   it("carry the outbox's change types from TypeScript in their prelude, and never spell one by hand", () => {
@@ -45,8 +63,8 @@ describe("queue scripts", () => {
   it("refuse a call with the wrong number of keys before reaching Redis", () => {
     const redis = connectRedis({ lazyConnect: true });
     const runner = new ScriptRunner(redis, library);
-    expect(() => runner.run("joinQueue", ["only-one"], [])).toThrow(/takes 8 keys, got 1/);
-    expect(() => runner.queue(redis.pipeline(), "joinQueue", ["only-one"], [])).toThrow(/takes 8 keys, got 1/);
+    expect(() => runner.run("joinQueue", ["only-one"], [])).toThrow(/takes 6 keys, got 1/);
+    expect(() => runner.queue(redis.pipeline(), "joinQueue", ["only-one"], [])).toThrow(/takes 6 keys, got 1/);
     redis.disconnect();
   });
 });

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { StoredTicketState as T } from "../../src/redis/outcomes.js";
 import type { WatchItem } from "../../src/queue/watcher.js";
 import { SeatStore } from "../../src/seats/seat-store.js";
-import { queueFixture, testHub, testWatch } from "./fixtures.js";
+import { queueFixture, storedTicket, testHub, testWatch } from "./fixtures.js";
 
 /** Pulls items from a watch one at a time, so the test decides when to act. */
 function reader_(stream: AsyncGenerator<WatchItem>) {
@@ -188,15 +188,15 @@ describe("WatchHub", () => {
     await f.store.join(f.eventId, "idle");
     const watch = reader_(hub.watch(f.eventId, "watched", new AbortController().signal));
     expect(await watch.next()).toMatchObject({ ticket: { position: 1 } });
-    const k = f.store.keys(f.eventId);
-    const before = Number(await f.redis.zscore(k.seen, "watched"));
+    const seen = async (user: string): Promise<number> => (await storedTicket(f, user))?.seenMs ?? NaN;
+    const before = await seen("watched");
     // The loop refreshes presence every idle/3 = 1 s of its clock; both clocks move by that.
     loopNow += 1000;
     f.advance(1000);
     await hub.ticked(f.eventId);
-    const refreshed = Number(await f.redis.zscore(k.seen, "watched"));
+    const refreshed = await seen("watched");
     expect(refreshed).toBeGreaterThan(before);
-    expect(Number(await f.redis.zscore(k.seen, "idle"))).toBeLessThan(refreshed);
+    expect(await seen("idle")).toBeLessThan(refreshed);
     // Past the idle timeout, the idle user is swept and the watched one stays.
     loopNow += 2500;
     f.advance(2500);

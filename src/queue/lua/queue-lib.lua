@@ -1,30 +1,83 @@
 -- Shared helpers for the queue scripts, included after the prelude.
 --
--- A ticket record lives in the event's `tickets` hash, field = user id, value
---   "<state>|<seq>|<joined_ms>"                          waiting, or ended while waiting
---   "<state>|<seq>|<joined_ms>|<issued_ms>|<expires_ms>" admitted, or ended after admission
+-- A ticket record lives in one of the event's ticket buckets: the hash
+-- `k.tickets .. b` (`ticketBucketKey` in src/queue/keys.ts spells the same) (b in 0 .. TICKET_BUCKETS - 1, from the user id), field =
+-- user id. Buckets stay small enough for Redis's compact hash encoding
+-- (listpack, up to hash-max-listpack-entries fields of at most
+-- hash-max-listpack-value bytes), which takes a fraction of the memory of one
+-- big hash table. The value is packed binary (`struct`, big-endian):
+--   state, seq, joined_ms, seen_ms                    waiting ('>BI4I6I6', 17 bytes)
+--   state, seq, joined_ms                             ended while waiting ('>BI4I6', 11 bytes)
+--   state, seq, joined_ms, issued_ms, expires_ms      admitted, or ended after admission ('>BI4I6I6I6', 23 bytes)
 -- `seq` is the user's place in arrival order (an INCR per event), so positions
 -- are ranks in the `waiting` sorted set scored by seq: integers, exact, no
--- timestamps involved. An admitted user's session lives in `active`, scored by
--- its expiry; it ends (EXPIRED) from `expires_ms` on, swept or not.
+-- timestamps involved. `seen_ms` is the waiter's last presence (Join,
+-- GetPosition, a watch stream); the sweep reads it walking the line. An
+-- admitted user's session lives in `active`, scored by its expiry; it ends
+-- (EXPIRED) from `expires_ms` on, swept or not.
 
-local function read_ticket(tickets_key, user)
-  local raw = redis.call('HGET', tickets_key, user)
+local PACK_WAITING, PACK_ENDED, PACK_ADMITTED = '>BI4I6I6', '>BI4I6', '>BI4I6I6I6'
+
+-- The bucket holding `user`'s ticket (a polynomial hash of the id's bytes).
+local function ticket_key(k, user)
+  local h = 0
+  for i = 1, #user do
+    h = (h * 31 + string.byte(user, i)) % 1000003
+  end
+  return k.tickets .. (h % TICKET_BUCKETS)
+end
+
+-- The user's ticket in bucket `key` (nil when they never joined). Numbers
+-- other than `state` and `seen` come as decimal strings, ready for replies
+-- and the outbox; `issued`/`expires` for admitted and session-ended tickets
+-- only, `seen` for waiting ones only.
+local function read_ticket_at(key, user)
+  local raw = redis.call('HGET', key, user)
   if not raw then
     return nil
   end
-  local state, seq, joined, rest = string.match(raw, '^(%d+)|(%d+)|(%d+)(.*)$')
-  local issued, expires = string.match(rest, '^|(%d+)|(%d+)$')
-  return { state = tonumber(state), seq = seq, joined = joined, issued = issued, expires = expires }
+  local n = #raw
+  if n == 17 then
+    local state, seq, joined, seen = struct.unpack(PACK_WAITING, raw)
+    return { key = key, state = state, seq = int_str(seq), joined = int_str(joined), seen = seen }
+  elseif n == 23 then
+    local state, seq, joined, issued, expires = struct.unpack(PACK_ADMITTED, raw)
+    return {
+      key = key, state = state, seq = int_str(seq), joined = int_str(joined),
+      issued = int_str(issued), expires = int_str(expires),
+    }
+  end
+  local state, seq, joined = struct.unpack(PACK_ENDED, raw)
+  return { key = key, state = state, seq = int_str(seq), joined = int_str(joined) }
 end
 
--- `issued` and `expires` (strings) are given for admitted and session-ended tickets only.
-local function write_ticket(tickets_key, user, state, seq, joined, issued, expires)
-  local raw = state .. '|' .. seq .. '|' .. joined
+-- The user's ticket, wherever its bucket: for scripts that meet users in the
+-- line (the one-user scripts get their bucket as a key from the caller).
+local function read_ticket(k, user)
+  return read_ticket_at(ticket_key(k, user), user)
+end
+
+-- A waiting ticket, present at `seen` (epoch ms).
+local function write_waiting(key, user, seq, joined, seen)
+  redis.call('HSET', key, user, struct.pack(PACK_WAITING, T_WAITING, seq, joined, seen))
+end
+
+-- Any other ticket: `issued` and `expires` (strings) are given for admitted
+-- and session-ended tickets only.
+local function write_ticket(key, user, state, seq, joined, issued, expires)
+  local raw
   if issued then
-    raw = raw .. '|' .. issued .. '|' .. expires
+    raw = struct.pack(PACK_ADMITTED, state, seq, joined, issued, expires)
+  else
+    raw = struct.pack(PACK_ENDED, state, seq, joined)
   end
-  redis.call('HSET', tickets_key, user, raw)
+  redis.call('HSET', key, user, raw)
+end
+
+-- Records a waiting user's presence at `now`.
+local function touch(user, ticket, now)
+  write_waiting(ticket.key, user, ticket.seq, ticket.joined, now)
+  ticket.seen = now
 end
 
 -- The state a reader sees: an admitted session is over from its expiry on,
@@ -90,8 +143,8 @@ end
 -- Moves a waiting user to place `seq` (a score of `waiting`, and their ticket's seq).
 local function move_to(k, user, seq)
   redis.call('ZADD', k.waiting, 'XX', seq, user)
-  local t = read_ticket(k.tickets, user)
-  write_ticket(k.tickets, user, t.state, seq, t.joined, t.issued, t.expires)
+  local t = read_ticket(k, user)
+  write_waiting(t.key, user, seq, t.joined, t.seen)
 end
 
 -- Up to `max_swaps` steps of a Fisher-Yates shuffle of the pre-queue's places,
@@ -143,7 +196,8 @@ local function opening_step(k, now, opens_at, max_swaps, seed)
   if not shuffle_pre_queue(k, pre, max_swaps, seed) then
     return OPENING_SHUFFLING
   end
-  redis.call('HDEL', k.stats, 'pre_first', 'pre_last', 'shuffle_next')
+  -- Waiters changed places: the idle sweep's next walk starts afresh (sweepQueue).
+  redis.call('HDEL', k.stats, 'pre_first', 'pre_last', 'shuffle_next', 'sweep_at', 'sweep_min', 'sweep_pass_min')
   redis.call('HSET', k.stats, 'opened_ms', int_str(now))
   log_change(k, CT_QUEUE_SHUFFLED, '', int_str(pre.last), 'first', int_str(pre.first))
   return OPENING_SHUFFLED
@@ -237,8 +291,7 @@ end
 -- Removes a waiting user from the line and records their terminal state.
 local function end_waiting(k, user, ticket, state, kind)
   redis.call('ZREM', k.waiting, user)
-  redis.call('ZREM', k.seen, user)
-  write_ticket(k.tickets, user, state, ticket.seq, ticket.joined)
+  write_ticket(ticket.key, user, state, ticket.seq, ticket.joined)
   log_change(k, kind, user, ticket.seq)
 end
 
@@ -246,34 +299,7 @@ end
 -- max_active slot. Not a change of the line: nobody's position moves.
 local function end_session(k, user, ticket, state, reason)
   redis.call('ZREM', k.active, user)
-  write_ticket(k.tickets, user, state, ticket.seq, ticket.joined, ticket.issued, ticket.expires)
+  write_ticket(ticket.key, user, state, ticket.seq, ticket.joined, ticket.issued, ticket.expires)
   log_change(k, CT_QUEUE_SESSION_ENDED, user, ticket.seq,
     'reason', reason, 'issued', ticket.issued, 'expires', ticket.expires)
-end
-
--- Expires up to `limit` users who have neither polled nor watched since
--- `now - idle_ms`. Returns how many were expired and whether more remain.
-local function expire_idle(k, now, idle_ms, limit)
-  local cutoff = now - idle_ms
-  local users = redis.call('ZRANGEBYSCORE', k.seen, '-inf', '(' .. int_str(cutoff), 'LIMIT', 0, limit + 1)
-  local expired = 0
-  for i = 1, math.min(#users, limit) do
-    local user = users[i]
-    local ticket = read_ticket(k.tickets, user)
-    if ticket then
-      end_waiting(k, user, ticket, T_EXPIRED, CT_QUEUE_EXPIRED)
-    else
-      redis.call('ZREM', k.seen, user)
-      redis.call('ZREM', k.waiting, user)
-    end
-    expired = expired + 1
-  end
-  if expired > 0 then
-    redis.call('HINCRBY', k.stats, 'expired_total', expired)
-  end
-  return expired, #users > limit
-end
-
-local function idle_ms_of(config_key)
-  return tonumber(redis.call('HGET', config_key, 'idle_timeout')) * 1000
 end

@@ -1,7 +1,7 @@
 --[[
   Reads a consistent snapshot of an event's queue configuration and counters.
 
-  KEYS[1] config   KEYS[2] waiting   KEYS[3] tickets   KEYS[4] stats   KEYS[5] active
+  KEYS[1] config   KEYS[2] waiting   KEYS[3] tickets (bucket prefix)   KEYS[4] stats   KEYS[5] active
 
   ARGV[1] clock skew ms (tests only; "0" in production)
 
@@ -31,7 +31,7 @@ local now = now_ms(skew)
 local oldest_age = 0
 local head = redis.call('ZRANGE', k.waiting, 0, 0)
 if head[1] then
-  local ticket = read_ticket(k.tickets, head[1])
+  local ticket = read_ticket(k, head[1])
   if ticket then
     oldest_age = math.max(0, now - math.max(tonumber(ticket.joined), tonumber(s[4] or 0)))
   end

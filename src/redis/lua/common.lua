@@ -13,13 +13,14 @@ end
 -- The outbox's trim threshold for one call (epoch ms), from the caller's
 -- "trim before" ARGV ('0' keeps everything): entries with older ids go as
 -- changes are appended. Never later than now, so an append never trims its
--- own entry. Scripts keep it as `k.log_min`, next to `k.log`.
-local function log_min_of(trim_before)
+-- own entry. Scripts keep it as `k.log_min`, next to `k.log`. `clock_ms`, when
+-- given, is Redis TIME in ms as the script already read it (no skew).
+local function log_min_of(trim_before, clock_ms)
   local ms = tonumber(trim_before)
   if not ms or ms < 0 then
     error({ err = 'ERR trim threshold must be epoch ms or 0, got ' .. tostring(trim_before) })
   end
-  return int_str(math.min(math.floor(ms), now_ms(0)))
+  return int_str(math.min(math.floor(ms), clock_ms or now_ms(0)))
 end
 
 -- Appends one entry of type `kind` (a CT_* name) with the given field/value

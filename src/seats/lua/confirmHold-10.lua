@@ -6,7 +6,7 @@
 
   KEYS[1] config  KEYS[2] seats   KEYS[3] taken  KEYS[4] holds
   KEYS[5] expiry  KEYS[6] users   KEYS[7] counts KEYS[8] log
-  KEYS[9] the event's queue tickets   KEYS[10] the event's queue active sessions
+  KEYS[9] the event's queue ticket bucket of the user   KEYS[10] the event's queue active sessions
 
   ARGV[1] trim before: outbox entries older than this (epoch ms) are trimmed as
           changes are appended; "0" keeps everything
@@ -64,14 +64,15 @@ h.state, h.order = H_CONFIRMED, order
 write_hold(k.holds, h)
 log_change(k, CT_SEAT_CONFIRMED, h, places, { 'order', order })
 
--- The sale ends the admission session (ticket record: state|seq|joined|issued|expires).
+-- The sale ends the admission session. An admitted ticket record is packed
+-- '>BI4I6I6I6': state, seq, joined, issued, expires (src/queue/lua/queue-lib.lua).
 if redis.call('ZREM', k.active, user) == 1 then
   local raw = redis.call('HGET', k.tickets, user) or ''
-  local seq, joined, issued, expires = string.match(raw, '^%d+|(%d+)|(%d+)|(%d+)|(%d+)$')
-  if seq then
-    redis.call('HSET', k.tickets, user, T_LEFT .. '|' .. seq .. '|' .. joined .. '|' .. issued .. '|' .. expires)
-    log_entry(k, CT_QUEUE_SESSION_ENDED, 'user', user, 'seq', seq,
-      'reason', 'confirmed', 'issued', issued, 'expires', expires)
+  if #raw == 23 then
+    local _, seq, joined, issued, expires = struct.unpack('>BI4I6I6I6', raw)
+    redis.call('HSET', k.tickets, user, struct.pack('>BI4I6I6I6', T_LEFT, seq, joined, issued, expires))
+    log_entry(k, CT_QUEUE_SESSION_ENDED, 'user', user, 'seq', int_str(seq),
+      'reason', 'confirmed', 'issued', int_str(issued), 'expires', int_str(expires))
   end
 end
 return { CONFIRMED, hold_view(k, h, places), {}, 0 }

@@ -6,8 +6,8 @@
   already include. The Redis work follows the watchers being read and
   refreshed this tick, never everyone watching.
 
-  KEYS[1] config   KEYS[2] waiting   KEYS[3] seen   KEYS[4] tickets   KEYS[5] stats
-  KEYS[6] log
+  KEYS[1] config   KEYS[2] waiting   KEYS[3] tickets (bucket prefix)   KEYS[4] stats
+  KEYS[5] log
 
   ARGV[1] clock skew ms (tests only; "0" in production)
   ARGV[2] n_touch: how many users follow whose presence to refresh
@@ -26,7 +26,7 @@
     EVENT_NOT_FOUND  no queue configured for the event
   Events: none
 ]]
-local k = { config = KEYS[1], waiting = KEYS[2], seen = KEYS[3], tickets = KEYS[4], stats = KEYS[5], log = KEYS[6] }
+local k = { config = KEYS[1], waiting = KEYS[2], tickets = KEYS[3], stats = KEYS[4], log = KEYS[5] }
 local skew, n_touch = ARGV[1], tonumber(ARGV[2])
 
 if redis.call('EXISTS', k.config) == 0 then
@@ -38,19 +38,22 @@ local log_id = newest[1] and newest[1][1] or '0-0'
 
 local now = now_ms(skew)
 for i = 3, 2 + n_touch do
-  redis.call('ZADD', k.seen, 'XX', now, ARGV[i])
+  local ticket = read_ticket(k, ARGV[i])
+  if ticket and ticket.state == T_WAITING then
+    touch(ARGV[i], ticket, now)
+  end
 end
 
 local rate, pre = line_stats(k.stats)
 local tickets = {}
 for i = 3 + n_touch, #ARGV do
   local user = ARGV[i]
-  local ticket = read_ticket(k.tickets, user)
+  local ticket = read_ticket(k, user)
   table.insert(tickets, user)
   if ticket then
     local rank = redis.call('ZRANK', k.waiting, user)
     if ticket.state == T_WAITING and rank then
-      redis.call('ZADD', k.seen, 'XX', now, user)
+      touch(user, ticket, now)
     end
     table.insert(tickets, 1)
     table.insert(tickets, state_at(ticket, now))

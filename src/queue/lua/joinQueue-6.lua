@@ -1,8 +1,8 @@
 --[[
   Puts a user in an event's line, or returns their existing place.
 
-  KEYS[1] config   KEYS[2] seq    KEYS[3] waiting   KEYS[4] seen
-  KEYS[5] tickets  KEYS[6] stats  KEYS[7] log       KEYS[8] active
+  KEYS[1] config   KEYS[2] waiting   KEYS[3] ticket (the user's bucket)
+  KEYS[4] stats    KEYS[5] log       KEYS[6] active
 
   ARGV[1] trim before: outbox entries older than this (epoch ms) are trimmed as
           changes are appended; "0" keeps everything
@@ -17,28 +17,27 @@
     EVENT_NOT_FOUND no queue configured for the event
     QUEUE_CLOSED    the queue is closed and the user has no live ticket
   Events: queue.joined (new place; pre = "1" for a place in the pre-queue);
-    queue.expired (idle users swept on the way);
+    queue.expired (the user's own stale place, before rejoining);
     queue.session_ended reason=expired (the user's own lapsed session, before rejoining)
 ]]
+local clock = now_ms(0)
 local k = {
-  config = KEYS[1], seq = KEYS[2], waiting = KEYS[3], seen = KEYS[4],
-  tickets = KEYS[5], stats = KEYS[6], log = KEYS[7], active = KEYS[8], log_min = log_min_of(ARGV[1]),
+  config = KEYS[1], waiting = KEYS[2], ticket = KEYS[3],
+  stats = KEYS[4], log = KEYS[5], active = KEYS[6], log_min = log_min_of(ARGV[1], clock),
 }
-local user, skew = ARGV[2], ARGV[3]
+local user = ARGV[2]
 
-local c = redis.call('HMGET', k.config, 'state', 'opens_at')
+local c = redis.call('HMGET', k.config, 'state', 'opens_at', 'idle_timeout')
 local state, opens_at = tonumber(c[1]), tonumber(c[2])
 if not state then
   return { EVENT_NOT_FOUND, 0, 0, 0, 0, 0, 0, '', 0 }
 end
-local now = now_ms(skew)
-local idle_ms = idle_ms_of(k.config)
+local now = clock + (tonumber(ARGV[3]) or 0)
 
-local ticket = read_ticket(k.tickets, user)
+local ticket = read_ticket_at(k.ticket, user)
 local live = false
 if ticket and ticket.state == T_WAITING then
-  local seen = tonumber(redis.call('ZSCORE', k.seen, user))
-  live = seen ~= nil and seen >= now - idle_ms
+  live = ticket.seen >= now - tonumber(c[3]) * 1000
 elseif ticket and ticket.state == T_ADMITTED then
   live = state_at(ticket, now) == T_ADMITTED
 end
@@ -47,11 +46,9 @@ if not live and state == Q_CLOSED then
 end
 
 -- Writes start here.
-expire_idle(k, now, idle_ms, SWEEP_BATCH)
-
 if live then
   if ticket.state == T_WAITING then
-    redis.call('ZADD', k.seen, 'XX', now, user)
+    touch(user, ticket, now)
   end
   return ticket_reply(ALREADY_JOINED, k, user, ticket, ticket.state, true)
 end
@@ -64,9 +61,9 @@ elseif ticket and ticket.state == T_ADMITTED then
   end_session(k, user, ticket, T_EXPIRED, 'expired')
 end
 
-local next_seq = redis.call('INCR', k.seq)
+-- Places are numbered by the join count: one more for every new place.
+local next_seq = redis.call('HINCRBY', k.stats, 'joined_total', 1)
 local seq = int_str(next_seq)
-local joined = int_str(now)
 -- Before the sale opens, joins form the pre-queue (see pre_queue_of).
 local in_pre = false
 if opens_at and now < opens_at then
@@ -79,14 +76,18 @@ if opens_at and now < opens_at then
     in_pre = true
   end
 end
-redis.call('ZADD', k.waiting, seq, user)
-redis.call('ZADD', k.seen, now, user)
-write_ticket(k.tickets, user, T_WAITING, seq, joined)
-redis.call('HINCRBY', k.stats, 'joined_total', 1)
+redis.call('ZADD', k.waiting, next_seq, user)
+write_waiting(k.ticket, user, next_seq, now, now)
 if in_pre then
   log_change(k, CT_QUEUE_JOINED, user, seq, 'pre', '1')
 else
   log_change(k, CT_QUEUE_JOINED, user, seq)
 end
 
-return ticket_reply(JOINED, k, user, { state = T_WAITING, seq = seq, joined = joined }, T_WAITING, true)
+-- The new place is the last one: its position is the line's length.
+local rate = redis.call('HGET', k.stats, 'rate_ewma') or ''
+local total = redis.call('ZCARD', k.waiting)
+if in_pre then
+  return { JOINED, T_WAITING, 0, total, now, 0, 0, rate, opens_at }
+end
+return { JOINED, T_WAITING, total, total, now, 0, 0, rate, 0 }

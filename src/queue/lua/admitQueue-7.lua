@@ -4,8 +4,8 @@
   server instance runs it for every event on every tick; each call is atomic,
   so any number of instances together admit at the configured rate.
 
-  KEYS[1] config   KEYS[2] waiting   KEYS[3] seen     KEYS[4] tickets
-  KEYS[5] stats    KEYS[6] log       KEYS[7] active   KEYS[8] bucket
+  KEYS[1] config   KEYS[2] waiting   KEYS[3] tickets (bucket prefix)
+  KEYS[4] stats    KEYS[5] log       KEYS[6] active   KEYS[7] bucket
 
   ARGV[1] trim before: outbox entries older than this (epoch ms) are trimmed as
           changes are appended; "0" keeps everything
@@ -32,8 +32,8 @@
     the opening shuffle is done: every pre-queue user's seq and place changed
 ]]
 local k = {
-  config = KEYS[1], waiting = KEYS[2], seen = KEYS[3], tickets = KEYS[4],
-  stats = KEYS[5], log = KEYS[6], active = KEYS[7], bucket = KEYS[8], log_min = log_min_of(ARGV[1]),
+  config = KEYS[1], waiting = KEYS[2], tickets = KEYS[3],
+  stats = KEYS[4], log = KEYS[5], active = KEYS[6], bucket = KEYS[7], log_min = log_min_of(ARGV[1]),
 }
 local skew, max_admit, max_end = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local max_swaps, seed = tonumber(ARGV[5]), tonumber(ARGV[6])
@@ -54,7 +54,7 @@ local now = now_ms(skew)
 local lapsed = redis.call('ZRANGEBYSCORE', k.active, '-inf', int_str(now), 'LIMIT', 0, max_end + 1)
 local ended = 0
 for i = 1, math.min(#lapsed, max_end) do
-  local ticket = read_ticket(k.tickets, lapsed[i])
+  local ticket = read_ticket(k, lapsed[i])
   if ticket and ticket.state == T_ADMITTED then
     end_session(k, lapsed[i], ticket, T_EXPIRED, 'expired')
     ended = ended + 1
@@ -98,16 +98,13 @@ if state ~= Q_PAUSED and waiting > 0 and opening == OPENING_NONE then
     end
     for _, user in ipairs(head) do
       examined = examined + 1
-      local ticket = read_ticket(k.tickets, user)
-      local seen = tonumber(redis.call('ZSCORE', k.seen, user))
+      local ticket = read_ticket(k, user)
       if not ticket or ticket.state ~= T_WAITING then
-        -- Not a waiting ticket (never expected): only the stray entries go.
+        -- Not a waiting ticket (never expected): only the stray entry goes.
         redis.call('ZREM', k.waiting, user)
-        redis.call('ZREM', k.seen, user)
-      elseif seen and seen >= cutoff then
+      elseif ticket.seen >= cutoff then
         redis.call('ZREM', k.waiting, user)
-        redis.call('ZREM', k.seen, user)
-        write_ticket(k.tickets, user, T_ADMITTED, ticket.seq, ticket.joined, issued, expires)
+        write_ticket(ticket.key, user, T_ADMITTED, ticket.seq, ticket.joined, issued, expires)
         redis.call('ZADD', k.active, expires, user)
         log_change(k, CT_QUEUE_ADMITTED, user, ticket.seq, 'issued', issued, 'expires', expires)
         admitted = admitted + 1

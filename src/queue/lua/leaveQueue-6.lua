@@ -1,8 +1,8 @@
 --[[
   Takes a user out of an event's line, or ends their admission session. Idempotent.
 
-  KEYS[1] config   KEYS[2] waiting   KEYS[3] seen
-  KEYS[4] tickets  KEYS[5] stats     KEYS[6] log    KEYS[7] active
+  KEYS[1] config   KEYS[2] waiting   KEYS[3] ticket (the user's bucket)
+  KEYS[4] stats    KEYS[5] log       KEYS[6] active
 
   ARGV[1] trim before: outbox entries older than this (epoch ms) are trimmed as
           changes are appended; "0" keeps everything
@@ -20,15 +20,15 @@
     user) or reason=expired (a lapsed session the admitter had not swept yet)
 ]]
 local k = {
-  config = KEYS[1], waiting = KEYS[2], seen = KEYS[3],
-  tickets = KEYS[4], stats = KEYS[5], log = KEYS[6], active = KEYS[7], log_min = log_min_of(ARGV[1]),
+  config = KEYS[1], waiting = KEYS[2], ticket = KEYS[3],
+  stats = KEYS[4], log = KEYS[5], active = KEYS[6], log_min = log_min_of(ARGV[1]),
 }
 local user, skew = ARGV[2], ARGV[3]
 
 if redis.call('EXISTS', k.config) == 0 then
   return { EVENT_NOT_FOUND, 0, 0, 0, 0, 0, 0, '', 0 }
 end
-local ticket = read_ticket(k.tickets, user)
+local ticket = read_ticket_at(k.ticket, user)
 if not ticket then
   return { NOT_IN_QUEUE, 0, 0, 0, 0, 0, 0, '', 0 }
 end

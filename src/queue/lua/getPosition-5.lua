@@ -1,8 +1,8 @@
 --[[
   Reads a user's ticket with their exact position, and records their presence.
 
-  KEYS[1] config   KEYS[2] waiting   KEYS[3] seen
-  KEYS[4] tickets  KEYS[5] stats     KEYS[6] log
+  KEYS[1] config   KEYS[2] waiting   KEYS[3] ticket (the user's bucket)
+  KEYS[4] stats    KEYS[5] log
 
   ARGV[1] trim before: outbox entries older than this (epoch ms) are trimmed as
           changes are appended; "0" keeps everything
@@ -19,38 +19,34 @@
                      session past its expiry reads EXPIRED before it is swept)
     EVENT_NOT_FOUND  no queue configured for the event
     NOT_IN_QUEUE     the user never joined this event
-  Events: queue.expired (idle users swept on the way, possibly this one)
+  Events: queue.expired (this user, idle past the timeout and not swept yet)
 ]]
+local clock = now_ms(0)
 local k = {
-  config = KEYS[1], waiting = KEYS[2], seen = KEYS[3],
-  tickets = KEYS[4], stats = KEYS[5], log = KEYS[6], log_min = log_min_of(ARGV[1]),
+  config = KEYS[1], waiting = KEYS[2], ticket = KEYS[3], stats = KEYS[4], log = KEYS[5],
+  log_min = log_min_of(ARGV[1], clock),
 }
-local user, skew = ARGV[2], ARGV[3]
+local user = ARGV[2]
 
-if redis.call('EXISTS', k.config) == 0 then
+local idle_timeout = redis.call('HGET', k.config, 'idle_timeout')
+if not idle_timeout then
   return { EVENT_NOT_FOUND, 0, 0, 0, 0, 0, 0, '', 0 }
 end
-local ticket = read_ticket(k.tickets, user)
+local ticket = read_ticket_at(k.ticket, user)
 if not ticket then
   return { NOT_IN_QUEUE, 0, 0, 0, 0, 0, 0, '', 0 }
 end
 
 -- Writes start here.
-local now = now_ms(skew)
-local idle_ms = idle_ms_of(k.config)
-expire_idle(k, now, idle_ms, SWEEP_BATCH)
-
+local now = clock + (tonumber(ARGV[3]) or 0)
 local state = state_at(ticket, now)
 if state == T_WAITING then
-  local seen = tonumber(redis.call('ZSCORE', k.seen, user))
-  if seen == nil or seen < now - idle_ms then
-    if seen ~= nil then
-      end_waiting(k, user, ticket, T_EXPIRED, CT_QUEUE_EXPIRED)
-      redis.call('HINCRBY', k.stats, 'expired_total', 1)
-    end
+  if ticket.seen < now - tonumber(idle_timeout) * 1000 then
+    end_waiting(k, user, ticket, T_EXPIRED, CT_QUEUE_EXPIRED)
+    redis.call('HINCRBY', k.stats, 'expired_total', 1)
     state = T_EXPIRED
   else
-    redis.call('ZADD', k.seen, 'XX', now, user)
+    touch(user, ticket, now)
   end
 end
 
