@@ -82,7 +82,7 @@ async function main(): Promise<void> {
       },
     ]);
 
-    await compare(redis, "HoldSeats, 2 explicit seats (holdSeats-10)", [
+    await compare(redis, "HoldSeats, 2 explicit seats (holdSeats-11)", [
       {
         label: "FCALL",
         command: "fcall",
