@@ -19,7 +19,7 @@ import { QueueStore } from "../src/queue/queue-store.js";
 import { loadQueueScripts } from "../src/queue/scripts.js";
 import { startEmbeddedRedis } from "../src/redis/embedded-redis.js";
 import type { LuaLibrary } from "../src/redis/function-library.js";
-import { seatKeys } from "../src/seats/keys.js";
+import { holdRequestKey, seatKeys } from "../src/seats/keys.js";
 import { SeatStore } from "../src/seats/seat-store.js";
 import { loadSeatScripts } from "../src/seats/scripts.js";
 import type { SeatMapSection } from "../src/seats/types.js";
@@ -93,8 +93,10 @@ async function main(): Promise<void> {
         command: "evalsha",
         call: async (i) => {
           const k = seatKeys("bo:", holdEvents.evalsha);
-          const keys = [k.config, k.seats, k.taken, k.holds, k.expiry, k.users, k.counts, k.log, k.layout, queueKeys("bo:", holdEvents.evalsha).active];
-          const args = [`hold-${i}`, `user-${i}`, 0, "0", "seats", "", 0, ...pair(i)];
+          const active = queueKeys("bo:", holdEvents.evalsha).active;
+          const keys = [k.config, k.seats, k.taken, k.holds, k.expiry, k.users, k.counts, k.log, k.layout, active, holdRequestKey("bo:", holdEvents.evalsha, `user-${i}`, "")];
+          // trim before, hold, user, skew, pass verified, kind, target, quantity, request id, seats
+          const args = ["0", `hold-${i}`, `user-${i}`, 0, "0", "seats", "", 0, "", ...pair(i)];
           expectCode(await redis.evalsha(holdEval, keys.length, ...keys, ...args), 20); // HELD
         },
       },
