@@ -980,12 +980,18 @@ export const HoldStateSchema: GenEnum<HoldState> = /*@__PURE__*/
  * capacity for the event, every section and every tier; no seat is in two
  * holds; no seat is sold twice.
  *
+ * Retries: a call that failed UNAVAILABLE or DEADLINE_EXCEEDED may still have
+ * taken effect. Every RPC here converges when sent again with the same
+ * request (each says how; HoldSeats only with a request_id); see the README,
+ * "Retries and unknown outcomes".
+ *
  * @generated from service boxoffice.v1.SeatService
  */
 export const SeatService: GenService<{
   /**
    * LoadSeatMap loads or replaces an event's inventory (admin). Refused with
    * FAILED_PRECONDITION (SEAT_MAP_IN_USE) once anything is held or sold.
+   * Retry: safe by nature (the same map loaded again, replaced = true).
    *
    * @generated from rpc boxoffice.v1.SeatService.LoadSeatMap
    */
@@ -996,6 +1002,9 @@ export const SeatService: GenService<{
   },
   /**
    * HoldSeats takes seats out of inventory for a few minutes, all or nothing.
+   * Retry: safe by key with a request_id (the retry returns the first
+   * attempt's hold as it stands); NOT safe without one, as a repeat makes a
+   * second hold.
    *
    * @generated from rpc boxoffice.v1.SeatService.HoldSeats
    */
@@ -1006,6 +1015,7 @@ export const SeatService: GenService<{
   },
   /**
    * ExtendHold pushes a live hold's expiry out, up to the event's maximum hold lifetime.
+   * Retry: safe by nature (extends again from now, never earlier than before).
    *
    * @generated from rpc boxoffice.v1.SeatService.ExtendHold
    */
@@ -1015,7 +1025,8 @@ export const SeatService: GenService<{
     output: typeof ExtendHoldResponseSchema;
   },
   /**
-   * ReleaseHold returns a hold's seats to inventory. Idempotent.
+   * ReleaseHold returns a hold's seats to inventory. Idempotent: retry safe by
+   * key (hold_id); the retry returns the released hold.
    *
    * @generated from rpc boxoffice.v1.SeatService.ReleaseHold
    */
@@ -1027,7 +1038,7 @@ export const SeatService: GenService<{
   /**
    * ConfirmHold turns a live hold into a sale. Idempotent for the same order_id.
    * The hold_id is a fencing token: an expired hold is never confirmed, even if
-   * its seats are still free.
+   * its seats are still free. Retry: safe by key (order_id).
    *
    * @generated from rpc boxoffice.v1.SeatService.ConfirmHold
    */
@@ -1037,7 +1048,7 @@ export const SeatService: GenService<{
     output: typeof ConfirmHoldResponseSchema;
   },
   /**
-   * GetHold reads a hold (its owner only).
+   * GetHold reads a hold (its owner only). Retry: safe (a read).
    *
    * @generated from rpc boxoffice.v1.SeatService.GetHold
    */
@@ -1048,7 +1059,7 @@ export const SeatService: GenService<{
   },
   /**
    * GetAvailability counts seats per event, section and tier, and lists each
-   * seat's status in one section when asked.
+   * seat's status in one section when asked. Retry: safe (a read).
    *
    * @generated from rpc boxoffice.v1.SeatService.GetAvailability
    */
@@ -1060,6 +1071,7 @@ export const SeatService: GenService<{
   /**
    * WatchAvailability streams the counts at once (and the section's seats when
    * asked), then every seat status change (coalesced, a few messages a second).
+   * Retry: reopen it after UNAVAILABLE; the first message is a full snapshot.
    *
    * @generated from rpc boxoffice.v1.SeatService.WatchAvailability
    */
