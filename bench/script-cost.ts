@@ -57,8 +57,9 @@ async function main(): Promise<void> {
     for (const eventId of Object.values(joinEvents)) await queue.configure(eventId, { admitRatePerSec: 1 });
     const holdEval = await evalScript(redis, loadSeatScripts(), "holdSeats");
     const holdEvents = { fcall: "cost-hold-fcall", evalsha: "cost-hold-eval" };
+    const keyedEvents = { plain: "cost-hold-plain", keyed: "cost-hold-keyed" };
     const rows = Math.ceil((2 * calls) / SEATS_PER_ROW);
-    for (const eventId of Object.values(holdEvents)) {
+    for (const eventId of [...Object.values(holdEvents), ...Object.values(keyedEvents)]) {
       expectKind(await seats.loadSeatMap(eventId, { sections: [grid("A", rows, SEATS_PER_ROW)], tiers: [] }), "loaded");
     }
 
@@ -77,7 +78,7 @@ async function main(): Promise<void> {
         call: async (i) => {
           const k = queueKeys("bo:", joinEvents.evalsha);
           const keys = [k.config, k.seq, k.waiting, k.seen, k.tickets, k.stats, k.log, k.active];
-          expectCode(await redis.evalsha(joinEval, keys.length, ...keys, `user-${i}`, 0), 3); // JOINED
+          expectCode(await redis.evalsha(joinEval, keys.length, ...keys, "0", `user-${i}`, 0), 3); // JOINED (trim before, user, skew)
         },
       },
     ]);
@@ -99,6 +100,21 @@ async function main(): Promise<void> {
           const args = ["0", `hold-${i}`, `user-${i}`, 0, "0", "seats", "", 0, "", ...pair(i)];
           expectCode(await redis.evalsha(holdEval, keys.length, ...keys, ...args), 20); // HELD
         },
+      },
+    ]);
+
+    // What the idempotency key costs: a GET before, a SET with PX after, and the selection's SHA1.
+    await compare(redis, "HoldSeats, 2 explicit seats, with and without a request id (holdSeats-11)", [
+      {
+        label: "keyed",
+        command: "fcall",
+        call: async (i) =>
+          expectKind(await seats.hold(keyedEvents.keyed, `user-${i}`, `hold-${i}`, { kind: "seats", seatIds: pair(i) }, { requestId: `req-${i}` }), "held"),
+      },
+      {
+        label: "plain",
+        command: "fcall",
+        call: async (i) => expectKind(await seats.hold(keyedEvents.plain, `user-${i}`, `hold-${i}`, { kind: "seats", seatIds: pair(i) }), "held"),
       },
     ]);
   } finally {
