@@ -19,7 +19,7 @@ import { QueueStore } from "../src/queue/queue-store.js";
 import { loadQueueScripts } from "../src/queue/scripts.js";
 import { startEmbeddedRedis } from "../src/redis/embedded-redis.js";
 import type { LuaLibrary } from "../src/redis/function-library.js";
-import { seatKeys } from "../src/seats/keys.js";
+import { holdRequestKey, seatKeys } from "../src/seats/keys.js";
 import { SeatStore } from "../src/seats/seat-store.js";
 import { loadSeatScripts } from "../src/seats/scripts.js";
 import type { SeatMapSection } from "../src/seats/types.js";
@@ -57,8 +57,9 @@ async function main(): Promise<void> {
     for (const eventId of Object.values(joinEvents)) await queue.configure(eventId, { admitRatePerSec: 1 });
     const holdEval = await evalScript(redis, loadSeatScripts(), "holdSeats");
     const holdEvents = { fcall: "cost-hold-fcall", evalsha: "cost-hold-eval" };
+    const keyedEvents = { plain: "cost-hold-plain", keyed: "cost-hold-keyed" };
     const rows = Math.ceil((2 * calls) / SEATS_PER_ROW);
-    for (const eventId of Object.values(holdEvents)) {
+    for (const eventId of [...Object.values(holdEvents), ...Object.values(keyedEvents)]) {
       expectKind(await seats.loadSeatMap(eventId, { sections: [grid("A", rows, SEATS_PER_ROW)], tiers: [] }), "loaded");
     }
 
@@ -77,12 +78,12 @@ async function main(): Promise<void> {
         call: async (i) => {
           const k = queueKeys("bo:", joinEvents.evalsha);
           const keys = [k.config, k.waiting, ticketBucketKey(k, `user-${i}`), k.stats, k.log, k.active];
-          expectCode(await redis.evalsha(joinEval, keys.length, ...keys, `user-${i}`, 0), 3); // JOINED
+          expectCode(await redis.evalsha(joinEval, keys.length, ...keys, "0", `user-${i}`, 0), 3); // JOINED (trim before, user, skew)
         },
       },
     ]);
 
-    await compare(redis, "HoldSeats, 2 explicit seats (holdSeats-10)", [
+    await compare(redis, "HoldSeats, 2 explicit seats (holdSeats-11)", [
       {
         label: "FCALL",
         command: "fcall",
@@ -93,10 +94,27 @@ async function main(): Promise<void> {
         command: "evalsha",
         call: async (i) => {
           const k = seatKeys("bo:", holdEvents.evalsha);
-          const keys = [k.config, k.seats, k.taken, k.holds, k.expiry, k.users, k.counts, k.log, k.layout, queueKeys("bo:", holdEvents.evalsha).active];
-          const args = [`hold-${i}`, `user-${i}`, 0, "0", "seats", "", 0, ...pair(i)];
+          const active = queueKeys("bo:", holdEvents.evalsha).active;
+          const keys = [k.config, k.seats, k.taken, k.holds, k.expiry, k.users, k.counts, k.log, k.layout, active, holdRequestKey("bo:", holdEvents.evalsha, `user-${i}`, "")];
+          // trim before, hold, user, skew, pass verified, kind, target, quantity, request id, seats
+          const args = ["0", `hold-${i}`, `user-${i}`, 0, "0", "seats", "", 0, "", ...pair(i)];
           expectCode(await redis.evalsha(holdEval, keys.length, ...keys, ...args), 20); // HELD
         },
+      },
+    ]);
+
+    // What the idempotency key costs: a GET before, a SET with PX after, and the selection's SHA1.
+    await compare(redis, "HoldSeats, 2 explicit seats, with and without a request id (holdSeats-11)", [
+      {
+        label: "keyed",
+        command: "fcall",
+        call: async (i) =>
+          expectKind(await seats.hold(keyedEvents.keyed, `user-${i}`, `hold-${i}`, { kind: "seats", seatIds: pair(i) }, { requestId: `req-${i}` }), "held"),
+      },
+      {
+        label: "plain",
+        command: "fcall",
+        call: async (i) => expectKind(await seats.hold(keyedEvents.plain, `user-${i}`, `hold-${i}`, { kind: "seats", seatIds: pair(i) }), "held"),
       },
     ]);
   } finally {

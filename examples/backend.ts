@@ -9,7 +9,19 @@
  * Dependencies: @boxoffice/client and @connectrpc/connect-node.
  */
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { Reason, SubscribeStart, TicketState, consume, createBoxofficeClient, errorDetailsOf, reasonOf, watchPosition, type Ticket } from "@boxoffice/client";
+import {
+  Reason,
+  SubscribeStart,
+  TicketState,
+  callWithRetries,
+  consume,
+  createBoxofficeClient,
+  errorDetailsOf,
+  holdSeats,
+  reasonOf,
+  watchPosition,
+  type Ticket,
+} from "@boxoffice/client";
 import { parsePassKeys, verifyPass } from "@boxoffice/client/pass";
 import { pathToFileURL } from "node:url";
 
@@ -69,16 +81,17 @@ export async function main(baseUrl: string, passKeys: string, log: (line: string
   const check = verifyPass(pass, keys.keys, { eventId, userId });
   log(`pass: ${check.kind}`);
 
-  // 4. Hold two adjacent seats with the pass, then confirm (idempotent per order id).
-  const { hold } = await boxoffice.seats.holdSeats({
-    eventId,
-    userId,
-    pass,
-    selection: { case: "bestAvailable", value: { sectionId: "A", quantity: 2 } },
-  });
+  // 4. Hold two adjacent seats with the pass, then confirm. Both are retried when their outcome
+  //    is unknown (UNAVAILABLE, DEADLINE_EXCEEDED): the hold under one request id that
+  //    `holdSeats` fills in, the confirmation by its order id.
+  const { hold } = await holdSeats(
+    boxoffice.seats,
+    { eventId, userId, pass, selection: { case: "bestAvailable", value: { sectionId: "A", quantity: 2 } } },
+    { attemptTimeoutMs: 5_000 },
+  );
   if (hold === undefined) throw new Error("no hold in the answer");
   const orderId = `order-${eventId}`;
-  await boxoffice.seats.confirmHold({ eventId, userId, holdId: hold.holdId, orderId });
+  await callWithRetries((options) => boxoffice.seats.confirmHold({ eventId, userId, holdId: hold.holdId, orderId }, options), { attemptTimeoutMs: 5_000 });
   log(`sold ${hold.seatIds.join(", ")} under ${orderId}`);
 
   // 5. A structured error: bob, admitted too, asks for the seats alice bought. Branch on the

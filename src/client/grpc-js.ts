@@ -12,6 +12,8 @@ import {
   type MessageShape,
 } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
+import { SeatService } from "../../gen/boxoffice/v1/seats_pb.js";
+import { withRequestId } from "./hold-seats.js";
 import { retryServiceConfig } from "./retry-policy.js";
 
 /**
@@ -24,6 +26,7 @@ import { retryServiceConfig } from "./retry-policy.js";
  */
 export { decodeStatusDetails, errorDetailsOf, reasonOf, type ErrorDetails } from "./errors.js";
 export { retryServiceConfig } from "./retry-policy.js";
+export { newRequestId } from "./hold-seats.js";
 
 /** Per-call options; the metadata is where credentials go. */
 export interface GrpcJsCallOptions {
@@ -50,7 +53,9 @@ export type GrpcJsClient<S extends DescService> = {
 /**
  * A grpc-js client for one service at `address` (`host:port`, no scheme).
  * Unless `options` sets `grpc.service_config`, the channel retries the
- * methods that are safe to repeat on UNAVAILABLE (`retryServiceConfig()`).
+ * methods that are safe to repeat on UNAVAILABLE (`retryServiceConfig()`),
+ * HoldSeats included: its `holdSeats` fills a fresh `request_id` into a
+ * request without one, so every attempt of one call carries the same key.
  */
 export function createGrpcJsClient<S extends DescService>(
   service: S,
@@ -59,7 +64,7 @@ export function createGrpcJsClient<S extends DescService>(
   options: grpc.ClientOptions = {},
 ): GrpcJsClient<S> {
   const channel = new grpc.Client(address, credentials, {
-    "grpc.service_config": JSON.stringify(retryServiceConfig()),
+    "grpc.service_config": JSON.stringify(retryServiceConfig({ requestIdsFilled: true })),
     ...options,
   });
   const client: Record<string, unknown> = {
@@ -98,13 +103,20 @@ type AnyRequest = MessageInitShape<DescMessage>;
 type UnaryFn = (request: AnyRequest, options?: GrpcJsCallOptions) => Promise<unknown>;
 type StreamFn = (request: AnyRequest, options?: GrpcJsCallOptions) => AsyncIterable<unknown>;
 
+/** What a request becomes before it is sent: HoldSeats gets a request id if it has none. */
+function preparer(method: DescMethod): (request: AnyRequest) => AnyRequest {
+  if (method === SeatService.method.holdSeats) return (request) => withRequestId(request as MessageInitShape<typeof SeatService.method.holdSeats.input>);
+  return (request) => request;
+}
+
 function unaryCall(channel: grpc.Client, method: DescMethod): UnaryFn {
   const path = pathOf(method);
   const serialize = serializer(method.input);
   const deserialize = deserializer(method.output);
+  const prepare = preparer(method);
   return (request, options = {}) =>
     new Promise((resolve, reject) => {
-      const call = channel.makeUnaryRequest(path, serialize, deserialize, request, options.metadata ?? new grpc.Metadata(), callOptions(options), (err, value) => {
+      const call = channel.makeUnaryRequest(path, serialize, deserialize, prepare(request), options.metadata ?? new grpc.Metadata(), callOptions(options), (err, value) => {
         options.signal?.removeEventListener("abort", cancel);
         if (err) reject(err);
         else resolve(value);

@@ -4,7 +4,8 @@
  * entries of their own). The generated descriptors and messages, typed
  * clients for every service over a transport the caller picks, and the
  * pieces every caller otherwise writes by hand: the reason of an error, a
- * position watch that survives server restarts, a retry policy.
+ * position watch that survives server restarts, a retry policy, and
+ * `holdSeats`, HoldSeats retried under one request id.
  *
  * ```ts
  * import { createGrpcTransport } from "@connectrpc/connect-node";
@@ -26,7 +27,16 @@ export type { ReconnectBackoff } from "./backoff.js";
 export { ErrorInfoSchema, BadRequestSchema, type ErrorInfo, type BadRequest } from "../../gen/google/rpc/error_details_pb.js";
 export { createBoxofficeClient, services, type BoxofficeClient } from "./clients.js";
 export { ERROR_DOMAIN, decodeStatusDetails, errorDetailsOf, reasonOf, type ErrorDetails } from "./errors.js";
-export { RETRY_SAFE_METHODS, retryServiceConfig, type GrpcServiceConfig, type RetryPolicyOptions, type RetrySafeMethod } from "./retry-policy.js";
+export {
+  RETRY_SAFE_METHODS,
+  RETRY_SAFE_WITH_REQUEST_ID,
+  retryServiceConfig,
+  type GrpcServiceConfig,
+  type RetryPolicyOptions,
+  type RetrySafeMethod,
+} from "./retry-policy.js";
+export { UNKNOWN_OUTCOME_CODES, callWithRetries, type RetryOptions } from "./retry.js";
+export { holdSeats, newRequestId, withRequestId } from "./hold-seats.js";
 export {
   isFinal,
   watchPosition,

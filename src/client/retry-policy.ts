@@ -1,6 +1,7 @@
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import { QueueService } from "../../gen/boxoffice/v1/queue_pb.js";
 import { SeatService } from "../../gen/boxoffice/v1/seats_pb.js";
+import { ChangeFeedService } from "../../gen/boxoffice/v1/feed_pb.js";
 
 /** A method a client may call again with the same request after UNAVAILABLE. */
 export interface RetrySafeMethod {
@@ -12,19 +13,30 @@ export interface RetrySafeMethod {
 
 /**
  * The methods whose retry converges on the first call's effect: reads, and
- * writes idempotent by their natural key (Join and Leave per user, ConfirmHold
- * per order id). A call that failed with UNAVAILABLE may have taken effect;
+ * writes idempotent by nature or by their natural key (Join and Leave per
+ * user, ReleaseHold and ExtendHold per hold id, ConfirmHold per order id, Ack
+ * per entry id). A call that failed with UNAVAILABLE may have taken effect;
  * repeating one of these is still right. Streams are retried only until their
  * first message (gRPC's rule), which for the watch streams is a read.
  *
- * Not here: HoldSeats (a repeat could hold a second set of seats until holds
- * carry a client request id), ExtendHold and ReleaseHold (a repeat reports an
- * error for what already succeeded), the admin loads, and the change feed.
+ * Not here: HoldSeats, safe only when its request carries a `request_id` a
+ * channel's config cannot check (`RETRY_SAFE_WITH_REQUEST_ID`); the admin
+ * writes (ConfigureQueue, LoadSeatMap, ReplayDeadLetters: safe to repeat, but
+ * an operator's to repeat); Subscribe (the `consume` helper reconnects it).
  */
 export const RETRY_SAFE_METHODS: readonly RetrySafeMethod[] = Object.freeze([
   ...safe(QueueService, ["join", "leave", "getPosition", "watchPosition", "getQueueStats"]),
-  ...safe(SeatService, ["confirmHold", "getHold", "getAvailability", "watchAvailability"]),
+  ...safe(SeatService, ["extendHold", "releaseHold", "confirmHold", "getHold", "getAvailability", "watchAvailability"]),
+  ...safe(ChangeFeedService, ["ack"]),
 ]);
+
+/**
+ * Methods safe to retry only when every request carries its idempotency key:
+ * HoldSeats with a `request_id` (without one, a repeat may hold a second set
+ * of seats). `createGrpcJsClient` fills one into every HoldSeats it sends, so
+ * its channel retries these too; `holdSeats` does the same over connect-es.
+ */
+export const RETRY_SAFE_WITH_REQUEST_ID: readonly RetrySafeMethod[] = Object.freeze([...safe(SeatService, ["holdSeats"])]);
 
 /** Names checked against the descriptors at compile time, so a renamed RPC cannot silently drop out. */
 function safe<S extends DescService>(service: S, methods: ReadonlyArray<keyof S["method"] & string>): RetrySafeMethod[] {
@@ -38,6 +50,11 @@ export interface RetryPolicyOptions {
   readonly initialBackoffSeconds?: number;
   /** Default 2 s. */
   readonly maxBackoffSeconds?: number;
+  /**
+   * True only for a channel whose every HoldSeats request carries a
+   * `request_id` (as `createGrpcJsClient`'s do): HoldSeats is retried too.
+   */
+  readonly requestIdsFilled?: boolean;
 }
 
 /**
@@ -56,7 +73,10 @@ export function retryServiceConfig(options: RetryPolicyOptions = {}): GrpcServic
   return {
     methodConfig: [
       {
-        name: RETRY_SAFE_METHODS.map(({ service, method }) => ({ service, method })),
+        name: [...RETRY_SAFE_METHODS, ...(options.requestIdsFilled === true ? RETRY_SAFE_WITH_REQUEST_ID : [])].map(({ service, method }) => ({
+          service,
+          method,
+        })),
         retryPolicy: {
           maxAttempts: options.maxAttempts ?? 4,
           initialBackoff: `${options.initialBackoffSeconds ?? 0.1}s`,

@@ -42,6 +42,7 @@ export const Outcome = {
   HOLD_ID_TAKEN: 43,
   PASS_REQUIRED: 44,
   SESSION_NOT_ACTIVE: 45,
+  REQUEST_ID_REUSED: 46,
 } as const;
 
 export type OutcomeName = keyof typeof Outcome;

@@ -94,6 +94,8 @@ export function decodeHold(raw: unknown, eventId: string): HoldResult {
       return { kind: "pass_required" };
     case Outcome.SESSION_NOT_ACTIVE:
       return { kind: "session_not_active" };
+    case Outcome.REQUEST_ID_REUSED:
+      return { kind: "request_id_reused" };
     default:
       return reply.fail(`outcome ${code}`);
   }

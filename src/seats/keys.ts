@@ -41,6 +41,18 @@ export function seatKeys(prefix: string, eventId: string): SeatKeys {
   };
 }
 
+/**
+ * String: the hold a user's HoldSeats request id made, `<holdId>|<sha1 of the
+ * selection>`, expiring with the event's maximum hold lifetime (the longest a
+ * hold can stay HELD, extensions included), so it outlives every state in
+ * which a retry could still take seats. `|` cannot occur in either id, so no
+ * two (user, request id) pairs share a key. Without a request id the hold
+ * script gets `…|` and never touches it.
+ */
+export function holdRequestKey(prefix: string, eventId: string, userId: string, requestId: string): string {
+  return `${prefix}{${eventId}}:s:request:${userId}|${requestId}`;
+}
+
 /** The set of event ids with a seat map: what the hold reaper walks. */
 export function seatEventIndexKey(prefix: string): string {
   return `${prefix}seats:events`;

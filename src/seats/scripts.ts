@@ -13,7 +13,7 @@ export const SeatScriptDefaults = {
 
 export const SEAT_SCRIPT_FILES = [
   "loadSeatMap-9.lua",
-  "holdSeats-10.lua",
+  "holdSeats-11.lua",
   "extendHold-8.lua",
   "releaseHold-8.lua",
   "confirmHold-10.lua",

@@ -9,7 +9,7 @@ import { memoByKey } from "../util/memo.js";
 import { queueKeys, ticketBucketKey } from "../queue/keys.js";
 import { decodeAvailability, decodeLoad } from "./decode-inventory.js";
 import { decodeConfirm, decodeExtend, decodeGetHold, decodeHold, decodeRelease } from "./decode.js";
-import { seatEventIndexKey, seatKeys, type SeatKeys } from "./keys.js";
+import { holdRequestKey, seatEventIndexKey, seatKeys, type SeatKeys } from "./keys.js";
 import { assertId, encodeLayout, SeatMapDefaults } from "./seat-map.js";
 import { loadSeatScripts, type SeatScriptName } from "./scripts.js";
 import type {
@@ -159,18 +159,28 @@ export class SeatStore {
    * the front, then the left). A seat map that requires a pass refuses the
    * hold (`pass_required`) unless the caller says it verified the user's pass,
    * and (`session_not_active`) unless the user's admission session is active.
+   *
+   * `requestId` is the caller's idempotency key for the (event, user): while
+   * the event's maximum hold lifetime has not passed since it made a hold, the
+   * same key with the same selection returns that hold as it stands
+   * (`already_held`: HELD, or RELEASED, CONFIRMED, EXPIRED since) without
+   * taking anything, and with another selection is refused
+   * (`request_id_reused`).
    */
   async hold(
     eventId: string,
     userId: string,
     holdId: string,
     selection: SeatSelection,
-    options: { readonly passVerified?: boolean } = {},
+    options: { readonly passVerified?: boolean; readonly requestId?: string | undefined } = {},
   ): Promise<HoldResult> {
     assertId(userId);
     assertId(holdId);
+    const requestId = options.requestId ?? "";
+    if (requestId !== "") assertId(requestId, 128);
     const [kind, target, quantity, seatIds] = selectionArgs(selection);
-    const reply = await this.#scripts.run("holdSeats", this.#keyLists(eventId).hold, [
+    const keys = [...this.#keyLists(eventId).hold, holdRequestKey(this.#prefix, eventId, userId, requestId)];
+    const reply = await this.#scripts.run("holdSeats", keys, [
       this.#trimBefore(),
       holdId,
       userId,
@@ -179,6 +189,7 @@ export class SeatStore {
       kind,
       target,
       quantity,
+      requestId,
       ...seatIds,
     ]);
     return decodeHold(reply, eventId);

@@ -128,7 +128,10 @@ export type LoadResult =
 
 export type HoldResult =
   | { readonly kind: "held"; readonly hold: HoldView }
-  /** The same user retried the same hold id: the hold as it stands now (any state), nothing changed. */
+  /**
+   * The same user retried the same hold id, or the same request id with the
+   * same selection: the hold as it stands now (any state), nothing changed.
+   */
   | { readonly kind: "already_held"; readonly hold: HoldView }
   | NotFound
   | { readonly kind: "unknown_seat"; readonly seatIds: readonly string[] }
@@ -145,7 +148,9 @@ export type HoldResult =
   /** The seat map requires an admission pass and the caller verified none. */
   | { readonly kind: "pass_required" }
   /** The pass verified, but the user's admission session has ended (left, confirmed, expired). */
-  | { readonly kind: "session_not_active" };
+  | { readonly kind: "session_not_active" }
+  /** The request id already made a hold of another selection: nothing changed. */
+  | { readonly kind: "request_id_reused" };
 
 export type ExtendResult =
   | { readonly kind: "extended"; readonly hold: HoldView }

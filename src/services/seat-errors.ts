@@ -54,6 +54,13 @@ export const seatErrors = {
     reasonError(Code.PermissionDenied, Reason.SESSION_ENDED, `the user's admission session for event ${eventId} has ended`, {
       event_id: eventId,
     }),
+  request_id_reused: ({ eventId }: Ids, requestId: string): ConnectError =>
+    reasonError(
+      Code.FailedPrecondition,
+      Reason.IDEMPOTENCY_KEY_REUSED,
+      `request id ${requestId} already made a hold of another selection; a new hold needs a new request id`,
+      { event_id: eventId, request_id: requestId },
+    ),
   hold_not_found: ({ eventId, holdId = "" }: Ids): ConnectError =>
     reasonError(Code.NotFound, Reason.HOLD_NOT_FOUND, `event ${eventId} has no hold ${holdId}`, { event_id: eventId, hold_id: holdId }),
   not_hold_owner: ({ eventId, holdId = "" }: Ids): ConnectError =>

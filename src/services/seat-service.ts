@@ -61,7 +61,7 @@ export function createSeatService({ store, hub, passes }: SeatServiceDeps): Serv
       // Verified offline first; the hold script decides whether the map needs
       // it and checks the admission session is still active.
       const pass = req.pass === "" ? undefined : verifyPass(req.pass, passes, { eventId: req.eventId, userId: req.userId });
-      const options = { passVerified: pass?.kind === "valid" };
+      const options = { passVerified: pass?.kind === "valid", requestId: req.requestId };
       let result: HoldResult = await store.hold(req.eventId, req.userId, newHoldId(), selection, options);
       if (result.kind === "hold_id_taken") {
         result = await store.hold(req.eventId, req.userId, newHoldId(), selection, options);
@@ -93,6 +93,8 @@ export function createSeatService({ store, hub, passes }: SeatServiceDeps): Serv
               : seatErrors.pass_required(ids);
         case "session_not_active":
           throw seatErrors.session_ended(ids);
+        case "request_id_reused":
+          throw seatErrors.request_id_reused(ids, req.requestId);
         case "hold_id_taken":
           throw new ConnectError("two random hold ids collided", Code.Internal);
       }

@@ -9,6 +9,7 @@ import {
   RETRY_SAFE_METHODS,
   SeatService,
   TicketState,
+  ChangeFeedService,
   createBoxofficeClient,
   errorDetailsOf,
   reasonOf,
@@ -96,6 +97,30 @@ describe("the grpc-js entry", () => {
     }
   });
 
+  it("sends every HoldSeats with a request id, the caller's or a fresh one, so its channel may retry it", async () => {
+    const sent: Array<{ requestId?: string }> = [];
+    const capture: grpc.Interceptor = (options, nextCall) =>
+      new grpc.InterceptingCall(nextCall(options), {
+        sendMessage(message: { requestId?: string }, next) {
+          sent.push(message);
+          next(message);
+        },
+      });
+    const seats = createGrpcJsClient(SeatService, `127.0.0.1:${server.grpcPort}`, grpc.credentials.createInsecure(), { interceptors: [capture] });
+    try {
+      const eventId = uniqueId();
+      await seats.loadSeatMap({ eventId, sections: [{ sectionId: "A", rows: [{ rowId: "1", seatIds: ["A1", "A2"] }] }] });
+      const selection = { case: "seats" as const, value: { seatIds: ["A1"] } };
+      const first = await seats.holdSeats({ eventId, userId: "ann", selection });
+      expect(sent.at(-1)?.requestId).toMatch(/^r[0-9a-f]{32}$/);
+      const again = await seats.holdSeats({ eventId, userId: "ann", requestId: sent.at(-1)?.requestId, selection });
+      expect(sent.at(-1)?.requestId).toBe(sent.at(-2)?.requestId);
+      expect(again.hold).toEqual(first.hold);
+    } finally {
+      seats.close();
+    }
+  });
+
   it("cancels a call when its signal aborts", async () => {
     const queue = createGrpcJsClient(QueueService, `127.0.0.1:${server.grpcPort}`, grpc.credentials.createInsecure());
     try {
@@ -130,12 +155,15 @@ describe("the grpc-js entry", () => {
 });
 
 describe("the retry service config", () => {
-  it("names only methods the services have, never HoldSeats, and grpc-js accepts it", () => {
-    const known = new Set([QueueService, SeatService].flatMap((s) => s.methods.map((m) => `${s.typeName}/${m.name}`)));
+  it("names only methods the services have, HoldSeats only for channels that fill in request ids, and grpc-js accepts it", () => {
+    const known = new Set([QueueService, SeatService, ChangeFeedService].flatMap((s) => s.methods.map((m) => `${s.typeName}/${m.name}`)));
     const named = RETRY_SAFE_METHODS.map((m) => `${m.service}/${m.method}`);
     expect(named.filter((n) => !known.has(n))).toEqual([]);
-    expect(named).toEqual(expect.arrayContaining(["boxoffice.v1.QueueService/Join", "boxoffice.v1.SeatService/ConfirmHold"]));
+    expect(named).toEqual(expect.arrayContaining(["boxoffice.v1.QueueService/Join", "boxoffice.v1.SeatService/ConfirmHold", "boxoffice.v1.SeatService/ReleaseHold"]));
     expect(named.some((n) => n.endsWith("/HoldSeats"))).toBe(false);
+    const namesIn = (config: ReturnType<typeof retryServiceConfig>) => config.methodConfig.flatMap((c) => c.name.map((n) => n.method));
+    expect(namesIn(retryServiceConfig())).not.toContain("HoldSeats");
+    expect(namesIn(retryServiceConfig({ requestIdsFilled: true }))).toContain("HoldSeats");
     const config = JSON.stringify(retryServiceConfig());
     expect(() => new grpc.Client("127.0.0.1:1", grpc.credentials.createInsecure(), { "grpc.service_config": config }).close()).not.toThrow();
     expect(() => new grpc.Client("127.0.0.1:1", grpc.credentials.createInsecure(), { "grpc.service_config": config.replace('"UNAVAILABLE"', '"NOT_A_CODE"') })).toThrow();

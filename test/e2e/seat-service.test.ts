@@ -146,6 +146,30 @@ describe.each(["grpc-port/grpc", "connect-port/connect"] as const)("SeatService 
     expect(await server.redis.exists(server.app.seats.keys(eventId).config)).toBe(0);
   });
 
+  it("returns the first hold to a retry with the same request id, and refuses the id for another selection", async () => {
+    const eventId = uniqueId();
+    await client().loadSeatMap(venue(eventId, { maxSeatsPerUser: 2 }));
+    const request = { eventId, userId: "ann", requestId: "0b6f3c1e-5d2a-4f7e-9a41-2c8d7e6f5a10", selection: { case: "bestAvailable", value: { sectionId: "A", quantity: 2 } } } as const;
+    const first = await client().holdSeats(request);
+    const retried = await client().holdSeats(request);
+    expect(retried.hold).toEqual(first.hold);
+    expect((await client().getAvailability({ eventId })).availability?.event).toMatchObject({ held: 2 });
+
+    const reused = await failure(client().holdSeats({ ...request, selection: { case: "seats", value: { seatIds: ["A-3-1"] } } }));
+    expect(reused).toMatchObject({ code: Code.FailedPrecondition, reason: "IDEMPOTENCY_KEY_REUSED", metadata: { request_id: request.requestId } });
+
+    await client().releaseHold({ eventId, userId: "ann", holdId: first.hold!.holdId });
+    expect((await client().holdSeats(request)).hold).toMatchObject({ holdId: first.hold!.holdId, state: HoldState.RELEASED });
+  });
+
+  it.each(["has space", "{tag}", "-leading-dash", "x".repeat(129)])("rejects the request id %j before Redis, naming the field", async (requestId) => {
+    const eventId = uniqueId();
+    const bad = await failure(client().holdSeats({ eventId, userId: "u", requestId, selection: { case: "seats", value: { seatIds: ["A-1-1"] } } }));
+    expect(bad).toMatchObject({ code: Code.InvalidArgument, reason: "INVALID_REQUEST" });
+    expect(bad.err.findDetails(BadRequestSchema)[0]?.fieldViolations.map((v) => v.field)).toEqual(["request_id"]);
+    expect(await server.redis.exists(server.app.seats.keys(eventId).config)).toBe(0);
+  });
+
   it("refuses holds on a map that requires an admission pass", async () => {
     const eventId = uniqueId();
     await client().loadSeatMap(venue(eventId, { requirePass: true }));

@@ -55,12 +55,34 @@ export class DurableRedis {
   /** SHUTDOWN (the append-only file is already on disk) and wait for the process to exit. */
   async shutdown(): Promise<void> {
     const child = this.#child;
-    if (!child || child.exitCode !== null) return;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
     const admin = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
     await admin.connect();
     await admin.call("SHUTDOWN").catch(() => undefined);
     admin.disconnect();
+    await exited;
+  }
+
+  /** SIGSTOP: connections stay open, nothing is answered; what was sent runs at `thaw()`. */
+  freeze(): void {
+    if (this.#child?.pid !== undefined) process.kill(this.#child.pid, "SIGSTOP");
+  }
+
+  /** SIGCONT. */
+  thaw(): void {
+    if (this.#child?.pid !== undefined) process.kill(this.#child.pid, "SIGCONT");
+  }
+
+  /**
+   * SIGKILL: no shutdown, no final write. What it acknowledged is on disk
+   * already (`appendfsync always`), so `boot()` brings it all back.
+   */
+  async kill(): Promise<void> {
+    const child = this.#child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    child.kill("SIGKILL");
     await exited;
   }
 

@@ -299,6 +299,37 @@ const SEAT_CASES: Case[] = [
     entries: [],
   },
   {
+    name: "hold again under the same request id",
+    given: async (f) => {
+      await loaded(f);
+      await f.seats.hold(f.eventId, "u1", "h1", { kind: "seats", seatIds: ["A-R1-1"] }, { requestId: "r1" });
+    },
+    when: (f) => f.seats.hold(f.eventId, "u1", "h2", { kind: "seats", seatIds: ["A-R1-1"] }, { requestId: "r1" }),
+    kind: "already_held",
+    entries: [],
+  },
+  {
+    name: "hold again under the same request id after the hold expired unswept (expires it)",
+    given: async (f) => {
+      await loaded(f);
+      await f.seats.hold(f.eventId, "u1", "h1", { kind: "seats", seatIds: ["A-R1-1"] }, { requestId: "r1" });
+      f.advance(61_000);
+    },
+    when: (f) => f.seats.hold(f.eventId, "u1", "h2", { kind: "seats", seatIds: ["A-R1-1"] }, { requestId: "r1" }),
+    kind: "already_held",
+    entries: [{ type: "seat.expired", ...seatA1 }],
+  },
+  {
+    name: "hold other seats under a used request id",
+    given: async (f) => {
+      await loaded(f);
+      await f.seats.hold(f.eventId, "u1", "h1", { kind: "seats", seatIds: ["A-R1-1"] }, { requestId: "r1" });
+    },
+    when: (f) => f.seats.hold(f.eventId, "u1", "h2", { kind: "seats", seatIds: ["A-R1-2"] }, { requestId: "r1" }),
+    kind: "request_id_reused",
+    entries: [],
+  },
+  {
     name: "hold a taken seat",
     given: (f) => holding(f),
     when: (f) => f.seats.hold(f.eventId, "u2", "h2", { kind: "seats", seatIds: ["A-R1-1"] }),

@@ -58,7 +58,7 @@ describe("seat scripts", () => {
   it("refuse a call with the wrong number of keys before reaching Redis", () => {
     const redis = connectRedis({ lazyConnect: true });
     const runner = new ScriptRunner(redis, library);
-    expect(() => runner.run("holdSeats", ["only-one"], [])).toThrow(/takes 10 keys, got 1/);
+    expect(() => runner.run("holdSeats", ["only-one"], [])).toThrow(/takes 11 keys, got 1/);
     redis.disconnect();
   });
 

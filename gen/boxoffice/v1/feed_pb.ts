@@ -1192,6 +1192,10 @@ export const SessionEndReasonSchema: GenEnum<SessionEndReason> = /*@__PURE__*/
  * that a redelivered (or replayed) entry can arrive after later ones.
  * Consumers must therefore be idempotent (ChangeEvent.id is the key).
  *
+ * Retries: a call that failed UNAVAILABLE or DEADLINE_EXCEEDED may still have
+ * taken effect. Every RPC here converges when sent again with the same
+ * request (each says how); see the README, "Retries and unknown outcomes".
+ *
  * @generated from service boxoffice.v1.ChangeFeedService
  */
 export const ChangeFeedService: GenService<{
@@ -1199,7 +1203,9 @@ export const ChangeFeedService: GenService<{
    * Subscribe streams batches of the event's changes to one consumer of a
    * group, creating the group on first use. The stream never holds more than
    * max_in_flight unacknowledged entries for this subscriber: it pauses until
-   * Ack frees room.
+   * Ack frees room. Retry: reopen it under the same consumer name; entries
+   * the lost stream delivered but nobody acknowledged come back after the
+   * visibility timeout.
    *
    * @generated from rpc boxoffice.v1.ChangeFeedService.Subscribe
    */
@@ -1210,7 +1216,7 @@ export const ChangeFeedService: GenService<{
   },
   /**
    * Ack acknowledges delivered entries. Acknowledging an unknown or already
-   * acknowledged id is not an error. Idempotent.
+   * acknowledged id is not an error. Idempotent: retry safe by key (the ids).
    *
    * @generated from rpc boxoffice.v1.ChangeFeedService.Ack
    */
@@ -1221,6 +1227,7 @@ export const ChangeFeedService: GenService<{
   },
   /**
    * GetFeedStats reads the event's stream and each group's progress (admin).
+   * Retry: safe (a read).
    *
    * @generated from rpc boxoffice.v1.ChangeFeedService.GetFeedStats
    */
@@ -1231,6 +1238,7 @@ export const ChangeFeedService: GenService<{
   },
   /**
    * ListDeadLetters pages through a group's dead letters, oldest first (admin).
+   * Retry: safe (a read).
    *
    * @generated from rpc boxoffice.v1.ChangeFeedService.ListDeadLetters
    */
@@ -1242,7 +1250,9 @@ export const ChangeFeedService: GenService<{
   /**
    * ReplayDeadLetters gives chosen (or all) dead letters back to the group,
    * which receives them again as new deliveries; they leave the dead letters
-   * (admin). Idempotent: ids no longer among the dead letters are skipped.
+   * (admin). Idempotent: ids no longer among the dead letters are skipped, so
+   * a retry is safe by key (the ids); with all, it also replays letters that
+   * died in between.
    *
    * @generated from rpc boxoffice.v1.ChangeFeedService.ReplayDeadLetters
    */

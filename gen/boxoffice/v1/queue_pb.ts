@@ -650,13 +650,18 @@ export const TicketStateSchema: GenEnum<TicketState> = /*@__PURE__*/
  * QueueService is the virtual waiting room: a fair, exactly ordered line per
  * event (sale), with live positions and paced admission.
  *
+ * Retries: a call that failed UNAVAILABLE or DEADLINE_EXCEEDED may still have
+ * taken effect. Every RPC here converges when sent again with the same
+ * request (each says how); see the README, "Retries and unknown outcomes".
+ *
  * @generated from service boxoffice.v1.QueueService
  */
 export const QueueService: GenService<{
   /**
    * ConfigureQueue creates an event's queue or updates it (admin). Fields left
    * unset keep their current value, or take the documented default when the
-   * queue is created.
+   * queue is created. Retry: safe by nature (the same settings written again;
+   * created reads false on the retry).
    *
    * @generated from rpc boxoffice.v1.QueueService.ConfigureQueue
    */
@@ -666,7 +671,7 @@ export const QueueService: GenService<{
     output: typeof ConfigureQueueResponseSchema;
   },
   /**
-   * GetQueueStats reads an event's counters (admin).
+   * GetQueueStats reads an event's counters (admin). Retry: safe (a read).
    *
    * @generated from rpc boxoffice.v1.QueueService.GetQueueStats
    */
@@ -679,6 +684,7 @@ export const QueueService: GenService<{
    * Join puts a user in the event's line. Idempotent per (event_id, user_id):
    * a repeated Join returns the same ticket with newly_joined = false.
    * Accepted while the queue is OPEN or PAUSED; refused while CLOSED.
+   * Retry: safe by key (event_id, user_id).
    *
    * @generated from rpc boxoffice.v1.QueueService.Join
    */
@@ -689,7 +695,7 @@ export const QueueService: GenService<{
   },
   /**
    * GetPosition returns the user's ticket with their exact current position.
-   * Polling counts as presence for the idle timeout.
+   * Polling counts as presence for the idle timeout. Retry: safe (a read).
    *
    * @generated from rpc boxoffice.v1.QueueService.GetPosition
    */
@@ -703,6 +709,8 @@ export const QueueService: GenService<{
    * message whenever position, state or estimated wait change (coalesced, at
    * most a few per second). The stream ends after a terminal state (ADMITTED,
    * LEFT or EXPIRED). A live stream counts as presence for the idle timeout.
+   * Retry: reopen it after UNAVAILABLE; the place lives in the server, not
+   * in the stream.
    *
    * @generated from rpc boxoffice.v1.QueueService.WatchPosition
    */
@@ -713,7 +721,8 @@ export const QueueService: GenService<{
   },
   /**
    * Leave removes a waiting user from the line, or ends an admitted session.
-   * Idempotent.
+   * Idempotent: retry safe by key (event_id, user_id); the retry returns the
+   * ended ticket.
    *
    * @generated from rpc boxoffice.v1.QueueService.Leave
    */

@@ -9,6 +9,9 @@
 --   counts  hash  e:cap e:held e:sold, s:<section>:cap|held|sold, t:<tier>:cap|held|sold,
 --                 r:<section>|<row> = the row's available seats (what best-available skips full rows by)
 --   layout  hash  <section> -> "row,row,..." front to back; <section>|<row> -> "seat,seat,..." left to right
+--   request string per (user, HoldSeats request id): "<hold id>|<sha1 of the selection>", expiring
+--                 after the event's maximum hold lifetime. Only holdSeats reads or writes it: a retry
+--                 answers the hold as it stands, so release, confirm, extend and expiry need not touch it.
 -- A hold is live while it is HELD and now < expires_ms. From expires_ms on it
 -- is expired; a sweep (or the first script that touches it) returns its seats.
 --

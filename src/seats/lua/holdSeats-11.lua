@@ -5,6 +5,9 @@
   KEYS[1] config  KEYS[2] seats   KEYS[3] taken  KEYS[4] holds  KEYS[5] expiry
   KEYS[6] users   KEYS[7] counts  KEYS[8] log    KEYS[9] layout
   KEYS[10] the event's queue `active` sessions (user -> session expiry ms)
+  KEYS[11] the request's idempotency record (`request` in src/seats/keys.ts):
+           "<hold id>|<sha1 of the selection>", living as long as the hold
+           can (the event's maximum hold lifetime); unused without a request id
 
   ARGV[1] trim before: outbox entries older than this (epoch ms) are trimmed as
           changes are appended; "0" keeps everything
@@ -15,11 +18,15 @@
   ARGV[6] kind: "seats" | "ga" | "best"
   ARGV[7] tier (ga) or section (best); "" for seats
   ARGV[8] quantity (ga, best); "0" for seats
-  ARGV[9..] seat ids (seats), distinct
+  ARGV[9] the caller's request id (idempotency key per event and user); "" for none
+  ARGV[10..] seat ids (seats), distinct
 
   Output: { code, hold, seat_ids, n }   (hold as in hold_view, seat-lib.lua)
     HELD                the new hold
-    ALREADY_HELD        this user already has a hold with this id: it, as it stands
+    ALREADY_HELD        this user already has a hold with this id, or made one
+                        under this request id with the same selection: it, as it
+                        stands (HELD, or RELEASED, CONFIRMED, EXPIRED since)
+    REQUEST_ID_REUSED   the request id made a hold of another selection
     EVENT_NOT_FOUND     no seat map
     PASS_REQUIRED       the seat map requires an admission pass and none was verified
     SESSION_NOT_ACTIVE  the pass verified, but the user's admission session has ended
@@ -33,11 +40,12 @@
 ]]
 local k = {
   config = KEYS[1], seats = KEYS[2], taken = KEYS[3], holds = KEYS[4], expiry = KEYS[5],
-  users = KEYS[6], counts = KEYS[7], log = KEYS[8], layout = KEYS[9], active = KEYS[10],
+  users = KEYS[6], counts = KEYS[7], log = KEYS[8], layout = KEYS[9], active = KEYS[10], request = KEYS[11],
   log_min = log_min_of(ARGV[1]),
 }
 local hold_id, user, skew, pass_ok = ARGV[2], ARGV[3], ARGV[4], ARGV[5] == '1'
 local kind, target, quantity = ARGV[6], ARGV[7], tonumber(ARGV[8])
+local request_id, first_seat = ARGV[9], 10
 
 local settings = settings_of(k.config)
 if not settings then
@@ -47,6 +55,22 @@ if settings.require_pass and not pass_ok then
   return { PASS_REQUIRED, {}, {}, 0 }
 end
 local now = now_ms(skew)
+
+-- A retry converges on the first call: its hold as it stands, even after the
+-- session or the hold ended. Nothing is written but a due expiry.
+local fingerprint
+if request_id ~= '' then
+  fingerprint = redis.sha1hex(table.concat({ kind, target, ARGV[8], table.concat(ARGV, ',', first_seat) }, '|'))
+  local made = redis.call('GET', k.request)
+  local made_id, made_print = string.match(made or '', '^([^|]*)|(.*)$')
+  local earlier = made_id and read_hold(k.holds, made_id)
+  if earlier and made_print ~= fingerprint then
+    return { REQUEST_ID_REUSED, {}, {}, 0 }
+  elseif earlier then
+    return { ALREADY_HELD, hold_view(k, settle(k, earlier, now)), {}, 0 }
+  end
+end
+
 if settings.require_pass then
   -- A pass verifies offline until it expires; the session may have ended sooner (leave, confirm).
   local session_ends = tonumber(redis.call('ZSCORE', k.active, user))
@@ -77,7 +101,7 @@ end
 local available, places = nil, {} -- available: for a tier or section only
 if kind == 'seats' then
   local unknown
-  h.seats, unknown, places = requested_seats(k, ARGV, 9)
+  h.seats, unknown, places = requested_seats(k, ARGV, first_seat)
   h.quantity = #h.seats
   if #unknown > 0 then
     return { UNKNOWN_SEAT, {}, unknown, 0 }
@@ -125,5 +149,8 @@ count_free_in_rows(k, places, -1)
 redis.call('HINCRBY', k.users, user, h.quantity)
 redis.call('ZADD', k.expiry, int_str(h.expires), hold_id)
 write_hold(k.holds, h)
+if fingerprint then
+  redis.call('SET', k.request, hold_id .. '|' .. fingerprint, 'PX', int_str(settings.max_hold))
+end
 log_change(k, CT_SEAT_HELD, h, places, { 'expires', int_str(h.expires) })
 return { HELD, hold_view(k, h, places), {}, 0 }
