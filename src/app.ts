@@ -1,4 +1,3 @@
-import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { file_boxoffice_v1_errors } from "../gen/boxoffice/v1/errors_pb.js";
 import { ChangeFeedService } from "../gen/boxoffice/v1/feed_pb.js";
@@ -20,6 +19,7 @@ import { Admitter } from "./queue/admitter.js";
 import { positionWatch, type PositionHub } from "./queue/position-watch.js";
 import { QueueStore } from "./queue/queue-store.js";
 import { EventSweeper } from "./redis/event-sweeper.js";
+import type { RedisConnection } from "./redis/redis-cluster.js";
 import { RedisMonitor } from "./redis/redis-monitor.js";
 import { createReflectionServices, reflectionServiceDescriptors } from "./reflection/reflection-services.js";
 import { withBackendGuard } from "./rpc/backend-guard.js";
@@ -40,9 +40,10 @@ import { WatchHub } from "./watch/watch-hub.js";
 
 export interface AppDeps {
   readonly config: Config;
-  readonly redis: Redis;
+  /** One Redis server or a Redis Cluster (`REDIS_CLUSTER_NODES`). */
+  readonly redis: RedisConnection;
   /** A client whose commands may outlast the command timeout, for LoadSeatMap (default: `redis`). */
-  readonly loadRedis?: Redis;
+  readonly loadRedis?: RedisConnection;
   readonly logger: Logger;
   /** Test hook: milliseconds added to Redis TIME by every script. */
   readonly clockSkewMs?: () => number;

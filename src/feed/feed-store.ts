@@ -1,5 +1,5 @@
 import { randomInt } from "node:crypto";
-import type { Redis } from "ioredis";
+import type { RedisConnection } from "../redis/redis-cluster.js";
 import { ScriptRunner } from "../redis/script-loader.js";
 import {
   decodeAck,
@@ -37,13 +37,13 @@ export interface FeedStoreOptions {
  * returns a domain result.
  */
 export class FeedStore {
-  readonly #redis: Redis;
+  readonly #redis: RedisConnection;
   readonly #scripts: ScriptRunner<FeedScriptName>;
   readonly #prefix: string;
   readonly #policy: DeliveryPolicy;
   readonly #skew: () => number;
 
-  constructor(redis: Redis, options: FeedStoreOptions) {
+  constructor(redis: RedisConnection, options: FeedStoreOptions) {
     this.#redis = redis;
     this.#scripts = new ScriptRunner(redis, loadFeedScripts());
     this.#prefix = options.keyPrefix ?? "bo:";

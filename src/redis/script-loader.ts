@@ -1,5 +1,6 @@
-import type { ChainableCommander, Redis } from "ioredis";
+import type { ChainableCommander } from "ioredis";
 import type { LuaFunction, LuaLibrary } from "./function-library.js";
+import { isCluster, nodeKey, primaries, type RedisConnection } from "./redis-cluster.js";
 
 type Call = (...args: Array<string | number>) => Promise<unknown>;
 type Queue = (...args: Array<string | number | ((error?: Error | null) => void)>) => ChainableCommander;
@@ -15,10 +16,19 @@ type Exec = ChainableCommander["exec"];
  * `FUNCTION DELETE`), the library is loaded again, once for all the calls that
  * failed alike, and each of those calls is sent once more. Every time the
  * client (re)connects, the library is loaded again before the next call.
+ *
+ * On a Redis Cluster a load goes to every primary of the slot table (replicas
+ * get the library from their primary). A function missing on one node (a
+ * node restarted empty, a flush) loads the library on every primary again
+ * and resends the call once, as above; and whenever a refresh of the slot
+ * table shows a primary the library was not loaded on (a failover, a
+ * resharding onto a new node), calls wait until it has been loaded there.
  */
 export class ScriptRunner<Name extends string> {
-  readonly #redis: Redis;
+  readonly #redis: RedisConnection;
   readonly #library: LuaLibrary;
+  /** On a cluster: the primaries (`host:port`) the latest loads reached. */
+  readonly #loadedOn = new Set<string>();
   /** Whether the latest load has completed; until it has, every call waits for `#loading`. */
   #loaded = false;
   #loading: Promise<void> | undefined;
@@ -27,7 +37,7 @@ export class ScriptRunner<Name extends string> {
   /** Pipelines whose exec already waits for a load. */
   readonly #held = new WeakSet<ChainableCommander>();
 
-  constructor(redis: Redis, library: LuaLibrary) {
+  constructor(redis: RedisConnection, library: LuaLibrary) {
     this.#redis = redis;
     this.#library = library;
     // A new connection may reach a Redis that restarted empty or failed over:
@@ -41,6 +51,14 @@ export class ScriptRunner<Name extends string> {
       }
       connected = true;
     });
+    if (isCluster(redis)) {
+      redis.on("refresh", () => {
+        if (this.#loaded && primaries(redis).some((node) => !this.#loadedOn.has(nodeKey(node)))) {
+          this.#loaded = false;
+          this.#loading = undefined;
+        }
+      });
+    }
   }
 
   /** Runs a script; the reply is `unknown` until its decoder has checked it. */
@@ -102,7 +120,7 @@ export class ScriptRunner<Name extends string> {
       return this.#loading;
     }
     this.#generation += 1;
-    const loading = this.#redis.function("LOAD", "REPLACE", this.#library.source).then(
+    const loading = this.#loadEverywhere().then(
       () => {
         if (this.#loading === loading) this.#loaded = true;
       },
@@ -114,6 +132,26 @@ export class ScriptRunner<Name extends string> {
     );
     this.#loading = loading;
     return loading;
+  }
+
+  /** FUNCTION LOAD REPLACE on the server, or on every primary of the cluster. */
+  async #loadEverywhere(): Promise<void> {
+    const source = this.#library.source;
+    if (!isCluster(this.#redis)) {
+      await this.#redis.function("LOAD", "REPLACE", source);
+      return;
+    }
+    const nodes = primaries(this.#redis);
+    if (nodes.length === 0) {
+      throw new Error("Cluster has no known primary");
+    }
+    this.#loadedOn.clear();
+    await Promise.all(
+      nodes.map(async (node) => {
+        await node.function("LOAD", "REPLACE", source);
+        this.#loadedOn.add(nodeKey(node));
+      }),
+    );
   }
 
   /**

@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { RedisConnection } from "../redis/redis-cluster.js";
 import { checkRetention, trimBefore } from "../redis/event-log.js";
 import { decodeSweepReply, type SweepResult } from "../redis/event-sweeper.js";
 import { ScriptRunner } from "../redis/script-loader.js";
@@ -42,7 +42,7 @@ export interface SeatStoreOptions {
    * writes a whole venue in one step (about 1.5 s for 100,000 seats), longer
    * than the command timeout every other call is held to.
    */
-  readonly loadRedis?: Redis;
+  readonly loadRedis?: RedisConnection;
 }
 
 /**
@@ -59,9 +59,9 @@ export interface SeatStoreOptions {
 const KEY_CACHE_EVENTS = 1000;
 
 export class SeatStore {
-  readonly #redis: Redis;
+  readonly #redis: RedisConnection;
   readonly #scripts: ScriptRunner<SeatScriptName>;
-  readonly #loadRedis: Redis;
+  readonly #loadRedis: RedisConnection;
   readonly #loadScripts: ScriptRunner<SeatScriptName>;
   readonly #prefix: string;
   readonly #skew: () => number;
@@ -69,7 +69,7 @@ export class SeatStore {
   /** Per event: the keys every seat script takes, those plus the layout, and the hold script's. */
   readonly #keyLists: (eventId: string) => { readonly core: string[]; readonly withLayout: string[]; readonly hold: string[] };
 
-  constructor(redis: Redis, options: SeatStoreOptions = {}) {
+  constructor(redis: RedisConnection, options: SeatStoreOptions = {}) {
     this.#redis = redis;
     const scripts = loadSeatScripts();
     this.#scripts = new ScriptRunner(redis, scripts);
@@ -99,7 +99,7 @@ export class SeatStore {
   /**
    * Loads or replaces an event's inventory in one script call (each section's
    * layout travels as one argument) and records the event in the index the
-   * reaper walks, in the same pipeline. Check the map with `validateSeatMap`
+   * reaper walks, in the same round trip. Check the map with `validateSeatMap`
    * first; a duplicate id is still refused here without writing.
    */
   async loadSeatMap(eventId: string, map: SeatMap): Promise<LoadResult> {
@@ -126,14 +126,11 @@ export class SeatStore {
       assertId(tier.tierId);
       args.push(tier.tierId, tier.capacity);
     }
-    const pipeline = this.#loadRedis.pipeline();
-    this.#loadScripts.queue(pipeline, "loadSeatMap", this.#withLayout(eventId), args);
-    pipeline.sadd(seatEventIndexKey(this.#prefix), eventId);
-    const results = await pipeline.exec();
-    const [scriptError, reply] = results?.[0] ?? [new Error("pipeline returned nothing"), undefined];
-    if (scriptError) {
-      throw scriptError;
-    }
+    // Together, not in one pipeline: the index lives outside the event's hash slot.
+    const [reply] = await Promise.all([
+      this.#loadScripts.run("loadSeatMap", this.#withLayout(eventId), args),
+      this.#loadRedis.sadd(seatEventIndexKey(this.#prefix), eventId),
+    ]);
     return decodeLoad(reply, eventId, settings);
   }
 
