@@ -57,7 +57,11 @@ export function primaries(redis: RedisConnection): Redis[] {
 export function redisClusterOptions(commandTimeoutMs: number): ClusterOptions {
   return {
     lazyConnect: true,
-    enableAutoPipelining: true,
+    // Automatic pipelines batch the commands of every slot a node serves; a
+    // batch that meets MOVED or ASK for some of its commands only is handed
+    // back as is instead of being redirected. One command at a time, each
+    // redirection is followed.
+    enableAutoPipelining: false,
     enableOfflineQueue: false,
     retryDelayOnFailover: 0,
     retryDelayOnClusterDown: 0,

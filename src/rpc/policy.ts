@@ -165,7 +165,7 @@ function isRedisUnavailable(err: unknown): boolean {
   }
   return (
     /^(Connection is closed|Stream isn't writeable|Command timed out)/.test(err.message) ||
-    /^(LOADING|MASTERDOWN|READONLY|CLUSTERDOWN|TRYAGAIN)\b/.test(err.message) ||
+    /^(LOADING|MASTERDOWN|READONLY|CLUSTERDOWN|TRYAGAIN|MOVED|ASK)\b/.test(err.message) ||
     // A Redis Cluster in the middle of a failover, a resharding or a restart.
     /^(Cluster isn't ready|Cluster has no known primary|Too many Cluster redirections|Failed to refresh slots cache|None of startup nodes is available)/.test(err.message)
   );

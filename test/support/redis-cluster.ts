@@ -1,0 +1,225 @@
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { mkdtemp, rm } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { Redis } from "ioredis";
+import { findRedisServer } from "../../src/redis/embedded-redis.js";
+
+/**
+ * A local Redis Cluster of 3 primaries and 3 replicas, each a `redis-server`
+ * child process on 127.0.0.1 with its own temporary directory: the cluster
+ * tests' backend, started once per test file. Nothing is persisted but each
+ * node's `nodes.conf`, so a node killed and started again rejoins the
+ * cluster under its old identity (empty, as a restarted cache would).
+ * Only the processes started here are ever signalled.
+ */
+export interface LocalCluster {
+  /** Every node's port, in creation order (the first three start as primaries). */
+  readonly ports: readonly number[];
+  /** `host:port` seeds for REDIS_CLUSTER_NODES: every node. */
+  readonly seeds: string;
+  /** A plain connection to one node (not cluster-aware); the caller closes it. */
+  connect(port: number): Redis;
+  /** The port of the primary that owns `key`'s slot, asked of a live node. */
+  ownerOf(key: string): Promise<number>;
+  /** Live primaries and their replicas, asked of a live node. */
+  shards(): Promise<Array<{ readonly primary: number; readonly replicas: number[] }>>;
+  /** SIGKILL, and waits for the process to be gone. */
+  kill(port: number): Promise<void>;
+  /** Starts a killed node again on its port and directory. */
+  restart(port: number): Promise<void>;
+  /** Resolves once every live node reports `cluster_state:ok`, knows `expectedNodes`, and its replicas are in sync. */
+  waitHealthy(): Promise<void>;
+  /** Stops every node and removes the directories. */
+  stop(): Promise<void>;
+}
+
+const HOST = "127.0.0.1";
+const BUS_OFFSET = 10_000;
+const NODES = 6;
+const READY_LINE = "Ready to accept connections";
+const READY_TIMEOUT_MS = 10_000;
+const HEALTHY_TIMEOUT_MS = 30_000;
+const POLL_MS = 50;
+const run = promisify(execFile);
+
+interface Node {
+  readonly port: number;
+  readonly dir: string;
+  child: ChildProcess | undefined;
+  exited: Promise<unknown>;
+}
+
+export async function startLocalCluster(): Promise<LocalCluster> {
+  const binary = await findRedisServer();
+  if (binary === undefined) throw new Error("redis-server not found: the cluster tests need it on PATH");
+  const nodes = new Map<number, Node>();
+  const killAll = (): void => {
+    for (const node of nodes.values()) node.child?.kill("SIGKILL");
+  };
+  process.once("exit", killAll);
+
+  const launch = async (node: Node): Promise<void> => {
+    const child = spawn(binary, [
+      "--port", String(node.port),
+      "--bind", HOST,
+      "--cluster-enabled", "yes",
+      "--cluster-config-file", "nodes.conf",
+      "--cluster-node-timeout", "3000",
+      "--save", "",
+      "--appendonly", "no",
+      "--dir", node.dir,
+      "--daemonize", "no",
+      "--logfile", "",
+    ], { cwd: node.dir, stdio: ["ignore", "pipe", "pipe"] });
+    node.child = child;
+    node.exited = once(child, "exit");
+    let log = "";
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`node ${node.port} not ready: ${log.slice(-500)}`)), READY_TIMEOUT_MS);
+      const capture = (chunk: Buffer): void => {
+        if (log.includes(READY_LINE)) return;
+        log = (log + chunk.toString("utf8")).slice(-4_096);
+        if (log.includes(READY_LINE)) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      // Drained for the node's whole life: a full pipe would block it.
+      child.stdout?.on("data", capture);
+      child.stderr?.on("data", capture);
+      child.once("exit", (code) => {
+        clearTimeout(timer);
+        reject(new Error(`node ${node.port} exited (code ${code}): ${log.slice(-500)}`));
+      });
+    });
+  };
+
+  const stop = async (): Promise<void> => {
+    for (const node of nodes.values()) {
+      if (node.child && node.child.exitCode === null && node.child.signalCode === null) node.child.kill("SIGTERM");
+    }
+    await Promise.all([...nodes.values()].map((node) => node.exited));
+    await Promise.all([...nodes.values()].map((node) => rm(node.dir, { recursive: true, force: true })));
+    process.removeListener("exit", killAll);
+  };
+
+  try {
+    while (nodes.size < NODES) {
+      const port = await pickClusterPort(new Set(nodes.keys()));
+      const node: Node = { port, dir: await mkdtemp(join(tmpdir(), "redis-cluster-")), child: undefined, exited: Promise.resolve() };
+      try {
+        await launch(node);
+        nodes.set(port, node);
+      } catch (err) {
+        // Taken between the check and the bind: another port.
+        node.child?.kill("SIGKILL");
+        await node.exited;
+        await rm(node.dir, { recursive: true, force: true });
+        if (!String(err).includes("Address already in use")) throw err;
+      }
+    }
+    const ports = [...nodes.keys()];
+    await run("redis-cli", ["--cluster", "create", ...ports.map((p) => `${HOST}:${p}`), "--cluster-replicas", "1", "--cluster-yes"]);
+    const cluster = localCluster(ports, nodes, launch, stop);
+    await cluster.waitHealthy();
+    return cluster;
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+function localCluster(ports: number[], nodes: Map<number, Node>, launch: (node: Node) => Promise<void>, stop: () => Promise<void>): LocalCluster {
+  const live = (): number[] => ports.filter((p) => {
+    const child = nodes.get(p)?.child;
+    return child !== undefined && child.exitCode === null && child.signalCode === null;
+  });
+  const ask = async <T>(use: (redis: Redis) => Promise<T>, port = live()[0]): Promise<T> => {
+    const redis = new Redis({ host: HOST, port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    try {
+      await redis.connect();
+      return await use(redis);
+    } finally {
+      redis.disconnect();
+    }
+  };
+  return {
+    ports,
+    seeds: ports.map((p) => `${HOST}:${p}`).join(","),
+    connect: (port) => new Redis({ host: HOST, port }),
+    async ownerOf(key) {
+      return ask(async (redis) => {
+        const slot = Number(await redis.cluster("KEYSLOT", key));
+        const ranges = (await redis.cluster("SLOTS")) as unknown as Array<[number, number, [string, number]]>;
+        const range = ranges.find(([from, to]) => slot >= from && slot <= to);
+        if (!range) throw new Error(`slot ${slot} has no owner`);
+        return range[2][1];
+      });
+    },
+    async shards() {
+      return ask(async (redis) => {
+        const lines = String(await redis.cluster("NODES")).trim().split("\n").map((line) => line.split(" "));
+        const portOf = (address: string): number => Number(address.split("@")[0]?.split(":")[1]);
+        const alive = (flags: string): boolean => !flags.split(",").some((f) => f === "fail" || f === "fail?" || f === "handshake");
+        const primaries = lines.filter((l) => l[2]?.includes("master") && alive(l[2]) && l.length > 8);
+        return primaries.map((p) => ({
+          primary: portOf(p[1] as string),
+          replicas: lines.filter((l) => l[3] === p[0] && alive(l[2] as string)).map((l) => portOf(l[1] as string)),
+        }));
+      });
+    },
+    async kill(port) {
+      const node = nodes.get(port);
+      node?.child?.kill("SIGKILL");
+      await node?.exited;
+    },
+    async restart(port) {
+      const node = nodes.get(port);
+      if (!node) throw new Error(`no node on ${port}`);
+      await launch(node);
+    },
+    async waitHealthy() {
+      const deadline = Date.now() + HEALTHY_TIMEOUT_MS;
+      let last = "";
+      for (;;) {
+        const alive = live();
+        const states = await Promise.all(alive.map((port) => ask(async (redis) => {
+          const info = String(await redis.cluster("INFO"));
+          const replication = String(await redis.info("replication"));
+          const known = Number(/cluster_known_nodes:(\d+)/.exec(info)?.[1]);
+          const ok = /cluster_state:ok/.test(info) && known === ports.length;
+          const synced = !/role:slave/.test(replication) || /master_link_status:up/.test(replication);
+          return ok && synced ? "" : `${port}: ${ok ? "replica not in sync" : `state not ok (${known} known)`}`;
+        }, port).catch((err: unknown) => `${port}: ${String(err)}`)));
+        last = states.filter((s) => s !== "").join("; ");
+        if (last === "") return;
+        if (Date.now() > deadline) throw new Error(`cluster not healthy after ${HEALTHY_TIMEOUT_MS} ms: ${last}`);
+        await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+      }
+    },
+    stop,
+  };
+}
+
+/** A port that is free on loopback, with its cluster bus port (port + 10000) free too. */
+async function pickClusterPort(taken: ReadonlySet<number>): Promise<number> {
+  for (;;) {
+    // Below the usual ephemeral range, so the bus port stays under 65536.
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (taken.has(port) || taken.has(port - BUS_OFFSET) || taken.has(port + BUS_OFFSET)) continue;
+    if ((await isFree(port)) && (await isFree(port + BUS_OFFSET))) return port;
+  }
+}
+
+function isFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.unref();
+    probe.once("error", () => resolve(false));
+    probe.listen(port, HOST, () => probe.close(() => resolve(true)));
+  });
+}
