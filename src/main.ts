@@ -3,7 +3,7 @@ import { ConfigError, loadConfig, type Config } from "./config.js";
 import { createLogger } from "./logger.js";
 import { startEmbeddedRedis, type EmbeddedRedis } from "./redis/embedded-redis.js";
 import { closeRedisClient, createRedisClient, LOAD_COMMAND_TIMEOUT_MS } from "./redis/redis-client.js";
-import { createRedisCluster, type RedisConnection } from "./redis/redis-cluster.js";
+import { connectRedisCluster, createRedisCluster, type RedisConnection } from "./redis/redis-cluster.js";
 
 /**
  * `npm start`: validates the configuration, connects to REDIS_CLUSTER_NODES
@@ -78,7 +78,7 @@ async function connectRedis(config: Config, logger: ReturnType<typeof createLogg
     const nodes = config.redisClusterNodes;
     const redis = createRedisCluster(nodes, { commandTimeoutMs, logger });
     const loadRedis = createRedisCluster(nodes, { commandTimeoutMs: LOAD_COMMAND_TIMEOUT_MS, logger });
-    await Promise.all([redis.connect(), loadRedis.connect()]);
+    await Promise.all([connectRedisCluster(redis), connectRedisCluster(loadRedis)]);
     logger.info({ seeds: nodes.map((n) => `${n.host}:${n.port}`), primaries: redis.nodes("master").length }, "connected to the redis cluster");
     return { redis, loadRedis, embedded: undefined };
   }

@@ -1,5 +1,10 @@
-import { Code, ConnectError } from "@connectrpc/connect";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { ChangeFeedService, SubscribeStart, type ChangeEvent } from "../../gen/boxoffice/v1/feed_pb.js";
 import { QueueService, QueueState, TicketState } from "../../gen/boxoffice/v1/queue_pb.js";
 import { HoldState, SeatService, SeatStatus } from "../../gen/boxoffice/v1/seats_pb.js";
@@ -18,6 +23,7 @@ import { startClusterServer, type ClusterServer } from "./server.js";
  * once for this file. The blocks run in order: the failover comes last, as
  * it leaves one primary without a replica.
  */
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 let cluster: LocalCluster;
 let server: ClusterServer;
 beforeAll(async () => {
@@ -143,6 +149,75 @@ describe("the Functions libraries", () => {
   });
 });
 
+describe("npm start with REDIS_CLUSTER_NODES", () => {
+  it("connects to the cluster (no private redis-server) and serves every RPC", async () => {
+    const env: NodeJS.ProcessEnv = { ...process.env, PORT: "0", CONNECT_PORT: "0", LOG_LEVEL: "info", REDIS_CLUSTER_NODES: cluster.seeds };
+    delete env["REDIS_URL"];
+    const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+    const exited = once(child, "exit");
+    onTestFinished(() => {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    });
+    const messages: string[] = [];
+    let grpc = "";
+    for await (const line of createInterface({ input: child.stdout })) {
+      const entry = JSON.parse(line) as { msg: string; grpc?: string; primaries?: number };
+      messages.push(entry.msg);
+      if (entry.msg === "connected to the redis cluster") expect(entry.primaries).toBe(3);
+      if (entry.msg === "boxoffice is serving") {
+        grpc = entry.grpc ?? "";
+        break;
+      }
+    }
+    expect(messages).toContain("connected to the redis cluster");
+    expect(messages).not.toContain("embedded redis-server started");
+    const transport = createGrpcTransport({ baseUrl: `http://${grpc}` });
+    const queue = createClient(QueueService, transport);
+    const seats = createClient(SeatService, transport);
+    const feed = createClient(ChangeFeedService, transport);
+    const eventId = uniqueId();
+    const first = async <T>(stream: AsyncIterable<T>): Promise<T> => {
+      for await (const message of stream) return message;
+      throw new Error("the stream ended without a message");
+    };
+
+    await queue.configureQueue({ eventId, state: QueueState.PAUSED });
+    expect((await queue.join({ eventId, userId: "ann" })).ticket?.position).toBe(1);
+    expect((await queue.getPosition({ eventId, userId: "ann" })).ticket?.position).toBe(1);
+    const watching = new AbortController();
+    expect((await first(queue.watchPosition({ eventId, userId: "ann" }, { signal: watching.signal }))).ticket?.position).toBe(1);
+    watching.abort();
+    expect((await queue.getQueueStats({ eventId })).stats?.waiting).toBe(1);
+    await queue.leave({ eventId, userId: "ann" });
+
+    await seats.loadSeatMap({ eventId, sections: [{ sectionId: "A", rows: [{ rowId: "1", seatIds: ["A1", "A2"] }] }] });
+    const hold = (await seats.holdSeats({ eventId, userId: "ben", selection: { case: "seats", value: { seatIds: ["A1"] } } })).hold!;
+    await seats.extendHold({ eventId, holdId: hold.holdId, userId: "ben", ttlSeconds: 900 });
+    await seats.releaseHold({ eventId, holdId: hold.holdId, userId: "ben" });
+    const second = (await seats.holdSeats({ eventId, userId: "ben", selection: { case: "seats", value: { seatIds: ["A2"] } } })).hold!;
+    await seats.confirmHold({ eventId, holdId: second.holdId, userId: "ben", orderId: "o-1" });
+    expect((await seats.getHold({ eventId, holdId: second.holdId, userId: "ben" })).hold?.state).toBe(HoldState.CONFIRMED);
+    expect((await seats.getAvailability({ eventId })).availability?.event).toMatchObject({ capacity: 2, sold: 1, available: 1 });
+    const availability = new AbortController();
+    expect((await first(seats.watchAvailability({ eventId }, { signal: availability.signal }))).availability?.event?.sold).toBe(1);
+    availability.abort();
+
+    const subscribing = new AbortController();
+    const batch = await first(feed.subscribe({ eventId, group: "g", consumer: "c", start: SubscribeStart.BEGINNING }, { signal: subscribing.signal }));
+    subscribing.abort();
+    expect(batch.events[0]?.type).toBe("queue.configured");
+    expect((await feed.ack({ eventId, group: "g", ids: batch.events.map((e) => e.id) })).acknowledged).toBe(batch.events.length);
+    expect((await feed.getFeedStats({ eventId })).groups.map((g) => g.group)).toEqual(["g"]);
+    expect((await feed.listDeadLetters({ eventId, group: "g" })).total).toBe(0n);
+    expect((await feed.replayDeadLetters({ eventId, group: "g", all: true })).replayed).toBe(0);
+    expect((await createClient(Health, transport).check({ service: "" })).status).toBe(HealthCheckResponse_ServingStatus.SERVING);
+
+    child.kill("SIGTERM");
+    const [code] = await exited;
+    expect(code).toBe(0);
+  });
+});
+
 describe("a primary lost under load", () => {
   const HOLDS = 40;
   const WORKERS = 4;
@@ -182,8 +257,12 @@ describe("a primary lost under load", () => {
       const failures = new Map<string, { code: Code; reason: string | undefined }>();
       let okCount = 0;
       let failover: Promise<void> | undefined;
+      let healthWhileDown: HealthCheckResponse_ServingStatus | undefined;
       const failOver = async (): Promise<void> => {
         await cluster.kill(victim!.primary);
+        // A third of the slots have no reachable primary: the service says so, and refuses every call.
+        expect(await server.app.redisMonitor.check()).toBe(false);
+        healthWhileDown = (await server.client(Health).check({ service: "" })).status;
         const node = cluster.connect(replica!);
         try {
           await node.cluster("FAILOVER", "FORCE");
@@ -217,6 +296,8 @@ describe("a primary lost under load", () => {
       for (const failure of failures.values()) expect(failure).toEqual({ code: Code.Unavailable, reason: "BACKEND_UNAVAILABLE" });
 
       await cluster.waitHealthy();
+      expect(healthWhileDown).toBe(HealthCheckResponse_ServingStatus.NOT_SERVING);
+      // Nothing but the monitor's own checks brings the service back.
       await server.untilAvailable();
       expect((await server.client(Health).check({ service: "" })).status).toBe(HealthCheckResponse_ServingStatus.SERVING);
       // The same service, not restarted: the calls that failed go through now.
@@ -242,6 +323,7 @@ describe("a primary lost under load", () => {
 
       // The killed node comes back empty and rejoins as the replica of the promoted one.
       await cluster.restart(victim!.primary);
+      await cluster.waitReplica(victim!.primary);
       await cluster.waitHealthy();
       const shards = await cluster.shards();
       expect(shards.find((shard) => shard.primary === replica)?.replicas).toEqual([victim!.primary]);

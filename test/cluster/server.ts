@@ -7,7 +7,7 @@ import pino from "pino";
 import { buildApp, type App } from "../../src/app.js";
 import { loadConfig } from "../../src/config.js";
 import { closeRedisClient } from "../../src/redis/redis-client.js";
-import { createRedisCluster } from "../../src/redis/redis-cluster.js";
+import { connectRedisCluster, createRedisCluster } from "../../src/redis/redis-cluster.js";
 import type { LocalCluster } from "../support/redis-cluster.js";
 
 export interface ClusterServer {
@@ -39,7 +39,7 @@ export async function startClusterServer(cluster: LocalCluster, env: Record<stri
   });
   const logger = pino({ level: process.env["TEST_LOG_LEVEL"] ?? "silent" });
   const redis = createRedisCluster(config.redisClusterNodes ?? [], { commandTimeoutMs: config.redisCommandTimeoutMs, logger });
-  await redis.connect();
+  await connectRedisCluster(redis);
   const app = buildApp({ config, redis, logger });
   const { grpcPort } = await app.listen();
   const transport = createGrpcTransport({ baseUrl: `http://127.0.0.1:${grpcPort}` });

@@ -33,6 +33,8 @@ export interface LocalCluster {
   restart(port: number): Promise<void>;
   /** Resolves once every live node reports `cluster_state:ok`, knows `expectedNodes`, and its replicas are in sync. */
   waitHealthy(): Promise<void>;
+  /** Resolves once the node on `port` is a replica in sync with its primary. */
+  waitReplica(port: number): Promise<void>;
   /** Stops every node and removes the directories. */
   stop(): Promise<void>;
 }
@@ -68,7 +70,10 @@ export async function startLocalCluster(): Promise<LocalCluster> {
       "--bind", HOST,
       "--cluster-enabled", "yes",
       "--cluster-config-file", "nodes.conf",
-      "--cluster-node-timeout", "3000",
+      // Long: the tests promote replicas themselves (CLUSTER FAILOVER), never the cluster behind their back.
+      "--cluster-node-timeout", "15000",
+      // A replica's full sync starts at once instead of waiting 5 s for more replicas.
+      "--repl-diskless-sync-delay", "0",
       "--save", "",
       "--appendonly", "no",
       "--dir", node.dir,
@@ -182,10 +187,14 @@ function localCluster(ports: number[], nodes: Map<number, Node>, launch: (node: 
       if (!node) throw new Error(`no node on ${port}`);
       await launch(node);
     },
+    async waitReplica(port) {
+      await until(async () => {
+        const replication = await ask((redis) => redis.info("replication"), port);
+        return /role:slave/.test(replication) && /master_link_status:up/.test(replication) ? "" : `${port} is not a replica in sync`;
+      });
+    },
     async waitHealthy() {
-      const deadline = Date.now() + HEALTHY_TIMEOUT_MS;
-      let last = "";
-      for (;;) {
+      await until(async () => {
         const alive = live();
         const states = await Promise.all(alive.map((port) => ask(async (redis) => {
           const info = String(await redis.cluster("INFO"));
@@ -195,14 +204,22 @@ function localCluster(ports: number[], nodes: Map<number, Node>, launch: (node: 
           const synced = !/role:slave/.test(replication) || /master_link_status:up/.test(replication);
           return ok && synced ? "" : `${port}: ${ok ? "replica not in sync" : `state not ok (${known} known)`}`;
         }, port).catch((err: unknown) => `${port}: ${String(err)}`)));
-        last = states.filter((s) => s !== "").join("; ");
-        if (last === "") return;
-        if (Date.now() > deadline) throw new Error(`cluster not healthy after ${HEALTHY_TIMEOUT_MS} ms: ${last}`);
-        await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-      }
+        return states.filter((s) => s !== "").join("; ");
+      });
     },
     stop,
   };
+}
+
+/** Polls `check` (empty string: done) until it is done, or fails with its last answer after HEALTHY_TIMEOUT_MS. */
+async function until(check: () => Promise<string>): Promise<void> {
+  const deadline = Date.now() + HEALTHY_TIMEOUT_MS;
+  for (;;) {
+    const last = await check().catch((err: unknown) => String(err));
+    if (last === "") return;
+    if (Date.now() > deadline) throw new Error(`cluster not ready after ${HEALTHY_TIMEOUT_MS} ms: ${last}`);
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+  }
 }
 
 /** A port that is free on loopback, with its cluster bus port (port + 10000) free too. */
