@@ -126,8 +126,9 @@ export class ScriptRunner<Name extends string> {
       },
       (error: unknown) => {
         if (this.#loading === loading) this.#loading = undefined;
-        // Redis refused the library itself; a lost connection stays what it is (UNAVAILABLE).
-        throw error instanceof Error && error.name === "ReplyError" ? new LibraryLoadError(this.#library.name, error) : error;
+        // Redis refused the library itself; a lost connection, or a node that is
+        // not (or no longer) a primary, stays what it is (UNAVAILABLE).
+        throw isLibraryRefused(error) ? new LibraryLoadError(this.#library.name, error) : error;
       },
     );
     this.#loading = loading;
@@ -203,6 +204,15 @@ export class LibraryLoadError extends Error {
   constructor(library: string, cause: Error) {
     super(`Redis refused to load the Lua library ${library} (Redis >= 7.0 or Valkey is required): ${cause.message}`, { cause });
   }
+}
+
+/** A reply refusing FUNCTION LOAD for the library itself, not for the state of the node that got it. */
+function isLibraryRefused(error: unknown): error is Error {
+  return (
+    error instanceof Error &&
+    error.name === "ReplyError" &&
+    !/^(READONLY|LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|MOVED|ASK)\b/.test(error.message)
+  );
 }
 
 /**
