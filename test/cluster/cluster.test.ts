@@ -323,10 +323,8 @@ describe("a primary lost under load", () => {
 
       // The killed node comes back empty and rejoins as the replica of the promoted one.
       await cluster.restart(victim!.primary);
-      await cluster.waitReplica(victim!.primary);
+      expect(await cluster.waitReplica(victim!.primary)).toBe(replica);
       await cluster.waitHealthy();
-      const shards = await cluster.shards();
-      expect(shards.find((shard) => shard.primary === replica)?.replicas).toEqual([victim!.primary]);
       expect((await seats.getAvailability({ eventId: victim!.eventId })).availability?.event?.sold).toBe(HOLDS);
     },
     120_000,

@@ -33,8 +33,8 @@ export interface LocalCluster {
   restart(port: number): Promise<void>;
   /** Resolves once every live node reports `cluster_state:ok`, knows `expectedNodes`, and its replicas are in sync. */
   waitHealthy(): Promise<void>;
-  /** Resolves once the node on `port` is a replica in sync with its primary. */
-  waitReplica(port: number): Promise<void>;
+  /** Resolves once the node on `port` is a replica in sync with its primary; resolves with that primary's port. */
+  waitReplica(port: number): Promise<number>;
   /** Stops every node and removes the directories. */
   stop(): Promise<void>;
 }
@@ -188,10 +188,13 @@ function localCluster(ports: number[], nodes: Map<number, Node>, launch: (node: 
       await launch(node);
     },
     async waitReplica(port) {
+      let primary = 0;
       await until(async () => {
         const replication = await ask((redis) => redis.info("replication"), port);
+        primary = Number(/master_port:(\d+)/.exec(replication)?.[1]);
         return /role:slave/.test(replication) && /master_link_status:up/.test(replication) ? "" : `${port} is not a replica in sync`;
       });
+      return primary;
     },
     async waitHealthy() {
       await until(async () => {
