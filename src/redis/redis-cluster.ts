@@ -107,24 +107,19 @@ export function createRedisCluster(nodes: readonly ClusterNode[], { commandTimeo
       logger.info("redis cluster ready again");
     }
   });
-  cluster.on("+node", (node: Redis) => {
-    logger.debug({ node: nodeKey(node) }, "redis cluster node added");
-    // Node connections are lazy, and with the offline queue off a command
-    // meeting one still connecting fails: connect each as soon as it is known
-    // (a replica too, so a failover finds its connection ready).
-    if (node.status === "wait") {
-      node.connect().catch(() => {
-        // Reported by the "node error" listener; the cluster refreshes and retries.
-      });
-    }
-  });
+  cluster.on("+node", (node: Redis) => logger.debug({ node: nodeKey(node) }, "redis cluster node added"));
   cluster.on("-node", (node: Redis) => logger.debug({ node: nodeKey(node) }, "redis cluster node removed"));
   return cluster;
 }
 
 /**
  * Connects a client made by `createRedisCluster` and resolves once every
- * primary answers, so the first calls served meet ready connections.
+ * primary answers, so the first calls served meet ready connections: ioredis
+ * opens a node's connection on its first command, and with the offline queue
+ * off it refuses the commands that meet that connection still opening.
+ * (Connections to nodes that appear later, after a failover or a resharding,
+ * are opened by the Redis monitor's first check of them, or by the first
+ * command redirected there.)
  */
 export async function connectRedisCluster(cluster: Cluster): Promise<void> {
   await cluster.connect();

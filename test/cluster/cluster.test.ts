@@ -215,7 +215,7 @@ describe("npm start with REDIS_CLUSTER_NODES", () => {
     child.kill("SIGTERM");
     const [code] = await exited;
     expect(code).toBe(0);
-  });
+  }, 90_000);
 });
 
 describe("a primary lost under load", () => {
@@ -329,4 +329,49 @@ describe("a primary lost under load", () => {
     },
     120_000,
   );
+});
+
+describe("a resharding onto a new, empty primary", () => {
+  it("follows MOVED and ASK while the event's slot moves, loads the libraries on the new node, and loses nothing", async () => {
+    const eventId = uniqueId();
+    const queue = server.client(QueueService);
+    const seats = server.client(SeatService);
+    await seats.loadSeatMap({ eventId, sections: [{ sectionId: "A", rows: [{ rowId: "1", seatIds: ["A1", "A2", "A3"] }] }] });
+    await queue.configureQueue({ eventId, state: QueueState.PAUSED });
+    for (let i = 0; i < 5; i++) await queue.join({ eventId, userId: `u${i}` });
+    const hold = (await seats.holdSeats({ eventId, userId: "u0", selection: { case: "seats", value: { seatIds: ["A1"] } } })).hold!;
+
+    const port = await cluster.addNode();
+    const node = cluster.connect(port);
+    onTestFinished(() => node.disconnect());
+    expect(await listLibrary(node, loadSeatScripts().name)).toEqual({});
+    const slot = Number(await node.cluster("KEYSLOT", `{${eventId}}`));
+
+    // Calls keep coming while the keys move a few at a time: each is answered, or refused as UNAVAILABLE.
+    let moving = true;
+    const outcomes = new Map<string, number>();
+    const traffic = (async () => {
+      for (let i = 0; moving; i++) {
+        const outcome = await queue.getPosition({ eventId, userId: `u${i % 5}` }).then(
+          (response) => (response.ticket?.position === (i % 5) + 1 ? "ok" : `position ${response.ticket?.position}`),
+          (err: unknown) => Code[codeOf(err).code],
+        );
+        outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
+      }
+    })();
+    await cluster.moveSlot(slot, port, 2);
+    moving = false;
+    await traffic;
+    expect([...outcomes.keys()].filter((outcome) => outcome !== "ok" && outcome !== "Unavailable")).toEqual([]);
+
+    expect(await cluster.ownerOf(`{${eventId}}`)).toBe(port);
+    expect((await queue.join({ eventId, userId: "late" })).ticket?.position).toBe(6);
+    await seats.confirmHold({ eventId, holdId: hold.holdId, userId: "u0", orderId: "o-1" });
+    expect((await seats.getAvailability({ eventId })).availability?.event).toMatchObject({ capacity: 3, sold: 1, available: 2 });
+    expect(await node.exists(`${server.prefix}{${eventId}}:s:config`, `${server.prefix}{${eventId}}:q:config`)).toBe(2);
+    for (const library of [loadQueueScripts(), loadSeatScripts()]) {
+      expect(Object.keys(await listLibrary(node, library.name)).length).toBe(library.functions.size);
+    }
+    expect(await server.app.redisMonitor.check()).toBe(true);
+  }, 90_000);
 });

@@ -17,7 +17,7 @@ import { findRedisServer } from "../../src/redis/embedded-redis.js";
  * Only the processes started here are ever signalled.
  */
 export interface LocalCluster {
-  /** Every node's port, in creation order (the first three start as primaries). */
+  /** Every node's port, in creation order (the first three start as primaries; added nodes last). */
   readonly ports: readonly number[];
   /** `host:port` seeds for REDIS_CLUSTER_NODES: every node. */
   readonly seeds: string;
@@ -31,7 +31,15 @@ export interface LocalCluster {
   kill(port: number): Promise<void>;
   /** Starts a killed node again on its port and directory. */
   restart(port: number): Promise<void>;
-  /** Resolves once every live node reports `cluster_state:ok`, knows `expectedNodes`, and its replicas are in sync. */
+  /** Starts one more node, empty, and has it join the cluster as a primary without slots; resolves with its port. */
+  addNode(): Promise<number>;
+  /**
+   * Moves `slot` and its keys to the node on `to`, the way a resharding does:
+   * IMPORTING / MIGRATING, MIGRATE in batches of `batch` keys, then the new
+   * owner announced to every node.
+   */
+  moveSlot(slot: number, to: number, batch?: number): Promise<void>;
+  /** Resolves once every live node reports `cluster_state:ok`, knows every node, and its replicas are in sync. */
   waitHealthy(): Promise<void>;
   /** Resolves once the node on `port` is a replica in sync with its primary; resolves with that primary's port. */
   waitReplica(port: number): Promise<number>;
@@ -129,7 +137,23 @@ export async function startLocalCluster(): Promise<LocalCluster> {
     }
     const ports = [...nodes.keys()];
     await run("redis-cli", ["--cluster", "create", ...ports.map((p) => `${HOST}:${p}`), "--cluster-replicas", "1", "--cluster-yes"]);
-    const cluster = localCluster(ports, nodes, launch, stop);
+    const addNode = async (): Promise<number> => {
+      for (;;) {
+        const port = await pickClusterPort(new Set(nodes.keys()));
+        const node: Node = { port, dir: await mkdtemp(join(tmpdir(), "redis-cluster-")), child: undefined, exited: Promise.resolve() };
+        try {
+          await launch(node);
+          nodes.set(port, node);
+          return port;
+        } catch (err) {
+          node.child?.kill("SIGKILL");
+          await node.exited;
+          await rm(node.dir, { recursive: true, force: true });
+          if (!String(err).includes("Address already in use")) throw err;
+        }
+      }
+    };
+    const cluster = localCluster(ports, nodes, launch, stop, addNode);
     await cluster.waitHealthy();
     return cluster;
   } catch (err) {
@@ -138,7 +162,13 @@ export async function startLocalCluster(): Promise<LocalCluster> {
   }
 }
 
-function localCluster(ports: number[], nodes: Map<number, Node>, launch: (node: Node) => Promise<void>, stop: () => Promise<void>): LocalCluster {
+function localCluster(
+  ports: number[],
+  nodes: Map<number, Node>,
+  launch: (node: Node) => Promise<void>,
+  stop: () => Promise<void>,
+  startNode: () => Promise<number>,
+): LocalCluster {
   const live = (): number[] => ports.filter((p) => {
     const child = nodes.get(p)?.child;
     return child !== undefined && child.exitCode === null && child.signalCode === null;
@@ -186,6 +216,34 @@ function localCluster(ports: number[], nodes: Map<number, Node>, launch: (node: 
       const node = nodes.get(port);
       if (!node) throw new Error(`no node on ${port}`);
       await launch(node);
+    },
+    async addNode() {
+      const port = await startNode();
+      await ask((redis) => redis.call("CLUSTER", "MEET", HOST, String(live()[0])), port);
+      ports.push(port);
+      await this.waitHealthy();
+      return port;
+    },
+    async moveSlot(slot, to, batch = 10) {
+      const from = await ask(async (redis) => {
+        const ranges = (await redis.cluster("SLOTS")) as unknown as Array<[number, number, [string, number]]>;
+        return ranges.find(([first, last]) => slot >= first && slot <= last)?.[2][1];
+      });
+      if (from === undefined) throw new Error(`slot ${slot} has no owner`);
+      const id = (port: number): Promise<string> => ask(async (redis) => String(await redis.call("CLUSTER", "MYID")), port);
+      const [fromId, toId] = await Promise.all([id(from), id(to)]);
+      await ask((redis) => redis.call("CLUSTER", "SETSLOT", String(slot), "IMPORTING", fromId), to);
+      await ask((redis) => redis.call("CLUSTER", "SETSLOT", String(slot), "MIGRATING", toId), from);
+      for (;;) {
+        const keys = await ask(async (redis) => (await redis.call("CLUSTER", "GETKEYSINSLOT", String(slot), String(batch))) as string[], from);
+        if (keys.length === 0) break;
+        await ask((redis) => redis.call("MIGRATE", HOST, String(to), "", "0", "5000", "KEYS", ...keys), from);
+      }
+      // The new owner first, then the old one, then the rest (as redis-cli does).
+      const primaries = (await this.shards()).map((shard) => shard.primary);
+      for (const port of [to, from, ...primaries.filter((p) => p !== to && p !== from)]) {
+        await ask((redis) => redis.call("CLUSTER", "SETSLOT", String(slot), "NODE", toId), port);
+      }
     },
     async waitReplica(port) {
       let primary = 0;
