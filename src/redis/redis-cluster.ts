@@ -83,8 +83,8 @@ export interface RedisClusterClientOptions {
 }
 
 /**
- * A cluster client seeded with `nodes`, not yet connected: call `connect()`
- * and await it before serving. Errors are logged once per distinct failure
+ * A cluster client seeded with `nodes`, not yet connected: await
+ * `connectRedisCluster` before serving. Errors are logged once per distinct failure
  * (per node), topology changes at debug.
  */
 export function createRedisCluster(nodes: readonly ClusterNode[], { commandTimeoutMs, logger }: RedisClusterClientOptions): Cluster {
