@@ -25,6 +25,7 @@ import { Admitter } from "./queue/admitter.js";
 import { positionWatch, type PositionHub } from "./queue/position-watch.js";
 import { QueueStore } from "./queue/queue-store.js";
 import { EventSweeper } from "./redis/event-sweeper.js";
+import type { RedisConnection } from "./redis/redis-cluster.js";
 import { RedisMonitor } from "./redis/redis-monitor.js";
 import { createReflectionServices, reflectionServiceDescriptors } from "./reflection/reflection-services.js";
 import { withBackendGuard } from "./rpc/backend-guard.js";
@@ -46,9 +47,10 @@ import { WatchHub } from "./watch/watch-hub.js";
 
 export interface AppDeps {
   readonly config: Config;
-  readonly redis: Redis;
+  /** One Redis server or a Redis Cluster (`REDIS_CLUSTER_NODES`). */
+  readonly redis: RedisConnection;
   /** A client whose commands may outlast the command timeout, for LoadSeatMap (default: `redis`). */
-  readonly loadRedis?: Redis;
+  readonly loadRedis?: RedisConnection;
   /**
    * Connections used only by writes that wait for replicas (ConfirmHold with
    * `WAIT`, see `ReplicatedScripts`); required when REDIS_WAIT_REPLICAS > 0.

@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { createSecureContext } from "node:tls";
 import { parseTokens, type TokenEntry } from "./auth/tokens.js";
 import { parsePassKeys, type PassKeyring } from "./pass/pass.js";
+import { parseClusterNodes, type ClusterNode } from "./redis/redis-cluster.js";
 import { parseCorsOrigins, type CorsOrigins } from "./transport/connect/cors.js";
 
 /** Boxoffice's runtime configuration, read once from the environment. */
@@ -52,6 +53,12 @@ export interface Config {
   readonly redisWait: ReplicaWaitConfig;
   /** The Prometheus endpoint; undefined with METRICS_PORT=off. */
   readonly metrics: MetricsConfig | undefined;
+  /**
+   * REDIS_CLUSTER_NODES: seed nodes of a Redis Cluster (any few of its
+   * nodes; the rest is discovered). Set, Boxoffice talks to the cluster and
+   * REDIS_URL must be unset; undefined: one Redis server (REDIS_URL).
+   */
+  readonly redisClusterNodes: readonly ClusterNode[] | undefined;
 }
 
 /**
@@ -171,6 +178,10 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, re
   if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) {
     problems.push(`REDIS_URL must start with redis:// or rediss://, got "${redisUrl.replace(/\/\/[^@]*@/, "//***@")}"`);
   }
+  const redisClusterNodes = readClusterNodes(env["REDIS_CLUSTER_NODES"], problems);
+  if (redisClusterNodes !== undefined && redisUrl !== undefined) {
+    problems.push("REDIS_URL and REDIS_CLUSTER_NODES are both set; use one");
+  }
   const logLevel = env["LOG_LEVEL"] || "info";
   if (!LOG_LEVELS.includes(logLevel)) {
     problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}, got "${logLevel}"`);
@@ -205,6 +216,9 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, re
     replicas: int("REDIS_WAIT_REPLICAS", 0, 0, 16),
     timeoutMs: int("REDIS_WAIT_TIMEOUT_MS", 500, 1, 60_000),
   });
+  if (redisWait.replicas > 0 && redisClusterNodes !== undefined) {
+    problems.push("REDIS_WAIT_REPLICAS is not supported with REDIS_CLUSTER_NODES yet; unset it (sales are then replicated asynchronously)");
+  }
   const passSpec = env["PASS_KEYS"];
   const passKeysGenerated = passSpec === undefined || passSpec === "";
   const parsed = parsePassKeys(passKeysGenerated ? `dev:base64:${randomBytes(32).toString("base64")}` : passSpec);
@@ -223,7 +237,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, re
     if (passKeysGenerated) {
       problems.push("NODE_ENV=production needs PASS_KEYS: passes must verify on every instance and backend");
     }
-    if (redisUrl === undefined) {
+    if (redisUrl === undefined && redisClusterNodes === undefined) {
       problems.push("NODE_ENV=production needs REDIS_URL: there is no private redis-server in production");
     }
   }
@@ -264,6 +278,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, re
     redisWait,
     corsOrigins: cors.origins,
     metrics,
+    redisClusterNodes,
   };
   return Object.freeze(config);
 }
@@ -288,6 +303,19 @@ function readMetrics(
     refreshMs: int("METRICS_REFRESH_MS", 5_000, 100, 3_600_000),
     maxEvents: int("METRICS_EVENTS_MAX", 100, 1, 10_000),
   });
+}
+
+/** REDIS_CLUSTER_NODES as `host:port,host:port`; undefined when unset or empty. */
+function readClusterNodes(spec: string | undefined, problems: string[]): readonly ClusterNode[] | undefined {
+  if (spec === undefined || spec.trim() === "") {
+    return undefined;
+  }
+  const parsed = parseClusterNodes(spec);
+  if ("problems" in parsed) {
+    problems.push(...parsed.problems);
+    return undefined;
+  }
+  return Object.freeze(parsed.nodes.map((node) => Object.freeze(node)));
 }
 
 /** AUTH_TOKENS or AUTH_TOKENS_FILE (not both), in the format of `parseTokens`. */

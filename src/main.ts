@@ -1,15 +1,17 @@
+import type { Redis } from "ioredis";
 import { buildApp } from "./app.js";
-import { ConfigError, loadConfig } from "./config.js";
+import { ConfigError, loadConfig, type Config } from "./config.js";
 import { createLogger } from "./logger.js";
 import { startEmbeddedRedis, type EmbeddedRedis } from "./redis/embedded-redis.js";
 import { hostPort } from "./transport/transport-server.js";
 import { closeRedisClient, createRedisClient, LOAD_COMMAND_TIMEOUT_MS } from "./redis/redis-client.js";
 import { createReplicaWaitClients } from "./redis/replica-wait.js";
+import { connectRedisCluster, createRedisCluster, type RedisConnection } from "./redis/redis-cluster.js";
 
 /**
- * `npm start`: validates the configuration, connects to REDIS_URL (or starts
- * a private redis-server when it is unset), serves both ports, and stops
- * gracefully on SIGTERM/SIGINT.
+ * `npm start`: validates the configuration, connects to REDIS_CLUSTER_NODES
+ * or REDIS_URL (or starts a private redis-server when neither is set), serves
+ * both ports, and stops gracefully on SIGTERM/SIGINT.
  */
 async function main(): Promise<void> {
   let config;
@@ -24,24 +26,7 @@ async function main(): Promise<void> {
   }
   const logger = createLogger(config.logLevel);
 
-  let embedded: EmbeddedRedis | undefined;
-  let redisUrl = config.redisUrl;
-  if (redisUrl === undefined) {
-    embedded = await startEmbeddedRedis({ logger });
-    redisUrl = embedded.url;
-    logger.warn(
-      { redis: embedded.url },
-      "REDIS_URL is not set: started a private redis-server for development; its data is lost on exit",
-    );
-  }
-  const redis = createRedisClient(redisUrl, { commandTimeoutMs: config.redisCommandTimeoutMs, logger });
-  const loadRedis = createRedisClient(redisUrl, { commandTimeoutMs: LOAD_COMMAND_TIMEOUT_MS, logger });
-  const waitRedis =
-    config.redisWait.replicas > 0
-      ? createReplicaWaitClients(redisUrl, { commandTimeoutMs: config.redisCommandTimeoutMs, waitTimeoutMs: config.redisWait.timeoutMs, logger })
-      : [];
-  await Promise.all([redis.connect(), loadRedis.connect(), ...waitRedis.map((r) => r.connect())]);
-
+  const { redis, loadRedis, waitRedis, embedded } = await connectRedis(config, logger);
   const app = buildApp({ config, redis, loadRedis, waitRedis, logger });
   const { grpcPort, connectPort, metricsPort } = await app.listen();
   if (config.authTokens === undefined) {
@@ -89,6 +74,43 @@ async function main(): Promise<void> {
   };
   process.on("SIGTERM", () => void stop("SIGTERM"));
   process.on("SIGINT", () => void stop("SIGINT"));
+}
+
+interface Connected {
+  readonly redis: RedisConnection;
+  readonly loadRedis: RedisConnection;
+  /** Connections of their own for sales that wait for replicas (REDIS_WAIT_REPLICAS > 0). */
+  readonly waitRedis: readonly Redis[];
+  readonly embedded: EmbeddedRedis | undefined;
+}
+
+/** The two connected clients (LoadSeatMap's with its long timeout), and the private server if one was started. */
+async function connectRedis(config: Config, logger: ReturnType<typeof createLogger>): Promise<Connected> {
+  const commandTimeoutMs = config.redisCommandTimeoutMs;
+  if (config.redisClusterNodes !== undefined) {
+    const nodes = config.redisClusterNodes;
+    const redis = createRedisCluster(nodes, { commandTimeoutMs, logger });
+    const loadRedis = createRedisCluster(nodes, { commandTimeoutMs: LOAD_COMMAND_TIMEOUT_MS, logger });
+    await Promise.all([connectRedisCluster(redis), connectRedisCluster(loadRedis)]);
+    logger.info({ seeds: nodes.map((n) => `${n.host}:${n.port}`), primaries: redis.nodes("master").length }, "connected to the redis cluster");
+    return { redis, loadRedis, waitRedis: [], embedded: undefined };
+  }
+  let embedded: EmbeddedRedis | undefined;
+  let redisUrl = config.redisUrl;
+  if (redisUrl === undefined) {
+    embedded = await startEmbeddedRedis({ logger });
+    redisUrl = embedded.url;
+    logger.warn(
+      { redis: embedded.url },
+      "REDIS_URL is not set: started a private redis-server for development; its data is lost on exit",
+    );
+  }
+  const redis = createRedisClient(redisUrl, { commandTimeoutMs, logger });
+  const loadRedis = createRedisClient(redisUrl, { commandTimeoutMs: LOAD_COMMAND_TIMEOUT_MS, logger });
+  const waitRedis =
+    config.redisWait.replicas > 0 ? createReplicaWaitClients(redisUrl, { commandTimeoutMs, waitTimeoutMs: config.redisWait.timeoutMs, logger }) : [];
+  await Promise.all([redis.connect(), loadRedis.connect(), ...waitRedis.map((r) => r.connect())]);
+  return { redis, loadRedis, waitRedis, embedded };
 }
 
 main().catch((err: unknown) => {

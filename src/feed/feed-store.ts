@@ -1,6 +1,7 @@
 import { randomInt } from "node:crypto";
 import type { ChainableCommander, Redis } from "ioredis";
 import { pipelineReply, type PipelineResults } from "../redis/pipeline-read.js";
+import type { RedisConnection } from "../redis/redis-cluster.js";
 import { ScriptRunner } from "../redis/script-loader.js";
 import type { ScriptObserver } from "../redis/script-observer.js";
 import {
@@ -41,13 +42,13 @@ export interface FeedStoreOptions {
  * returns a domain result.
  */
 export class FeedStore {
-  readonly #redis: Redis;
+  readonly #redis: RedisConnection;
   readonly #scripts: ScriptRunner<FeedScriptName>;
   readonly #prefix: string;
   readonly #policy: DeliveryPolicy;
   readonly #skew: () => number;
 
-  constructor(redis: Redis, options: FeedStoreOptions) {
+  constructor(redis: RedisConnection, options: FeedStoreOptions) {
     this.#redis = redis;
     this.#scripts = new ScriptRunner(redis, loadFeedScripts(), options.scriptObserver);
     this.#prefix = options.keyPrefix ?? "bo:";

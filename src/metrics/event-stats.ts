@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { ChainableCommander } from "ioredis";
 import type { Logger } from "pino";
 import type { FeedStore } from "../feed/feed-store.js";
 import type { FeedGroupStats } from "../feed/types.js";
@@ -7,6 +7,7 @@ import type { QueueStore } from "../queue/queue-store.js";
 import type { QueueStatsView } from "../queue/types.js";
 import { StoredQueueState } from "../redis/outcomes.js";
 import type { PipelineResults } from "../redis/pipeline-read.js";
+import { isCluster, type RedisConnection } from "../redis/redis-cluster.js";
 import { seatEventIndexKey } from "../seats/keys.js";
 import type { SeatStore, SeatTotals } from "../seats/seat-store.js";
 import { FailureLog } from "../util/failure-log.js";
@@ -27,8 +28,12 @@ export interface EventSnapshot {
 }
 
 export interface EventStatsDeps {
-  /** The client the three stores run on: every read of a refresh goes in one pipeline of it. */
-  readonly redis: Redis;
+  /**
+   * The client the three stores run on: every read of a refresh goes in one
+   * pipeline of it (one per event on a Redis Cluster, where each event's keys
+   * share a slot and a pipeline may not cross slots).
+   */
+  readonly redis: RedisConnection;
   readonly keyPrefix: string;
   readonly queue: QueueStore;
   readonly seats: SeatStore;
@@ -135,11 +140,10 @@ export class EventStats {
 
   async #refresh(): Promise<void> {
     const { redis, keyPrefix } = this.#deps;
-    const indexes = await redis.pipeline().smembers(eventIndexKey(keyPrefix)).smembers(seatEventIndexKey(keyPrefix)).exec();
+    const indexes = await Promise.all([redis.smembers(eventIndexKey(keyPrefix)), redis.smembers(seatEventIndexKey(keyPrefix))]);
     const known = new Set<string>();
-    for (const [error, ids] of indexes ?? []) {
-      if (error) throw error;
-      for (const id of ids as string[]) known.add(id);
+    for (const ids of indexes) {
+      for (const id of ids) known.add(id);
     }
     for (const id of this.#followed.keys()) {
       if (!known.has(id)) this.#followed.delete(id);
@@ -149,19 +153,25 @@ export class EventStats {
     if (ids.length === 0) {
       return;
     }
-    const pipeline = redis.pipeline();
-    const reads = ids.map((id) => this.#queueRead(pipeline, id));
-    const results = await pipeline.exec();
-    ids.forEach((id, i) => {
-      const snapshot = reads[i]!(results);
-      if (snapshot === undefined || !isLive(snapshot)) {
-        this.#followed.delete(id);
-      } else if (this.#followed.has(id) || this.#followed.size < this.#options.maxEvents) {
-        this.#followed.set(id, snapshot);
-      } else {
-        this.#dropped += 1;
-      }
-    });
+    const batches = isCluster(redis) ? ids.map((id) => [id]) : [ids];
+    await Promise.all(
+      batches.map(async (batch) => {
+        const pipeline = redis.pipeline();
+        const reads = batch.map((id) => this.#queueRead(pipeline, id));
+        const results = await pipeline.exec();
+        batch.forEach((id, i) => this.#keep(id, reads[i]!(results)));
+      }),
+    );
+  }
+
+  #keep(id: string, snapshot: EventSnapshot | undefined): void {
+    if (snapshot === undefined || !isLive(snapshot)) {
+      this.#followed.delete(id);
+    } else if (this.#followed.has(id) || this.#followed.size < this.#options.maxEvents) {
+      this.#followed.set(id, snapshot);
+    } else {
+      this.#dropped += 1;
+    }
   }
 
   /** Events not followed to read this time, in id order after the last one read in turn, wrapping around. */
@@ -178,7 +188,7 @@ export class EventStats {
     return turns;
   }
 
-  #queueRead(pipeline: ReturnType<Redis["pipeline"]>, id: string): (results: PipelineResults) => EventSnapshot | undefined {
+  #queueRead(pipeline: ChainableCommander, id: string): (results: PipelineResults) => EventSnapshot | undefined {
     const { queue, seats, feed } = this.#deps;
     const groups = (this.#followed.get(id)?.groupNames ?? []).slice(0, FEED_GROUPS_PER_EVENT);
     const readQueue = queue.queueStats(pipeline, id);

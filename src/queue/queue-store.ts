@@ -1,6 +1,7 @@
 import { randomInt } from "node:crypto";
 import type { ChainableCommander, Redis } from "ioredis";
 import { pipelineReply, type PipelineResults } from "../redis/pipeline-read.js";
+import type { RedisConnection } from "../redis/redis-cluster.js";
 import { checkRetention, trimBefore } from "../redis/event-log.js";
 import type { SweepResult } from "../redis/event-sweeper.js";
 import { ScriptRunner } from "../redis/script-loader.js";
@@ -51,14 +52,14 @@ export interface QueueStoreOptions {
  * expected outcomes).
  */
 export class QueueStore {
-  readonly #redis: Redis;
+  readonly #redis: RedisConnection;
   readonly #scripts: ScriptRunner<QueueScriptName>;
   readonly #prefix: string;
   readonly #skew: () => number;
   readonly #seeds: () => number;
   readonly #retentionMs: number;
 
-  constructor(redis: Redis, options: QueueStoreOptions = {}) {
+  constructor(redis: RedisConnection, options: QueueStoreOptions = {}) {
     this.#redis = redis;
     this.#scripts = new ScriptRunner(redis, loadQueueScripts(), options.scriptObserver);
     this.#prefix = options.keyPrefix ?? "bo:";
@@ -73,30 +74,28 @@ export class QueueStore {
 
   /**
    * Creates or updates an event's queue and records the event in the index
-   * the sweeper walks. Both commands travel in one pipeline (one round trip);
-   * they are separate because the index lives outside the event's hash slot.
+   * the sweeper walks. The two commands go out together (one round trip on
+   * one server; on a cluster, one to each of the two slots' primaries at
+   * once): they are separate because the index lives outside the event's
+   * hash slot.
    */
   async configure(eventId: string, change: QueueConfigChange): Promise<ConfigureResult> {
     const k = this.keys(eventId);
     const opensAt = change.opensAtMs === null ? "clear" : optional(change.opensAtMs);
-    const pipeline = this.#redis.pipeline();
-    this.#scripts.queue(pipeline, "configureQueue", [k.config, k.log], [
-      this.#trimBefore(),
-      optional(change.admitRatePerSec),
-      optional(change.admitBurst),
-      optional(change.maxActive),
-      optional(change.sessionTtlSeconds),
-      optional(change.idleTimeoutSeconds),
-      opensAt,
-      optional(change.state),
-      this.#skew(),
+    const [reply] = await Promise.all([
+      this.#scripts.run("configureQueue", [k.config, k.log], [
+        this.#trimBefore(),
+        optional(change.admitRatePerSec),
+        optional(change.admitBurst),
+        optional(change.maxActive),
+        optional(change.sessionTtlSeconds),
+        optional(change.idleTimeoutSeconds),
+        opensAt,
+        optional(change.state),
+        this.#skew(),
+      ]),
+      this.#redis.sadd(eventIndexKey(this.#prefix), eventId),
     ]);
-    pipeline.sadd(eventIndexKey(this.#prefix), eventId);
-    const results = await pipeline.exec();
-    const [scriptError, reply] = results?.[0] ?? [new Error("pipeline returned nothing"), undefined];
-    if (scriptError) {
-      throw scriptError;
-    }
     return decodeConfigure(reply, eventId);
   }
 

@@ -1,4 +1,4 @@
-import { Redis, type RedisOptions } from "ioredis";
+import { Redis, type Cluster, type RedisOptions } from "ioredis";
 import type { Logger } from "pino";
 
 export interface RedisClientOptions {
@@ -101,7 +101,7 @@ export function createRedisClient(url: string, { commandTimeoutMs, logger }: Red
  * first; otherwise (Redis gone or frozen, QUIT refused or timed out) the
  * connection and its reconnection attempts are simply dropped.
  */
-export async function closeRedisClient(redis: Redis): Promise<void> {
+export async function closeRedisClient(redis: Redis | Cluster): Promise<void> {
   if (redis.status === "ready") {
     try {
       await redis.quit();

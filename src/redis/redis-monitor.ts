@@ -1,5 +1,6 @@
-import type { Redis } from "ioredis";
 import type { Logger } from "pino";
+import { probeCluster } from "./cluster-probe.js";
+import { isCluster, type RedisConnection } from "./redis-cluster.js";
 
 export interface RedisMonitorOptions {
   /** Pause between two pings. */
@@ -22,9 +23,15 @@ export type AvailabilityListener = (available: boolean) => void;
  * frozen one within `intervalMs + timeoutMs`, and a returning one as soon as
  * the client has reconnected. It starts out available: the composition root
  * is handed a connected client.
+ *
+ * On a Redis Cluster a check is `probeCluster` instead of one PING: every
+ * slot must be owned by a primary that answers with the cluster state ok.
+ * A failed probe refreshes the client's slot table, so the next check, one
+ * interval later, sees a replica promoted meanwhile. (Node connections come
+ * and go while a node is down: checking on each of those events would spin.)
  */
 export class RedisMonitor {
-  readonly #redis: Redis;
+  readonly #redis: RedisConnection;
   readonly #options: RedisMonitorOptions;
   readonly #listeners = new Set<AvailabilityListener>();
   readonly #poke = (): void => {
@@ -38,7 +45,7 @@ export class RedisMonitor {
   #running: Promise<void> | undefined;
   #stopped = false;
 
-  constructor(redis: Redis, options: RedisMonitorOptions) {
+  constructor(redis: RedisConnection, options: RedisMonitorOptions) {
     this.#redis = redis;
     this.#options = options;
   }
@@ -99,11 +106,13 @@ export class RedisMonitor {
       timer = setTimeout(() => {
         // After a pause of this process, timers run before pending socket reads:
         // give a PONG that already arrived its turn before calling it lost.
-        setImmediate(() => resolve(new Error(`no PONG within ${this.#options.timeoutMs} ms`)));
+        setImmediate(() => resolve(new Error(`no answer within ${this.#options.timeoutMs} ms`)));
       }, this.#options.timeoutMs);
     });
     try {
-      return await Promise.race([this.#redis.ping().then(() => undefined, (err: unknown) => err), timeout]);
+      const redis = this.#redis;
+      const answer = isCluster(redis) ? probeCluster(redis) : redis.ping().then(() => undefined);
+      return await Promise.race([answer.catch((err: unknown) => err), timeout]);
     } finally {
       clearTimeout(timer);
     }

@@ -1,6 +1,7 @@
-import type { ChainableCommander, Redis } from "ioredis";
+import type { ChainableCommander } from "ioredis";
 import type { LuaFunction, LuaLibrary } from "./function-library.js";
 import type { ScriptObserver } from "./script-observer.js";
+import { isCluster, nodeKey, primaries, type RedisConnection } from "./redis-cluster.js";
 
 type Call = (...args: Array<string | number>) => Promise<unknown>;
 type Queue = (...args: Array<string | number | ((error?: Error | null) => void)>) => ChainableCommander;
@@ -17,12 +18,20 @@ type Exec = ChainableCommander["exec"];
  * failed alike, and each of those calls is sent once more. Every time the
  * client (re)connects, the library is loaded again before the next call.
  *
+ * On a Redis Cluster a load goes to every primary of the slot table (replicas
+ * get the library from their primary). A function missing on one node (a
+ * node restarted empty, a flush) loads the library on every primary again
+ * and resends the call once, as above; and whenever a refresh of the slot
+ * table shows a primary the library was not loaded on (a failover, a
+ * resharding onto a new node), calls wait until it has been loaded there.
  * An observer, if given, sees each call from the moment it is made until its
  * reply (for a queued script: until the pipeline's reply), load included.
  */
 export class ScriptRunner<Name extends string> {
-  readonly #redis: Redis;
+  readonly #redis: RedisConnection;
   readonly #library: LuaLibrary;
+  /** On a cluster: the primaries (`host:port`) the latest loads reached. */
+  readonly #loadedOn = new Set<string>();
   /** Whether the latest load has completed; until it has, every call waits for `#loading`. */
   #loaded = false;
   #loading: Promise<void> | undefined;
@@ -32,7 +41,7 @@ export class ScriptRunner<Name extends string> {
   readonly #held = new WeakSet<ChainableCommander>();
   readonly #observer: ScriptObserver | undefined;
 
-  constructor(redis: Redis, library: LuaLibrary, observer?: ScriptObserver) {
+  constructor(redis: RedisConnection, library: LuaLibrary, observer?: ScriptObserver) {
     this.#redis = redis;
     this.#library = library;
     this.#observer = observer;
@@ -47,6 +56,14 @@ export class ScriptRunner<Name extends string> {
       }
       connected = true;
     });
+    if (isCluster(redis)) {
+      redis.on("refresh", () => {
+        if (this.#loaded && primaries(redis).some((node) => !this.#loadedOn.has(nodeKey(node)))) {
+          this.#loaded = false;
+          this.#loading = undefined;
+        }
+      });
+    }
   }
 
   /** Runs a script; the reply is `unknown` until its decoder has checked it. */
@@ -121,18 +138,39 @@ export class ScriptRunner<Name extends string> {
       return this.#loading;
     }
     this.#generation += 1;
-    const loading = this.#redis.function("LOAD", "REPLACE", this.#library.source).then(
+    const loading = this.#loadEverywhere().then(
       () => {
         if (this.#loading === loading) this.#loaded = true;
       },
       (error: unknown) => {
         if (this.#loading === loading) this.#loading = undefined;
-        // Redis refused the library itself; a lost connection stays what it is (UNAVAILABLE).
-        throw error instanceof Error && error.name === "ReplyError" ? new LibraryLoadError(this.#library.name, error) : error;
+        // Redis refused the library itself; a lost connection, or a node that is
+        // not (or no longer) a primary, stays what it is (UNAVAILABLE).
+        throw isLibraryRefused(error) ? new LibraryLoadError(this.#library.name, error) : error;
       },
     );
     this.#loading = loading;
     return loading;
+  }
+
+  /** FUNCTION LOAD REPLACE on the server, or on every primary of the cluster. */
+  async #loadEverywhere(): Promise<void> {
+    const source = this.#library.source;
+    if (!isCluster(this.#redis)) {
+      await this.#redis.function("LOAD", "REPLACE", source);
+      return;
+    }
+    const nodes = primaries(this.#redis);
+    if (nodes.length === 0) {
+      throw new Error("Cluster has no known primary");
+    }
+    this.#loadedOn.clear();
+    await Promise.all(
+      nodes.map(async (node) => {
+        await node.function("LOAD", "REPLACE", source);
+        this.#loadedOn.add(nodeKey(node));
+      }),
+    );
   }
 
   /**
@@ -184,6 +222,15 @@ export class LibraryLoadError extends Error {
   constructor(library: string, cause: Error) {
     super(`Redis refused to load the Lua library ${library} (Redis >= 7.0 or Valkey is required): ${cause.message}`, { cause });
   }
+}
+
+/** A reply refusing FUNCTION LOAD for the library itself, not for the state of the node that got it. */
+function isLibraryRefused(error: unknown): error is Error {
+  return (
+    error instanceof Error &&
+    error.name === "ReplyError" &&
+    !/^(READONLY|LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|MOVED|ASK)\b/.test(error.message)
+  );
 }
 
 /**

@@ -184,12 +184,17 @@ function isRedisUnavailable(err: unknown): boolean {
   if (!(err instanceof Error)) {
     return false;
   }
-  if (err.name === "MaxRetriesPerRequestError") {
+  if (err.name === "MaxRetriesPerRequestError" || err.name === "ClusterAllFailedError") {
     return true;
   }
   const code = (err as { code?: unknown }).code;
   if (typeof code === "string" && ["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND"].includes(code)) {
     return true;
   }
-  return /^(Connection is closed|Stream isn't writeable|Command timed out)/.test(err.message) || /^(LOADING|MASTERDOWN|READONLY|CLUSTERDOWN|TRYAGAIN|NOREPLICAS)\b/.test(err.message);
+  return (
+    /^(Connection is closed|Stream isn't writeable|Command timed out)/.test(err.message) ||
+    /^(LOADING|MASTERDOWN|READONLY|CLUSTERDOWN|TRYAGAIN|NOREPLICAS|MOVED|ASK)\b/.test(err.message) ||
+    // A Redis Cluster in the middle of a failover, a resharding or a restart.
+    /^(Cluster isn't ready|Cluster has no known primary|Too many Cluster redirections|Failed to refresh slots cache|None of startup nodes is available)/.test(err.message)
+  );
 }

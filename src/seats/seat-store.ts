@@ -1,5 +1,6 @@
 import type { ChainableCommander, Redis } from "ioredis";
 import { pipelineReply, type PipelineResults } from "../redis/pipeline-read.js";
+import type { RedisConnection } from "../redis/redis-cluster.js";
 import { checkRetention, trimBefore } from "../redis/event-log.js";
 import { decodeSweepReply, type SweepResult } from "../redis/event-sweeper.js";
 import { ReplicatedScripts, type ReplicaWaitPolicy } from "../redis/replica-wait.js";
@@ -45,7 +46,7 @@ export interface SeatStoreOptions {
    * writes a whole venue in one step (about 1.5 s for 100,000 seats), longer
    * than the command timeout every other call is held to.
    */
-  readonly loadRedis?: Redis;
+  readonly loadRedis?: RedisConnection;
   /**
    * Sales wait for replicas: ConfirmHold runs with `WAIT` on these
    * connections of its own (see `ReplicatedScripts`). Unset: sales answer
@@ -70,9 +71,9 @@ export interface SeatStoreOptions {
 const KEY_CACHE_EVENTS = 1000;
 
 export class SeatStore {
-  readonly #redis: Redis;
+  readonly #redis: RedisConnection;
   readonly #scripts: ScriptRunner<SeatScriptName>;
-  readonly #loadRedis: Redis;
+  readonly #loadRedis: RedisConnection;
   readonly #loadScripts: ScriptRunner<SeatScriptName>;
   readonly #confirmScripts: ReplicatedScripts<SeatScriptName> | undefined;
   readonly #prefix: string;
@@ -81,7 +82,7 @@ export class SeatStore {
   /** Per event: the keys every seat script takes, those plus the layout, and the hold script's. */
   readonly #keyLists: (eventId: string) => { readonly core: string[]; readonly withLayout: string[]; readonly hold: string[] };
 
-  constructor(redis: Redis, options: SeatStoreOptions = {}) {
+  constructor(redis: RedisConnection, options: SeatStoreOptions = {}) {
     this.#redis = redis;
     const scripts = loadSeatScripts();
     this.#scripts = new ScriptRunner(redis, scripts, options.scriptObserver);
@@ -112,7 +113,7 @@ export class SeatStore {
   /**
    * Loads or replaces an event's inventory in one script call (each section's
    * layout travels as one argument) and records the event in the index the
-   * reaper walks, in the same pipeline. Check the map with `validateSeatMap`
+   * reaper walks, in the same round trip. Check the map with `validateSeatMap`
    * first; a duplicate id is still refused here without writing.
    */
   async loadSeatMap(eventId: string, map: SeatMap): Promise<LoadResult> {
@@ -139,14 +140,11 @@ export class SeatStore {
       assertId(tier.tierId);
       args.push(tier.tierId, tier.capacity);
     }
-    const pipeline = this.#loadRedis.pipeline();
-    this.#loadScripts.queue(pipeline, "loadSeatMap", this.#withLayout(eventId), args);
-    pipeline.sadd(seatEventIndexKey(this.#prefix), eventId);
-    const results = await pipeline.exec();
-    const [scriptError, reply] = results?.[0] ?? [new Error("pipeline returned nothing"), undefined];
-    if (scriptError) {
-      throw scriptError;
-    }
+    // Together, not in one pipeline: the index lives outside the event's hash slot.
+    const [reply] = await Promise.all([
+      this.#loadScripts.run("loadSeatMap", this.#withLayout(eventId), args),
+      this.#loadRedis.sadd(seatEventIndexKey(this.#prefix), eventId),
+    ]);
     return decodeLoad(reply, eventId, settings);
   }
 

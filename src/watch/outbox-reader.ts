@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { RedisConnection } from "../redis/redis-cluster.js";
 import type { Logger } from "pino";
 import { eventLogKey } from "../redis/event-log.js";
 import { STREAM_START } from "../redis/outbox-entry.js";
@@ -56,12 +56,12 @@ interface Feed {
  * consumers' own script, however many streams watch the event.
  */
 export class OutboxReader {
-  readonly #redis: Redis;
+  readonly #redis: RedisConnection;
   readonly #options: OutboxReaderOptions;
   readonly #feeds = new Map<string, Feed>();
   #closed = false;
 
-  constructor(redis: Redis, options: OutboxReaderOptions) {
+  constructor(redis: RedisConnection, options: OutboxReaderOptions) {
     this.#redis = redis;
     this.#options = options;
   }

@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { RedisConnection } from "../redis/redis-cluster.js";
 import { OutboxEntry, STREAM_START } from "../redis/outbox-entry.js";
 
 /** What one read of an event's outbox found after the reader's cursor. */
@@ -30,7 +30,7 @@ export type OutboxRead =
  * written and trimmed away within its first interval would go unnoticed.
  * Retention keeps hours, not milliseconds.)
  */
-export async function readAfter(redis: Redis, key: string, cursor: string, max: number): Promise<OutboxRead> {
+export async function readAfter(redis: RedisConnection, key: string, cursor: string, max: number): Promise<OutboxRead> {
   const raw = await redis.xrange(key, cursor, "+", "COUNT", max + 2);
   let first = 0;
   if (raw[0]?.[0] === cursor) {
@@ -50,7 +50,7 @@ export async function readAfter(redis: Redis, key: string, cursor: string, max: 
 }
 
 /** Id of the newest entry of the stream at `key`; `0-0` when it is empty. */
-export async function newestId(redis: Redis, key: string): Promise<string> {
+export async function newestId(redis: RedisConnection, key: string): Promise<string> {
   const last = await redis.xrevrange(key, "+", "-", "COUNT", 1);
   return last[0]?.[0] ?? STREAM_START;
 }

@@ -1,0 +1,377 @@
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
+import { ChangeFeedService, SubscribeStart, type ChangeEvent } from "../../gen/boxoffice/v1/feed_pb.js";
+import { QueueService, QueueState, TicketState } from "../../gen/boxoffice/v1/queue_pb.js";
+import { HoldState, SeatService, SeatStatus } from "../../gen/boxoffice/v1/seats_pb.js";
+import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
+import { HealthCheckResponse_ServingStatus, Health } from "../../gen/grpc/health/v1/health_pb.js";
+import { loadFeedScripts } from "../../src/feed/scripts.js";
+import { loadQueueScripts } from "../../src/queue/scripts.js";
+import { loadSeatScripts } from "../../src/seats/scripts.js";
+import { listLibrary } from "../support/functions.js";
+import { startLocalCluster, type LocalCluster } from "../support/redis-cluster.js";
+import { uniqueId } from "../support/redis.js";
+import { startClusterServer, type ClusterServer } from "./server.js";
+
+/**
+ * The service over a real Redis Cluster (3 primaries, 3 replicas), started
+ * once for this file. The blocks run in order: the failover comes last, as
+ * it leaves one primary without a replica.
+ */
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+let cluster: LocalCluster;
+let server: ClusterServer;
+beforeAll(async () => {
+  cluster = await startLocalCluster();
+  server = await startClusterServer(cluster);
+}, 60_000);
+afterAll(async () => {
+  await server?.stop();
+  await cluster?.stop();
+}, 60_000);
+
+/** `count` fresh event ids whose slots belong to `count` different primaries. */
+async function eventsOnDistinctPrimaries(count: number): Promise<Array<{ eventId: string; primary: number }>> {
+  const found = new Map<number, string>();
+  while (found.size < count) {
+    const eventId = uniqueId();
+    const primary = await cluster.ownerOf(`{${eventId}}`);
+    if (!found.has(primary)) found.set(primary, eventId);
+  }
+  return [...found].map(([primary, eventId]) => ({ eventId, primary }));
+}
+
+async function primaryPorts(): Promise<number[]> {
+  return (await cluster.shards()).map((shard) => shard.primary).sort();
+}
+
+function codeOf(err: unknown): { code: Code; reason: string | undefined } {
+  const error = ConnectError.from(err);
+  return { code: error.code, reason: error.findDetails(ErrorInfoSchema)[0]?.reason };
+}
+
+describe("events spread over the shards", () => {
+  it("serves the whole flow — configure, join, watch, admit, hold, confirm, change feed — for events on every primary", async () => {
+    const events = await eventsOnDistinctPrimaries(3);
+    expect(events.map((e) => e.primary).sort()).toEqual(await primaryPorts());
+    const queue = server.client(QueueService);
+    const seats = server.client(SeatService);
+    const feed = server.client(ChangeFeedService);
+
+    await Promise.all(
+      events.map(async ({ eventId, primary }) => {
+        const abort = new AbortController();
+        const changes = feed.subscribe({ eventId, group: "billing", consumer: "c1", start: SubscribeStart.BEGINNING }, { signal: abort.signal });
+        await seats.loadSeatMap({ eventId, sections: [{ sectionId: "A", rows: [{ rowId: "1", seatIds: ["A1", "A2", "A3"] }] }], requirePass: true });
+        await queue.configureQueue({ eventId, state: QueueState.PAUSED, admitRatePerSec: 100 });
+        await queue.join({ eventId, userId: "ann" });
+        const watch = queue.watchPosition({ eventId, userId: "ann" })[Symbol.asyncIterator]();
+        expect((await watch.next()).value?.ticket).toMatchObject({ state: TicketState.WAITING, position: 1 });
+        await queue.configureQueue({ eventId, state: QueueState.OPEN });
+        const admitted = (await watch.next()).value?.ticket;
+        expect(admitted?.state).toBe(TicketState.ADMITTED);
+        await watch.return?.();
+
+        const hold = (await seats.holdSeats({ eventId, userId: "ann", pass: admitted?.pass?.token ?? "", selection: { case: "seats", value: { seatIds: ["A1", "A2"] } } })).hold;
+        await seats.confirmHold({ eventId, holdId: hold?.holdId ?? "", userId: "ann", orderId: "order-1" });
+        expect((await seats.getHold({ eventId, holdId: hold?.holdId ?? "", userId: "ann" })).hold?.state).toBe(HoldState.CONFIRMED);
+        expect((await seats.getAvailability({ eventId })).availability?.event).toMatchObject({ capacity: 3, sold: 2, available: 1 });
+
+        const seen: ChangeEvent[] = [];
+        for await (const batch of changes) {
+          seen.push(...batch.events);
+          await feed.ack({ eventId, group: "billing", ids: batch.events.map((e) => e.id) });
+          if (seen.some((e) => e.type === "queue.session_ended")) break;
+        }
+        abort.abort();
+        expect(seen.map((e) => e.type)).toEqual([
+          "seat.map_loaded",
+          "queue.configured",
+          "queue.joined",
+          "queue.configured",
+          "queue.admitted",
+          "seat.held",
+          "seat.confirmed",
+          "queue.session_ended",
+        ]);
+        expect(seen.every((e) => e.eventId === eventId)).toBe(true);
+
+        // The event's keys live on the primary its hash tag names, and only there.
+        const node = cluster.connect(primary);
+        try {
+          expect(await node.exists(`${server.prefix}{${eventId}}:s:config`, `${server.prefix}{${eventId}}:q:config`, `${server.prefix}{${eventId}}:log`)).toBe(3);
+        } finally {
+          node.disconnect();
+        }
+      }),
+    );
+    expect((await server.client(Health).check({ service: "" })).status).toBe(HealthCheckResponse_ServingStatus.SERVING);
+  });
+});
+
+describe("the Functions libraries", () => {
+  const libraries = [loadQueueScripts(), loadSeatScripts(), loadFeedScripts()];
+
+  it("are loaded on every primary, and again on one that lost them", async () => {
+    const { eventId, primary } = (await eventsOnDistinctPrimaries(1))[0]!;
+    const seats = server.client(SeatService);
+    const queue = server.client(QueueService);
+    const feed = server.client(ChangeFeedService);
+    await seats.loadSeatMap({ eventId: eventId, sections: [{ sectionId: "A", rows: [{ rowId: "1", seatIds: ["A1"] }] }] });
+    await queue.configureQueue({ eventId: eventId });
+    await feed.getFeedStats({ eventId: eventId });
+    for (const port of await primaryPorts()) {
+      const node = cluster.connect(port);
+      try {
+        for (const library of libraries) expect(Object.keys(await listLibrary(node, library.name)).length).toBe(library.functions.size);
+      } finally {
+        node.disconnect();
+      }
+    }
+
+    const node = cluster.connect(primary);
+    try {
+      await node.function("FLUSH", "SYNC");
+      expect(await listLibrary(node, libraries[1]!.name)).toEqual({});
+      // The next call on an event of that node finds no function there, loads the library and is sent again.
+      const held = await seats.holdSeats({ eventId: eventId, userId: "u", selection: { case: "seats", value: { seatIds: ["A1"] } } });
+      expect(held.hold?.state).toBe(HoldState.HELD);
+      expect((await queue.join({ eventId: eventId, userId: "u" })).ticket?.position).toBe(1);
+      for (const library of libraries.slice(0, 2)) expect(Object.keys(await listLibrary(node, library.name)).length).toBe(library.functions.size);
+    } finally {
+      node.disconnect();
+    }
+  });
+});
+
+describe("npm start with REDIS_CLUSTER_NODES", () => {
+  it("connects to the cluster (no private redis-server) and serves every RPC", async () => {
+    const env: NodeJS.ProcessEnv = { ...process.env, PORT: "0", CONNECT_PORT: "0", LOG_LEVEL: "info", REDIS_CLUSTER_NODES: cluster.seeds };
+    delete env["REDIS_URL"];
+    const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+    const exited = once(child, "exit");
+    onTestFinished(() => {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    });
+    const messages: string[] = [];
+    let grpc = "";
+    for await (const line of createInterface({ input: child.stdout })) {
+      const entry = JSON.parse(line) as { msg: string; grpc?: string; primaries?: number };
+      messages.push(entry.msg);
+      if (entry.msg === "connected to the redis cluster") expect(entry.primaries).toBe(3);
+      if (entry.msg === "boxoffice is serving") {
+        grpc = entry.grpc ?? "";
+        break;
+      }
+    }
+    expect(messages).toContain("connected to the redis cluster");
+    expect(messages).not.toContain("embedded redis-server started");
+    const transport = createGrpcTransport({ baseUrl: `http://${grpc}` });
+    const queue = createClient(QueueService, transport);
+    const seats = createClient(SeatService, transport);
+    const feed = createClient(ChangeFeedService, transport);
+    const eventId = uniqueId();
+    const first = async <T>(stream: AsyncIterable<T>): Promise<T> => {
+      for await (const message of stream) return message;
+      throw new Error("the stream ended without a message");
+    };
+
+    await queue.configureQueue({ eventId, state: QueueState.PAUSED });
+    expect((await queue.join({ eventId, userId: "ann" })).ticket?.position).toBe(1);
+    expect((await queue.getPosition({ eventId, userId: "ann" })).ticket?.position).toBe(1);
+    const watching = new AbortController();
+    expect((await first(queue.watchPosition({ eventId, userId: "ann" }, { signal: watching.signal }))).ticket?.position).toBe(1);
+    watching.abort();
+    expect((await queue.getQueueStats({ eventId })).stats?.waiting).toBe(1);
+    await queue.leave({ eventId, userId: "ann" });
+
+    await seats.loadSeatMap({ eventId, sections: [{ sectionId: "A", rows: [{ rowId: "1", seatIds: ["A1", "A2"] }] }] });
+    const hold = (await seats.holdSeats({ eventId, userId: "ben", selection: { case: "seats", value: { seatIds: ["A1"] } } })).hold!;
+    await seats.extendHold({ eventId, holdId: hold.holdId, userId: "ben", ttlSeconds: 900 });
+    await seats.releaseHold({ eventId, holdId: hold.holdId, userId: "ben" });
+    const second = (await seats.holdSeats({ eventId, userId: "ben", selection: { case: "seats", value: { seatIds: ["A2"] } } })).hold!;
+    await seats.confirmHold({ eventId, holdId: second.holdId, userId: "ben", orderId: "o-1" });
+    expect((await seats.getHold({ eventId, holdId: second.holdId, userId: "ben" })).hold?.state).toBe(HoldState.CONFIRMED);
+    expect((await seats.getAvailability({ eventId })).availability?.event).toMatchObject({ capacity: 2, sold: 1, available: 1 });
+    const availability = new AbortController();
+    expect((await first(seats.watchAvailability({ eventId }, { signal: availability.signal }))).availability?.event?.sold).toBe(1);
+    availability.abort();
+
+    const subscribing = new AbortController();
+    const batch = await first(feed.subscribe({ eventId, group: "g", consumer: "c", start: SubscribeStart.BEGINNING }, { signal: subscribing.signal }));
+    subscribing.abort();
+    expect(batch.events[0]?.type).toBe("queue.configured");
+    expect((await feed.ack({ eventId, group: "g", ids: batch.events.map((e) => e.id) })).acknowledged).toBe(batch.events.length);
+    expect((await feed.getFeedStats({ eventId })).groups.map((g) => g.group)).toEqual(["g"]);
+    expect((await feed.listDeadLetters({ eventId, group: "g" })).total).toBe(0n);
+    expect((await feed.replayDeadLetters({ eventId, group: "g", all: true })).replayed).toBe(0);
+    expect((await createClient(Health, transport).check({ service: "" })).status).toBe(HealthCheckResponse_ServingStatus.SERVING);
+
+    child.kill("SIGTERM");
+    const [code] = await exited;
+    expect(code).toBe(0);
+  }, 90_000);
+});
+
+describe("a primary lost under load", () => {
+  const HOLDS = 40;
+  const WORKERS = 4;
+  /** ConfirmHold calls answered OK before the primary is killed. */
+  const KILL_AFTER = 12;
+
+  interface Sale {
+    readonly eventId: string;
+    readonly primary: number;
+    readonly holds: Array<{ holdId: string; userId: string; seat: string }>;
+  }
+
+  async function prepare(eventId: string, primary: number): Promise<Sale> {
+    const seats = server.client(SeatService);
+    const seatIds = Array.from({ length: HOLDS }, (_, i) => `A${i + 1}`);
+    await seats.loadSeatMap({ eventId, sections: [{ sectionId: "A", rows: [{ rowId: "1", seatIds }] }] });
+    const holds = await Promise.all(
+      seatIds.map(async (seat, i) => {
+        const userId = `u${i}`;
+        const hold = (await seats.holdSeats({ eventId, userId, selection: { case: "seats", value: { seatIds: [seat] } } })).hold;
+        return { holdId: hold?.holdId ?? "", userId, seat };
+      }),
+    );
+    return { eventId, primary, holds };
+  }
+
+  it(
+    "fails calls fast with UNAVAILABLE during the failover, recovers by itself, and keeps every confirmed sale",
+    async () => {
+      const [victim, other] = await eventsOnDistinctPrimaries(2);
+      const sales = [await prepare(victim!.eventId, victim!.primary), await prepare(other!.eventId, other!.primary)];
+      const replica = (await cluster.shards()).find((shard) => shard.primary === victim!.primary)?.replicas[0];
+      expect(replica).toBeDefined();
+      const seats = server.client(SeatService);
+
+      const confirmedOk = new Set<string>();
+      const failures = new Map<string, { code: Code; reason: string | undefined }>();
+      let okCount = 0;
+      let failover: Promise<void> | undefined;
+      let healthWhileDown: HealthCheckResponse_ServingStatus | undefined;
+      const failOver = async (): Promise<void> => {
+        await cluster.kill(victim!.primary);
+        // A third of the slots have no reachable primary: the service says so, and refuses every call.
+        expect(await server.app.redisMonitor.check()).toBe(false);
+        healthWhileDown = (await server.client(Health).check({ service: "" })).status;
+        const node = cluster.connect(replica!);
+        try {
+          await node.cluster("FAILOVER", "FORCE");
+        } finally {
+          node.disconnect();
+        }
+      };
+      // Workers confirm the holds of both events, in turns, while the primary of one of them is killed.
+      const work = sales.flatMap((sale) => sale.holds.map((hold) => ({ sale, hold })));
+      work.sort((a, b) => a.hold.seat.localeCompare(b.hold.seat));
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: WORKERS }, async () => {
+          while (next < work.length) {
+            const { sale, hold } = work[next++]!;
+            try {
+              await seats.confirmHold({ eventId: sale.eventId, holdId: hold.holdId, userId: hold.userId, orderId: `order-${hold.holdId}` });
+              confirmedOk.add(hold.holdId);
+              okCount += 1;
+              if (okCount === KILL_AFTER) failover = failOver();
+            } catch (err) {
+              failures.set(hold.holdId, codeOf(err));
+            }
+          }
+        }),
+      );
+      await failover;
+      expect(failover).toBeDefined();
+      // Every failure was the backend being away, refused fast — never INTERNAL.
+      expect(failures.size).toBeGreaterThan(0);
+      for (const failure of failures.values()) expect(failure).toEqual({ code: Code.Unavailable, reason: "BACKEND_UNAVAILABLE" });
+
+      await cluster.waitHealthy();
+      expect(healthWhileDown).toBe(HealthCheckResponse_ServingStatus.NOT_SERVING);
+      // Nothing but the monitor's own checks brings the service back.
+      await server.untilAvailable();
+      expect((await server.client(Health).check({ service: "" })).status).toBe(HealthCheckResponse_ServingStatus.SERVING);
+      // The same service, not restarted: the calls that failed go through now.
+      for (const sale of sales) {
+        for (const hold of sale.holds.filter((h) => failures.has(h.holdId))) {
+          await seats.confirmHold({ eventId: sale.eventId, holdId: hold.holdId, userId: hold.userId, orderId: `order-${hold.holdId}` });
+        }
+      }
+
+      for (const sale of sales) {
+        // Every ConfirmHold that answered OK is still a sale after the failover.
+        for (const hold of sale.holds) {
+          const got = (await seats.getHold({ eventId: sale.eventId, holdId: hold.holdId, userId: hold.userId })).hold;
+          expect(got?.state, `${hold.holdId} of ${sale.eventId}`).toBe(HoldState.CONFIRMED);
+          expect(got?.seatIds).toEqual([hold.seat]);
+        }
+        // The seat invariant: every seat counted once, none sold twice.
+        const availability = (await seats.getAvailability({ eventId: sale.eventId, sectionId: "A" })).availability;
+        expect(availability?.event).toMatchObject({ capacity: HOLDS, sold: HOLDS, held: 0, available: 0 });
+        expect(availability?.seats.map((seat) => [seat.seatId, seat.status])).toEqual(sale.holds.map((h) => [h.seat, SeatStatus.SOLD]));
+      }
+      expect(confirmedOk.size).toBeGreaterThanOrEqual(KILL_AFTER);
+
+      // The killed node comes back empty and rejoins as the replica of the promoted one.
+      await cluster.restart(victim!.primary);
+      expect(await cluster.waitReplica(victim!.primary)).toBe(replica);
+      await cluster.waitHealthy();
+      expect((await seats.getAvailability({ eventId: victim!.eventId })).availability?.event?.sold).toBe(HOLDS);
+    },
+    120_000,
+  );
+});
+
+describe("a resharding onto a new, empty primary", () => {
+  it("follows MOVED and ASK while the event's slot moves, loads the libraries on the new node, and loses nothing", async () => {
+    const eventId = uniqueId();
+    const queue = server.client(QueueService);
+    const seats = server.client(SeatService);
+    await seats.loadSeatMap({ eventId, sections: [{ sectionId: "A", rows: [{ rowId: "1", seatIds: ["A1", "A2", "A3"] }] }] });
+    await queue.configureQueue({ eventId, state: QueueState.PAUSED });
+    for (let i = 0; i < 5; i++) await queue.join({ eventId, userId: `u${i}` });
+    const hold = (await seats.holdSeats({ eventId, userId: "u0", selection: { case: "seats", value: { seatIds: ["A1"] } } })).hold!;
+
+    const port = await cluster.addNode();
+    const node = cluster.connect(port);
+    onTestFinished(() => node.disconnect());
+    expect(await listLibrary(node, loadSeatScripts().name)).toEqual({});
+    const slot = Number(await node.cluster("KEYSLOT", `{${eventId}}`));
+
+    // Calls keep coming while the keys move a few at a time: each is answered, or refused as UNAVAILABLE.
+    let moving = true;
+    const outcomes = new Map<string, number>();
+    const traffic = (async () => {
+      for (let i = 0; moving; i++) {
+        const outcome = await queue.getPosition({ eventId, userId: `u${i % 5}` }).then(
+          (response) => (response.ticket?.position === (i % 5) + 1 ? "ok" : `position ${response.ticket?.position}`),
+          (err: unknown) => Code[codeOf(err).code],
+        );
+        outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
+      }
+    })();
+    await cluster.moveSlot(slot, port, 2);
+    moving = false;
+    await traffic;
+    expect([...outcomes.keys()].filter((outcome) => outcome !== "ok" && outcome !== "Unavailable")).toEqual([]);
+
+    expect(await cluster.ownerOf(`{${eventId}}`)).toBe(port);
+    expect((await queue.join({ eventId, userId: "late" })).ticket?.position).toBe(6);
+    await seats.confirmHold({ eventId, holdId: hold.holdId, userId: "u0", orderId: "o-1" });
+    expect((await seats.getAvailability({ eventId })).availability?.event).toMatchObject({ capacity: 3, sold: 1, available: 2 });
+    expect(await node.exists(`${server.prefix}{${eventId}}:s:config`, `${server.prefix}{${eventId}}:q:config`)).toBe(2);
+    for (const library of [loadQueueScripts(), loadSeatScripts()]) {
+      expect(Object.keys(await listLibrary(node, library.name)).length).toBe(library.functions.size);
+    }
+    expect(await server.app.redisMonitor.check()).toBe(true);
+  }, 90_000);
+});

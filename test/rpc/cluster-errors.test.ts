@@ -1,0 +1,29 @@
+import { Code, type HandlerContext } from "@connectrpc/connect";
+import { ReplyError } from "ioredis";
+import pino from "pino";
+import { describe, expect, it } from "vitest";
+import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
+import { mapError } from "../../src/rpc/policy.js";
+
+const ctx = { signal: new AbortController().signal } as HandlerContext;
+const log = () => pino({ level: "silent" });
+
+describe("errors of a Redis Cluster client", () => {
+  it.each([
+    ["a redirection handed back", new ReplyError("MOVED 3999 127.0.0.1:7002") as Error],
+    ["an import in progress", new ReplyError("ASK 3999 127.0.0.1:7002") as Error],
+    ["a cluster without a majority", new ReplyError("CLUSTERDOWN The cluster is down") as Error],
+    ["a client without a slot table", new Error("Cluster isn't ready and enableOfflineQueue options is false")],
+    ["redirections that never settle", new Error("Too many Cluster redirections. Last error: Error: Connection is closed.")],
+    ["no seed node answering", Object.assign(new Error("Failed to refresh slots cache."), { name: "ClusterAllFailedError" })],
+    ["a library load with no primary known", new Error("Cluster has no known primary")],
+  ])("maps %s to UNAVAILABLE, not INTERNAL", (_, err) => {
+    const mapped = mapError(err, ctx, log);
+    expect(mapped.code).toBe(Code.Unavailable);
+    expect(mapped.findDetails(ErrorInfoSchema)[0]?.reason).toBe("BACKEND_UNAVAILABLE");
+  });
+
+  it("keeps a script error INTERNAL", () => {
+    expect(mapError(new ReplyError("ERR user_script:1: Script attempted to access a non local key") as Error, ctx, log).code).toBe(Code.Internal);
+  });
+});
