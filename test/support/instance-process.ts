@@ -39,7 +39,7 @@ export interface InstanceProcess {
 export async function startInstance(env: Record<string, string>): Promise<InstanceProcess> {
   const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
     cwd: ROOT,
-    env: { ...process.env, PORT: "0", CONNECT_PORT: "0", HOST: "127.0.0.1", ...env },
+    env: { ...process.env, PORT: "0", CONNECT_PORT: "0", METRICS_PORT: "0", HOST: "127.0.0.1", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const exited = once(child, "exit") as Promise<[number | null, NodeJS.Signals | null]>;
