@@ -23,8 +23,10 @@ import { EventSweeper } from "./redis/event-sweeper.js";
 import { RedisMonitor } from "./redis/redis-monitor.js";
 import { createReflectionServices, reflectionServiceDescriptors } from "./reflection/reflection-services.js";
 import { withBackendGuard } from "./rpc/backend-guard.js";
+import { withDefaultDeadline } from "./rpc/default-deadline.js";
 import { withCallPolicy } from "./rpc/policy.js";
 import { registration } from "./rpc/registration.js";
+import { StreamGate, withStreamGate } from "./rpc/stream-gate.js";
 import { createRequestValidator } from "./rpc/validator.js";
 import { availabilityWatch, type AvailabilityHub } from "./seats/availability-loop.js";
 import { SeatStore } from "./seats/seat-store.js";
@@ -66,6 +68,8 @@ export interface App {
   readonly redisMonitor: RedisMonitor;
   readonly grpc: TransportServer;
   readonly connect: TransportServer;
+  /** The open WatchPosition, WatchAvailability and Subscribe streams of both ports, and their cap (MAX_OPEN_STREAMS). */
+  readonly streams: StreamGate;
   /** Binds both ports (0 = any free port) and starts background work. */
   listen(): Promise<{ grpcPort: number; connectPort: number }>;
   /** Graceful stop: NOT_SERVING, streams end UNAVAILABLE, unary calls finish. Leaves Redis to the caller. */
@@ -114,6 +118,7 @@ export function buildApp({ config, redis, loadRedis, logger, clockSkewMs }: AppD
   );
 
   const validator = createRequestValidator();
+  const streams = new StreamGate(config.maxOpenStreams);
   // Every service that needs Redis fails fast and ends its streams while Redis is unreachable.
   const redisBacked = [
     registration(QueueService, createQueueService({ store, hub, passes: config.passKeys })),
@@ -122,7 +127,7 @@ export function buildApp({ config, redis, loadRedis, logger, clockSkewMs }: AppD
       ChangeFeedService,
       createFeedService({ ...feed, outbox: new PollingOutboxSignal(config.feed.pollMs), retentionHours: config.feed.retentionHours }),
     ),
-  ].map((reg) => withBackendGuard(reg, redisMonitor));
+  ].map((reg) => withStreamGate(withBackendGuard(reg, redisMonitor), streams));
   const services = [...redisBacked, createHealthService(health)];
   const reflection = createReflectionServices(
     [QueueService, SeatService, ChangeFeedService, Health, ...reflectionServiceDescriptors],
@@ -130,10 +135,28 @@ export function buildApp({ config, redis, loadRedis, logger, clockSkewMs }: AppD
   );
   const authenticator = config.authTokens && new Authenticator(config.authTokens);
   const policy = { logger, validator, authenticator, openReflection: config.authOpenReflection, logCalls: config.logCalls };
-  const registrations = [...services, ...reflection].map((r) => withCallPolicy(r, policy));
+  const registrations = [...services, ...reflection].map((r) => withCallPolicy(withDefaultDeadline(r, config.defaultDeadlineMs), policy));
 
-  const grpc = createGrpcServer(registrations, { logger, credentials: grpcCredentials(config.tls) });
-  const connect = createConnectServer(registrations, { logger, tls: config.tls, corsOrigins: config.corsOrigins });
+  const limits = {
+    keepaliveTimeMs: config.keepaliveTimeMs,
+    keepaliveTimeoutMs: config.keepaliveTimeoutMs,
+    maxConcurrentStreams: config.maxConcurrentStreams,
+  };
+  const grpc = createGrpcServer(registrations, {
+    ...limits,
+    logger,
+    credentials: grpcCredentials(config.tls),
+    maxReceiveMessageBytes: config.maxReceiveMessageBytes,
+    maxSendMessageBytes: config.maxSendMessageBytes,
+  });
+  const connect = createConnectServer(registrations, {
+    ...limits,
+    logger,
+    tls: config.tls,
+    corsOrigins: config.corsOrigins,
+    readMaxBytes: config.maxReceiveMessageBytes,
+    writeMaxBytes: config.maxSendMessageBytes,
+  });
 
   let stopping: Promise<void> | undefined;
   return {
@@ -151,6 +174,7 @@ export function buildApp({ config, redis, loadRedis, logger, clockSkewMs }: AppD
     redisMonitor,
     grpc,
     connect,
+    streams,
     async listen() {
       const [grpcPort, connectPort] = await Promise.all([
         grpc.listen(config.port, config.host),
