@@ -2,8 +2,9 @@ import { randomInt } from "node:crypto";
 import { Code } from "@connectrpc/connect";
 import pino from "pino";
 import { afterAll, beforeAll, expect, it, vi } from "vitest";
+import { create, toBinary } from "@bufbuild/protobuf";
 import { ChangeFeedService } from "../../gen/boxoffice/v1/feed_pb.js";
-import { QueueService } from "../../gen/boxoffice/v1/queue_pb.js";
+import { ConfigureQueueRequestSchema, QueueService } from "../../gen/boxoffice/v1/queue_pb.js";
 import { SeatService } from "../../gen/boxoffice/v1/seats_pb.js";
 import { Health } from "../../gen/grpc/health/v1/health_pb.js";
 import { startEmbeddedRedis, type EmbeddedRedis } from "../../src/redis/embedded-redis.js";
@@ -49,7 +50,7 @@ const rejected: Array<{ fuzz: FuzzCase; outcome: WireOutcome }> = [];
 
 beforeAll(async () => {
   redis = await startEmbeddedRedis();
-  // Errors logged by the server are bugs; sweeps wait past the run, so only calls write.
+  // Errors logged by the server are bugs. Sweeps are rare here, and stopped before the replay.
   const logger = pino({ level: "error" }, { write: (line: string) => void logged.push(line) });
   server = await startServer({ SWEEP_INTERVAL_MS: "60000" }, { redisUrl: redis.url, logger });
 });
@@ -139,8 +140,9 @@ it(`answers ${COUNT} random and hostile requests on both ports without INTERNAL,
 
 it("leaves Redis untouched for every call refused as bad input (replayed alone: DBSIZE, outbox XLENs, FCALLs)", { timeout: 120_000 }, async () => {
   expect(rejected.length).toBeGreaterThan(0);
-  // The accepted streams of the run have ended; nothing else writes now.
+  // Nothing else may reach Redis now: the accepted streams of the run have ended, and the sweeps stop.
   await vi.waitFor(() => expect(server.app.streams.open).toBe(0), { timeout: 10_000 });
+  await Promise.all([server.app.sweeper.stop(), server.app.reaper.stop()]);
   const pool = new SessionPool();
   try {
     const before = await snapshot();
@@ -153,6 +155,14 @@ it("leaves Redis untouched for every call refused as bad input (replayed alone: 
       .filter(({ outcome, again }) => again.code !== outcome.code && again.code !== Code.DeadlineExceeded)
       .map(({ fuzz, outcome, again }) => `#${fuzz.n} ${fuzz.label}: ${outcome.code} then ${again.code}`);
     expect(changed).toEqual([]);
+    // The control: one call that goes through does show in the snapshot.
+    const configure = toBinary(ConfigureQueueRequestSchema, create(ConfigureQueueRequestSchema, { eventId: "control" }));
+    const body = Buffer.concat([Buffer.from([0, 0, 0, 0, configure.byteLength]), configure]);
+    const accepted = await send(pool, { baseUrl: server.grpcUrl, http: "h2", method: "POST", path: "/boxoffice.v1.QueueService/ConfigureQueue", headers: { "content-type": "application/grpc" }, body }, CAP_MS);
+    expect(accepted.code).toBe(0);
+    const control = await snapshot();
+    expect(control.fcalls).toBeGreaterThan(after.fcalls);
+    expect(control.dbsize).toBeGreaterThan(after.dbsize);
   } finally {
     pool.close();
   }
