@@ -104,10 +104,17 @@ function sendH2(pool: SessionPool, req: WireRequest, capMs: number): Promise<Raw
     stream.on("error", (err: Error & { code?: string }) => {
       reset = `${err.code ?? "error"}: ${err.message}`;
     });
-    stream.on("close", () => {
+    const settle = (): void => {
       clearTimeout(timer);
       resolve({ status: Number(headers[":status"] ?? 0), headers, trailers, body: Buffer.concat(chunks), cut, reset });
+    };
+    // The answer is complete when the response ends, even if the server stopped reading a body it
+    // refused (too large) and the rest of it can never be sent: then the stream is cancelled here.
+    stream.on("end", () => {
+      settle();
+      if (!stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
     });
+    stream.on("close", settle);
     if (req.method === "GET") stream.end();
     else stream.end(Buffer.from(req.body));
   });
