@@ -22,10 +22,6 @@ function bounded(fn: AnyMethodImpl, ms: number): AnyMethodImpl {
   return (request, ctx) => {
     if (ctx.timeoutMs() !== undefined) return fn(request, ctx);
     const deadline = Date.now() + ms;
-    const expired = new ConnectError(
-      `the call did not finish within the server's default deadline of ${ms} ms (send a deadline to choose another)`,
-      Code.DeadlineExceeded,
-    );
     let controller: AbortController | undefined;
     let onCallAbort: (() => void) | undefined;
     // The signal is made on first use: most implementations never read it.
@@ -42,6 +38,11 @@ function bounded(fn: AnyMethodImpl, ms: number): AnyMethodImpl {
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
+        // Made only when it happens: an error captures a stack, too dear for every call.
+        const expired = new ConnectError(
+          `the call did not finish within the server's default deadline of ${ms} ms (send a deadline to choose another)`,
+          Code.DeadlineExceeded,
+        );
         controller?.abort(expired);
         reject(expired);
       }, ms);
