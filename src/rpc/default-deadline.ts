@@ -35,22 +35,34 @@ function bounded(fn: AnyMethodImpl, ms: number): AnyMethodImpl {
       }
       return controller.signal;
     };
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
+    const settled = (): void => {
+      if (onCallAbort !== undefined) ctx.signal.removeEventListener("abort", onCallAbort);
+    };
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
         // Made only when it happens: an error captures a stack, too dear for every call.
         const expired = new ConnectError(
           `the call did not finish within the server's default deadline of ${ms} ms (send a deadline to choose another)`,
           Code.DeadlineExceeded,
         );
         controller?.abort(expired);
+        settled();
         reject(expired);
       }, ms);
-    });
-    const result = (async () => fn(request, withDeadline(ctx, signal, () => deadline - Date.now())))();
-    return Promise.race([result, timedOut]).finally(() => {
-      clearTimeout(timer);
-      if (onCallAbort !== undefined) ctx.signal.removeEventListener("abort", onCallAbort);
+      const done = (): void => {
+        clearTimeout(timer);
+        settled();
+      };
+      (async () => fn(request, withDeadline(ctx, signal, () => deadline - Date.now())))().then(
+        (output) => {
+          done();
+          resolve(output);
+        },
+        (err: unknown) => {
+          done();
+          reject(err);
+        },
+      );
     });
   };
 }
