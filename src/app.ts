@@ -30,8 +30,10 @@ import { RedisMonitor } from "./redis/redis-monitor.js";
 import { createReflectionServices, reflectionServiceDescriptors } from "./reflection/reflection-services.js";
 import { withBackendGuard } from "./rpc/backend-guard.js";
 import type { Transport } from "./rpc/call-observer.js";
+import { withDefaultDeadline } from "./rpc/default-deadline.js";
 import { withCallPolicy } from "./rpc/policy.js";
 import { registration } from "./rpc/registration.js";
+import { StreamGate, withStreamGate } from "./rpc/stream-gate.js";
 import { createRequestValidator } from "./rpc/validator.js";
 import { availabilityWatch, type AvailabilityHub } from "./seats/availability-loop.js";
 import { SeatStore, type SeatStoreOptions } from "./seats/seat-store.js";
@@ -88,6 +90,8 @@ export interface App {
   readonly connect: TransportServer;
   /** Undefined with METRICS_PORT=off: then nothing is observed at all. */
   readonly metrics: AppMetrics | undefined;
+  /** The open WatchPosition, WatchAvailability and Subscribe streams of both ports, and their cap (MAX_OPEN_STREAMS). */
+  readonly streams: StreamGate;
   /** Binds both ports and the metrics port (0 = any free port) and starts background work. */
   listen(): Promise<{ grpcPort: number; connectPort: number; metricsPort: number | undefined }>;
   /** Graceful stop: NOT_SERVING, streams end UNAVAILABLE, unary calls finish. Leaves Redis to the caller. */
@@ -145,6 +149,7 @@ export function buildApp({ config, redis, loadRedis, waitRedis, logger, clockSke
   );
 
   const validator = createRequestValidator();
+  const streams = new StreamGate(config.maxOpenStreams);
   // Every service that needs Redis fails fast and ends its streams while Redis is unreachable.
   const redisBacked = [
     registration(QueueService, createQueueService({ store, hub, passes: config.passKeys })),
@@ -153,7 +158,7 @@ export function buildApp({ config, redis, loadRedis, waitRedis, logger, clockSke
       ChangeFeedService,
       createFeedService({ ...feed, outbox: new PollingOutboxSignal(config.feed.pollMs), retentionHours: config.feed.retentionHours }),
     ),
-  ].map((reg) => withBackendGuard(reg, redisMonitor));
+  ].map((reg) => withStreamGate(withBackendGuard(reg, redisMonitor), streams));
   const services = [...redisBacked, createHealthService(health)];
   const reflection = createReflectionServices(
     [QueueService, SeatService, ChangeFeedService, Health, ...reflectionServiceDescriptors],
@@ -163,11 +168,33 @@ export function buildApp({ config, redis, loadRedis, waitRedis, logger, clockSke
   const policy = { logger, validator, authenticator, openReflection: config.authOpenReflection, logCalls: config.logCalls };
   // Wrapped once per port, so each call's observations carry the port it came in on.
   const registrations = (transport: Transport) =>
-    [...services, ...reflection].map((r) => withCallPolicy(r, { ...policy, observe: core && { observer: core.calls, transport } }));
+    [...services, ...reflection].map((r) =>
+      withCallPolicy(withDefaultDeadline(r, config.defaultDeadlineMs), { ...policy, observe: core && { observer: core.calls, transport } }),
+    );
 
   const observer = core?.calls;
-  const grpc = createGrpcServer(registrations("grpc"), { logger, credentials: grpcCredentials(config.tls), observer });
-  const connect = createConnectServer(registrations("connect"), { logger, tls: config.tls, corsOrigins: config.corsOrigins, observer });
+  const limits = {
+    keepaliveTimeMs: config.keepaliveTimeMs,
+    keepaliveTimeoutMs: config.keepaliveTimeoutMs,
+    maxConcurrentStreams: config.maxConcurrentStreams,
+  };
+  const grpc = createGrpcServer(registrations("grpc"), {
+    ...limits,
+    logger,
+    credentials: grpcCredentials(config.tls),
+    maxReceiveMessageBytes: config.maxReceiveMessageBytes,
+    maxSendMessageBytes: config.maxSendMessageBytes,
+    observer,
+  });
+  const connect = createConnectServer(registrations("connect"), {
+    ...limits,
+    logger,
+    tls: config.tls,
+    corsOrigins: config.corsOrigins,
+    readMaxBytes: config.maxReceiveMessageBytes,
+    writeMaxBytes: config.maxSendMessageBytes,
+    observer,
+  });
 
   let metrics: AppMetrics | undefined;
   if (core !== undefined && config.metrics !== undefined) {
@@ -196,6 +223,7 @@ export function buildApp({ config, redis, loadRedis, waitRedis, logger, clockSke
     grpc,
     connect,
     metrics,
+    streams,
     async listen() {
       const [grpcPort, connectPort, metricsPort] = await Promise.all([
         grpc.listen(config.port, config.host),

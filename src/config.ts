@@ -59,6 +59,20 @@ export interface Config {
    * REDIS_URL must be unset; undefined: one Redis server (REDIS_URL).
    */
   readonly redisClusterNodes: readonly ClusterNode[] | undefined;
+  /** Server HTTP/2 PING interval on both ports (KEEPALIVE_TIME_MS); 0 sends none. */
+  readonly keepaliveTimeMs: number;
+  /** A connection whose PING is not acknowledged within this time is dropped, and its streams with it. */
+  readonly keepaliveTimeoutMs: number;
+  /** HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS announced on both ports. */
+  readonly maxConcurrentStreams: number;
+  /** Largest request message accepted on both ports; larger ones are RESOURCE_EXHAUSTED. */
+  readonly maxReceiveMessageBytes: number;
+  /** Largest response message sent on both ports; a larger one fails the call RESOURCE_EXHAUSTED. */
+  readonly maxSendMessageBytes: number;
+  /** Deadline of unary calls that arrive without one (DEFAULT_DEADLINE_MS); 0 = none. */
+  readonly defaultDeadlineMs: number;
+  /** Cap on open WatchPosition, WatchAvailability and Subscribe streams in this process. */
+  readonly maxOpenStreams: number;
 }
 
 /**
@@ -219,6 +233,13 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, re
   if (redisWait.replicas > 0 && redisClusterNodes !== undefined) {
     problems.push("REDIS_WAIT_REPLICAS is not supported with REDIS_CLUSTER_NODES yet; unset it (sales are then replicated asynchronously)");
   }
+  const keepaliveTimeMs = int("KEEPALIVE_TIME_MS", 30_000, 0, 86_400_000);
+  const keepaliveTimeoutMs = int("KEEPALIVE_TIMEOUT_MS", 10_000, 1, 600_000);
+  const maxConcurrentStreams = int("MAX_CONCURRENT_STREAMS", 1_000, 1, 2_147_483_647);
+  const maxReceiveMessageBytes = int("MAX_RECEIVE_MESSAGE_BYTES", 4 * 1024 * 1024, 1_024, 1_073_741_824);
+  const maxSendMessageBytes = int("MAX_SEND_MESSAGE_BYTES", 16 * 1024 * 1024, 1_024, 1_073_741_824);
+  const defaultDeadlineMs = int("DEFAULT_DEADLINE_MS", 60_000, 0, 86_400_000);
+  const maxOpenStreams = int("MAX_OPEN_STREAMS", 100_000, 1, 10_000_000);
   const passSpec = env["PASS_KEYS"];
   const passKeysGenerated = passSpec === undefined || passSpec === "";
   const parsed = parsePassKeys(passKeysGenerated ? `dev:base64:${randomBytes(32).toString("base64")}` : passSpec);
@@ -279,6 +300,13 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, re
     corsOrigins: cors.origins,
     metrics,
     redisClusterNodes,
+    keepaliveTimeMs,
+    keepaliveTimeoutMs,
+    maxConcurrentStreams,
+    maxReceiveMessageBytes,
+    maxSendMessageBytes,
+    defaultDeadlineMs,
+    maxOpenStreams,
   };
   return Object.freeze(config);
 }

@@ -41,6 +41,18 @@ async function main(): Promise<void> {
     logger.warn({ host: config.host }, "bearer tokens travel in cleartext: set TLS_CERT and TLS_KEY, or keep the ports on a private network");
   }
   logger.info({ tls: config.tls === undefined ? "off" : config.tls.clientCa === undefined ? "on" : "mutual" }, "transport security");
+  logger.info(
+    {
+      keepaliveTimeMs: config.keepaliveTimeMs,
+      keepaliveTimeoutMs: config.keepaliveTimeoutMs,
+      maxConcurrentStreams: config.maxConcurrentStreams,
+      maxReceiveMessageBytes: config.maxReceiveMessageBytes,
+      maxSendMessageBytes: config.maxSendMessageBytes,
+      defaultDeadlineMs: config.defaultDeadlineMs,
+      maxOpenStreams: config.maxOpenStreams,
+    },
+    "limits",
+  );
   if (config.passKeysGenerated) {
     logger.warn("PASS_KEYS is not set: admission passes are signed with a random key of this process only; other instances and backends cannot verify them");
   }

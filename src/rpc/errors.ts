@@ -1,7 +1,7 @@
 import { create, toBinary, type DescMessage, type MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { Reason } from "../../gen/boxoffice/v1/errors_pb.js";
-import { BadRequestSchema, ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
+import { BadRequestSchema, ErrorInfoSchema, RetryInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 
 /** The `ErrorInfo.domain` of every error this service returns. */
 export const ERROR_DOMAIN = "boxoffice.v1";
@@ -101,6 +101,26 @@ export function backendUnavailable(outcome: BackendOutcome = "UNKNOWN"): Connect
 /** The server is draining: UNAVAILABLE with SHUTTING_DOWN, so clients reconnect to another instance. */
 export function shuttingDown(): ConnectError {
   return reasonError(Code.Unavailable, Reason.SHUTTING_DOWN, "server is shutting down; reconnect to another instance");
+}
+
+/**
+ * This process serves as many long-lived streams as it may (`limit`):
+ * RESOURCE_EXHAUSTED with TOO_MANY_STREAMS and a `RetryInfo` saying when to
+ * try again (here or, better, on another instance).
+ */
+export function tooManyStreams(limit: number, retryAfterMs: number): ConnectError {
+  return new ConnectError(
+    `this server already serves its limit of ${limit} open streams; retry in ${retryAfterMs} ms or on another instance`,
+    Code.ResourceExhausted,
+    undefined,
+    [
+      { desc: ErrorInfoSchema, value: errorInfo(Reason.TOO_MANY_STREAMS, { limit: String(limit) }) },
+      {
+        desc: RetryInfoSchema,
+        value: { retryDelay: { seconds: BigInt(Math.floor(retryAfterMs / 1000)), nanos: (retryAfterMs % 1000) * 1_000_000 } },
+      },
+    ],
+  );
 }
 
 /**

@@ -28,8 +28,12 @@ export interface ConnectServerOptions {
   http1IdleTimeoutMs?: number;
   /** A new connection must send its first bytes within this time. Default 10 s. */
   firstByteTimeoutMs?: number;
-  /** Largest accepted request message. Default 4 MiB, as on the gRPC port. */
+  /** Largest accepted request message; larger ones are RESOURCE_EXHAUSTED. Default 4 MiB, as on the gRPC port. */
   readMaxBytes?: number;
+  /** Largest response message; a larger one fails its call RESOURCE_EXHAUSTED. Default: unlimited. */
+  writeMaxBytes?: number;
+  /** HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS per connection. Default: Node's (unlimited). */
+  maxConcurrentStreams?: number;
   /**
    * TLS (HTTP/2 or HTTP/1.1 chosen by ALPN); with `clientCa`, only clients
    * presenting a certificate it signed complete the handshake. Default:
@@ -78,6 +82,7 @@ export function createConnectServer(
   const connectHandler = createNodeHandler(registrations, {
     interceptors: [drainInterceptor(registry, onRefused)],
     readMaxBytes: options.readMaxBytes ?? 4 * 1024 * 1024,
+    writeMaxBytes: options.writeMaxBytes,
     logger,
     onRefused,
   });
@@ -104,7 +109,8 @@ export function createConnectServer(
     });
     handler(req, res);
   });
-  const h2 = http2.createServer({}, handler);
+  const settings = options.maxConcurrentStreams === undefined ? {} : { maxConcurrentStreams: options.maxConcurrentStreams };
+  const h2 = http2.createServer({ settings }, handler);
   h2.on("sessionError", (err) => logger?.debug({ err }, "http/2 session error"));
   h2.on("session", (session: http2.ServerHttp2Session) => {
     h2Sessions.add(session);

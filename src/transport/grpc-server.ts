@@ -40,8 +40,10 @@ export interface GrpcServerOptions {
   maxConnectionAgeMs?: number;
   /** Grace for calls on a connection recycled by `maxConnectionAgeMs`. Default: unlimited. */
   maxConnectionAgeGraceMs?: number;
-  /** Largest accepted request message. Default 4 MiB (grpc-js). */
+  /** Largest accepted request message; larger ones are RESOURCE_EXHAUSTED. Default 4 MiB (grpc-js). */
   maxReceiveMessageBytes?: number;
+  /** Largest response message; a larger one fails its call RESOURCE_EXHAUSTED. Default: unlimited (grpc-js). */
+  maxSendMessageBytes?: number;
   /** HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS per connection. Default: unlimited. */
   maxConcurrentStreams?: number;
   /** TLS / mTLS credentials. Default: insecure (plaintext h2c). */
@@ -131,6 +133,7 @@ function channelOptions(options: GrpcServerOptions): ChannelOptions {
   if (options.maxReceiveMessageBytes !== undefined) {
     channel["grpc.max_receive_message_length"] = options.maxReceiveMessageBytes;
   }
+  if (options.maxSendMessageBytes !== undefined) channel["grpc.max_send_message_length"] = options.maxSendMessageBytes;
   if (options.maxConcurrentStreams !== undefined) channel["grpc.max_concurrent_streams"] = options.maxConcurrentStreams;
   return channel;
 }

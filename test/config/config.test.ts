@@ -68,6 +68,59 @@ describe("loadConfig", () => {
     }
     expect((error as ConfigError).problems.map((p) => p.split(" ")[0])).toEqual(["REDIS_WAIT_REPLICAS", "REDIS_WAIT_TIMEOUT_MS"]);
   });
+
+  it("reads the connection and call limits, listing every bad one", () => {
+    expect(loadConfig({})).toMatchObject({
+      keepaliveTimeMs: 30_000,
+      keepaliveTimeoutMs: 10_000,
+      maxConcurrentStreams: 1_000,
+      maxReceiveMessageBytes: 4 * 1024 * 1024,
+      maxSendMessageBytes: 16 * 1024 * 1024,
+      defaultDeadlineMs: 60_000,
+      maxOpenStreams: 100_000,
+    });
+    const env = {
+      KEEPALIVE_TIME_MS: "0",
+      KEEPALIVE_TIMEOUT_MS: "500",
+      MAX_CONCURRENT_STREAMS: "64",
+      MAX_RECEIVE_MESSAGE_BYTES: "65536",
+      MAX_SEND_MESSAGE_BYTES: "131072",
+      DEFAULT_DEADLINE_MS: "0",
+      MAX_OPEN_STREAMS: "10",
+    };
+    expect(loadConfig(env)).toMatchObject({
+      keepaliveTimeMs: 0,
+      keepaliveTimeoutMs: 500,
+      maxConcurrentStreams: 64,
+      maxReceiveMessageBytes: 65_536,
+      maxSendMessageBytes: 131_072,
+      defaultDeadlineMs: 0,
+      maxOpenStreams: 10,
+    });
+    let error: unknown;
+    try {
+      loadConfig({
+        KEEPALIVE_TIME_MS: "-1",
+        KEEPALIVE_TIMEOUT_MS: "0",
+        MAX_CONCURRENT_STREAMS: "0",
+        MAX_RECEIVE_MESSAGE_BYTES: "12",
+        MAX_SEND_MESSAGE_BYTES: "4MB",
+        DEFAULT_DEADLINE_MS: "1.5",
+        MAX_OPEN_STREAMS: "0",
+      });
+    } catch (e) {
+      error = e;
+    }
+    expect((error as ConfigError).problems.map((p) => p.split(" ")[0])).toEqual([
+      "KEEPALIVE_TIME_MS",
+      "KEEPALIVE_TIMEOUT_MS",
+      "MAX_CONCURRENT_STREAMS",
+      "MAX_RECEIVE_MESSAGE_BYTES",
+      "MAX_SEND_MESSAGE_BYTES",
+      "DEFAULT_DEADLINE_MS",
+      "MAX_OPEN_STREAMS",
+    ]);
+  });
 });
 
 describe("loadConfig: credentials, TLS and production", () => {

@@ -64,6 +64,9 @@ const grpcCases: Array<[string, Record<string, string>, () => Uint8Array]> = [
   ["a truncated message", grpc, () => envelope(configure().subarray(0, -1))],
   ["a message flagged gzip-compressed that is not", { ...grpc, "grpc-encoding": "gzip" }, () => envelope(configure(), 1)],
   ["an invalid grpc-timeout", { ...grpc, "grpc-timeout": "soon" }, () => envelope(configure())],
+  ["no message at all (an empty body)", grpc, () => new Uint8Array(0)],
+  ["two messages for a unary method", grpc, () => Buffer.concat([envelope(configure()), envelope(configure())])],
+  ["an envelope that promises more bytes than it holds", grpc, () => envelope(configure(), 0, configure().byteLength + 10)],
 ];
 
 describe.each([
@@ -98,6 +101,11 @@ describe("Connect port, gRPC protocol, further cases", () => {
 
   it("content-type grpc+json with a binary body", async () => {
     await expectRefused(() => rawGrpcCall(server.connectUrl, PATH, { "content-type": "application/grpc+json" }, envelope(configure())));
+  });
+
+  // (grpc-js serves the first message and ignores an incomplete frame after it; the Connect port refuses the body.)
+  it("bytes after the message", async () => {
+    await expectRefused(() => rawGrpcCall(server.connectUrl, PATH, grpc, Buffer.concat([envelope(configure()), Buffer.from([0, 0])])));
   });
 
   it("an envelope that promises more bytes than it holds", async () => {

@@ -12,6 +12,8 @@ export type NodeHandler = (req: IncomingMessage | Http2ServerRequest, res: Serve
 export interface NodeHandlerOptions {
   readonly interceptors: readonly Interceptor[];
   readonly readMaxBytes: number;
+  /** Largest response message; undefined: unlimited. */
+  readonly writeMaxBytes?: number;
   readonly logger?: Logger;
   /** Hears of the calls refused as malformed before any handler ran. */
   readonly onRefused?: RefusalListener | undefined;
@@ -27,6 +29,7 @@ export function createNodeHandler(registrations: readonly ServiceRegistration[],
   const router = createConnectRouter({
     interceptors: [rejectionInterceptor(options.onRefused), ...options.interceptors],
     readMaxBytes: options.readMaxBytes,
+    ...(options.writeMaxBytes === undefined ? {} : { writeMaxBytes: options.writeMaxBytes }),
     acceptCompression: [compressionGzip, compressionBrotli],
   });
   for (const { service, impl } of registrations) router.service(service, impl);

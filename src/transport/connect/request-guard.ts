@@ -62,6 +62,10 @@ export type RefusalListener = (service: DescService, method: DescMethod, error: 
  * timestamps too, see `checkJsonRequest`). connect-node would answer several
  * of these INTERNAL, the rest without an ErrorInfo.
  *
+ * For methods that take one request message, an enveloped body must hold
+ * exactly one message: an empty body, or bytes after the first message, are
+ * bad input too.
+ *
  * A refused request reaches connect with its body replaced by an empty
  * message of the same codec and the refusal in its context values, so
  * connect's protocol code writes the error. Requests it cannot judge
@@ -99,10 +103,11 @@ function inspect(method: DescMethod, framing: Framing, encoding: string | null, 
   let payload = bytes;
   let compressed = codec !== undefined;
   if (framing.enveloped) {
-    if (bytes.byteLength === 0) return undefined;
+    // A unary or server-streaming call takes exactly one message: none, or more, is bad input (connect would say UNIMPLEMENTED or INTERNAL).
+    if (bytes.byteLength === 0) return malformedRequest("request body holds no message (this method takes exactly one)");
     const length = bytes.byteLength >= 5 ? new DataView(bytes.buffer, bytes.byteOffset).getUint32(1) : -1;
     if (length < 0 || 5 + length > bytes.byteLength) return malformedRequest("request body ends inside a message (incomplete envelope)");
-    if (5 + length < bytes.byteLength) return undefined;
+    if (5 + length < bytes.byteLength) return malformedRequest("request body holds bytes after its message (this method takes exactly one)");
     const flags = bytes[0]!;
     if ((flags & ~1) !== 0) return malformedRequest(`request message has unknown envelope flags 0x${flags.toString(16)}`);
     compressed = (flags & 1) === 1;

@@ -26,25 +26,40 @@ export function decodeRequest(schema: DescMessage, bytes: Uint8Array): Message |
 /**
  * Statuses grpc-js itself sends for requests it cannot read, before any
  * handler runs, with the bad-input error to send instead. grpc-js reports
- * them as INTERNAL with these fixed texts (checked by the transport tests, so
- * a grpc-js release that changes them fails loudly rather than silently).
+ * them as INTERNAL (or, for a body that does not hold exactly one message,
+ * UNIMPLEMENTED) with these fixed texts (checked by the transport tests and
+ * the wire fuzz test, so a grpc-js release that changes them fails loudly
+ * rather than silently).
  */
-const unreadable: ReadonlyArray<{ prefix: string; error: () => ConnectError }> = [
+const unreadable: ReadonlyArray<{ code: GrpcStatus; prefix: string; error: () => ConnectError }> = [
   {
+    code: GrpcStatus.INTERNAL,
     prefix: "Invalid grpc-timeout value",
     error: () => malformedRequest("grpc-timeout is not a valid timeout (1-8 digits and a unit of H, M, S, m, u or n)", { header: "grpc-timeout" }),
   },
   {
+    code: GrpcStatus.INTERNAL,
     prefix: "Failed to decompress message",
     error: () => malformedRequest("request message is flagged compressed but does not decompress with its grpc-encoding", { header: "grpc-encoding" }),
+  },
+  {
+    code: GrpcStatus.UNIMPLEMENTED,
+    prefix: "Received no request message",
+    error: () => malformedRequest("request body holds no complete message (this method takes exactly one)"),
+  },
+  {
+    code: GrpcStatus.UNIMPLEMENTED,
+    prefix: "Received a second request message",
+    error: () => malformedRequest("request body holds more than one message (this method takes exactly one)"),
   },
 ];
 
 /**
- * A grpc-js server interceptor that turns grpc-js's own INTERNAL answers to
- * malformed requests (an invalid `grpc-timeout`, a message that does not
- * decompress) into INVALID_ARGUMENT with ErrorInfo INVALID_REQUEST: bad
- * input, not a server bug.
+ * A grpc-js server interceptor that turns grpc-js's own INTERNAL and
+ * UNIMPLEMENTED answers to malformed requests (an invalid `grpc-timeout`, a
+ * message that does not decompress, a unary or server-streaming body with
+ * no message or two) into INVALID_ARGUMENT with ErrorInfo INVALID_REQUEST:
+ * bad input, not a server bug nor a missing method.
  *
  * grpc-js sends those statuses from the innermost call object, past every
  * interceptor's responder, so the interceptor wraps that object's
@@ -57,8 +72,8 @@ export function badInputInterceptor(refused?: (path: string, error: ConnectError
   const base = call as ServerInterceptingCallInterface & { sendStatus: ServerInterceptingCallInterface["sendStatus"] };
   const send = base.sendStatus.bind(base);
   base.sendStatus = (status) => {
-    if (status.code === GrpcStatus.INTERNAL) {
-      const match = unreadable.find((u) => status.details.startsWith(u.prefix));
+    if (status.code === GrpcStatus.INTERNAL || status.code === GrpcStatus.UNIMPLEMENTED) {
+      const match = unreadable.find((u) => u.code === status.code && status.details.startsWith(u.prefix));
       if (match) {
         const error = match.error();
         refused?.(method.path, error);
