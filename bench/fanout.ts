@@ -39,6 +39,8 @@ export interface FanoutOptions {
   readonly watchers?: number;
   /** Client processes sharing them (one when unset): one Node process stops scaling well past 10,000 streams. */
   readonly clients?: number;
+  /** Streams each client process keeps waiting for their first message at a time (all at once when unset). */
+  readonly maxOpening?: number;
 }
 
 /**
@@ -79,6 +81,7 @@ export async function runFanout(
       first: c * share,
       count: Math.min(share, watchers - c * share),
       sessions: Math.max(2, Math.ceil(settings.watchSessions / clientCount)),
+      ...(options.maxOpening === undefined ? {} : { maxOpening: options.maxOpening }),
     };
     return ctx.children.node(`watch-client ${c + 1}/${clientCount} (${label})`, "bench/watch-client.ts", {
       env: { BENCH_JOB: JSON.stringify(job) },
@@ -90,6 +93,7 @@ export async function runFanout(
     const rssAfter = rssBytes(service.child.pid);
     const ready = {
       endedEarly: readies.reduce((n, r) => n + r.endedEarly, 0),
+      endReasons: readies.flatMap((r) => Object.entries(r.endReasons)).map(([reason, n]) => `${n} × ${reason}`),
       minPosition: Math.min(...readies.map((r) => r.minPosition)),
       maxPosition: Math.max(...readies.map((r) => r.maxPosition)),
       streams: readies.reduce((n, r) => n + r.streams, 0),
@@ -98,7 +102,7 @@ export async function runFanout(
     };
     if (ready.endedEarly > 0 || ready.minPosition !== rounds + 1 || ready.maxPosition !== rounds + watchers) {
       throw new Error(
-        `${label}: ${ready.endedEarly} streams ended early; positions ${ready.minPosition}…${ready.maxPosition}, ` +
+        `${label}: ${ready.endedEarly} streams ended early (${ready.endReasons.join("; ")}); positions ${ready.minPosition}…${ready.maxPosition}, ` +
           `expected ${rounds + 1}…${rounds + watchers}`,
       );
     }

@@ -82,40 +82,43 @@ async function main(): Promise<void> {
     let feed: FeedResults | undefined;
 
     const defaultInterval = loadConfig({}).watchIntervalMs;
-    const service = await startService(children, {
-      redisUrl: embedded.url,
-      watchIntervalMs: defaultInterval,
-      cpuProfileDir: settings.cpuProfileDir && join(settings.cpuProfileDir, "service"),
-    });
-    if (settings.unary || settings.fresh) {
-      const peer = await startPeer(ctx);
-      const servers: Servers = { service, peer: { port: peer.port, pid: peer.child.pid } };
-      if (settings.unary) {
-        console.log("\nUnary calls (h2load):");
-        rows.push(...(await ledger.around("unary", () => runUnary(ctx, servers))));
+    // The scenarios that share one service process (the default WATCH_INTERVAL_MS).
+    if (settings.unary || settings.fresh || settings.paced || settings.seats || settings.fanout) {
+      const service = await startService(children, {
+        redisUrl: embedded.url,
+        watchIntervalMs: defaultInterval,
+        cpuProfileDir: settings.cpuProfileDir && join(settings.cpuProfileDir, "service"),
+      });
+      if (settings.unary || settings.fresh) {
+        const peer = await startPeer(ctx);
+        const servers: Servers = { service, peer: { port: peer.port, pid: peer.child.pid } };
+        if (settings.unary) {
+          console.log("\nUnary calls (h2load):");
+          rows.push(...(await ledger.around("unary", () => runUnary(ctx, servers))));
+        }
+        if (settings.fresh) {
+          console.log("\nJoins of new users (Node http2 client):");
+          fresh.push(...(await ledger.around("fresh", () => runFresh(ctx, servers))));
+        }
+        const peerExit = await peer.child.stop("SIGTERM");
+        if (peerExit.code !== 0) throw new Error(`peer exited with code ${peerExit.code}, signal ${peerExit.signal}: ${peer.child.output}`);
       }
-      if (settings.fresh) {
-        console.log("\nJoins of new users (Node http2 client):");
-        fresh.push(...(await ledger.around("fresh", () => runFresh(ctx, servers))));
+      if (settings.paced) {
+        const levels = settings.pacedLevels.map((l) => `${Math.round(l * 100)}%`).join(", ");
+        console.log(`\nJoins of new users at a fixed arrival rate (one open-loop generator process; ${levels} of saturation):`);
+        paced = await ledger.around("paced", () => runPaced(ctx, service));
       }
-      const peerExit = await peer.child.stop("SIGTERM");
-      if (peerExit.code !== 0) throw new Error(`peer exited with code ${peerExit.code}, signal ${peerExit.signal}: ${peer.child.output}`);
+      if (settings.seats) {
+        console.log(`\nSeats (Node http2 client, ${settings.repeat} rounds, each on a fresh 100,000-seat event):`);
+        seats = await ledger.around("seats", () => runSeats(ctx, service));
+      }
+      if (settings.fanout) {
+        console.log(`\nFan-out (${settings.watchers} WatchPosition streams):`);
+        fanout.push(await ledger.around("fanout", () => runFanout(ctx, service, "grpc")));
+      }
+      await service.stop();
+      console.log("service stopped on SIGTERM with exit code 0");
     }
-    if (settings.paced) {
-      const levels = settings.pacedLevels.map((l) => `${Math.round(l * 100)}%`).join(", ");
-      console.log(`\nJoins of new users at a fixed arrival rate (one open-loop generator process; ${levels} of saturation):`);
-      paced = await ledger.around("paced", () => runPaced(ctx, service));
-    }
-    if (settings.seats) {
-      console.log(`\nSeats (Node http2 client, ${settings.repeat} rounds, each on a fresh 100,000-seat event):`);
-      seats = await ledger.around("seats", () => runSeats(ctx, service));
-    }
-    if (settings.fanout) {
-      console.log(`\nFan-out (${settings.watchers} WatchPosition streams):`);
-      fanout.push(await ledger.around("fanout", () => runFanout(ctx, service, "grpc")));
-    }
-    await service.stop();
-    console.log("service stopped on SIGTERM with exit code 0");
 
     if (settings.fanout && settings.fastWatchIntervalMs !== defaultInterval) {
       const fast = await startService(children, { redisUrl: embedded.url, watchIntervalMs: settings.fastWatchIntervalMs });
@@ -130,7 +133,7 @@ async function main(): Promise<void> {
       console.log(`\nLarge fan-out (${s.largeWatchers} WatchPosition streams from ${s.largeClients} client processes, a fresh service):`);
       const clean = await startService(children, { redisUrl: embedded.url, watchIntervalMs: defaultInterval });
       await withService(clean, async () => {
-        large = await ledger.around("fanout-large", () => runFanout(ctx, clean, "grpc", { watchers: s.largeWatchers, clients: s.largeClients }));
+        large = await ledger.around("fanout-large", () => runFanout(ctx, clean, "grpc", { watchers: s.largeWatchers, clients: s.largeClients, maxOpening: s.largeOpening }));
       });
     }
 
