@@ -5,7 +5,7 @@ const fixed = (value: number, digits: number): string => (Number.isFinite(value)
 
 /** The open-loop Join scenario: the saturation row, then one row per level. */
 export function pacedTable(result: PacedResult): string {
-  const header = ["Join, new users, gRPC port", "target /s", "achieved /s", "p50 ms", "p99 ms", "p99.9 ms", "max ms", "p99 from send", "send lag p99 / max", "in flight max", "generator cores", "service cores", "Redis cores", "service µs/call", "Redis µs/call", "other load"];
+  const header = ["Join, new users, gRPC port", "target /s", "achieved /s", "p50 ms", "p99 ms", "p99.9 ms", "max ms", "p99 from send", "send lag p99 / max", "in flight max", "generator cores", "service cores", "Redis cores", "service µs/call", "Redis µs/call", "waiting for a core: service / generator", "other load"];
   const s = result.saturation;
   const rows = [
     [
@@ -20,6 +20,7 @@ export function pacedTable(result: PacedResult): string {
       "–",
       "–",
       fixed(s.generatorCores, 2),
+      "–",
       "–",
       "–",
       "–",
@@ -44,6 +45,7 @@ export function pacedTable(result: PacedResult): string {
         fixed(l.redisCores, 2),
         fixed(l.serverCpuUs, 0),
         fixed(l.redisCpuUs, 0),
+        `${fixed(l.serverRunQueue, 2)} / ${fixed(l.generatorRunQueue, 2)}`,
         `${fixed(l.otherLoad * 100, 0)}%`,
       ];
     }),

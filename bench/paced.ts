@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from "node:fs";
 import { type BenchContext, PAUSED } from "./context.js";
 import { CpuMeter } from "./cpu-meter.js";
 import type { OpenLoopCommand, OpenLoopJob, OpenLoopMessage, PacedReport, SaturationReport } from "./open-loop-client.js";
@@ -12,6 +13,13 @@ export interface PacedLevel {
   readonly redisCores: number;
   readonly serverCpuUs: number;
   readonly redisCpuUs: number;
+  /**
+   * Time the threads of the service and of the generator spent runnable but
+   * waiting for a core (each thread's `schedstat` in /proc), per second of the window:
+   * on a crowded machine this, not the service's work, is where latency goes.
+   */
+  readonly serverRunQueue: number;
+  readonly generatorRunQueue: number;
   readonly otherLoad: number;
 }
 
@@ -47,6 +55,7 @@ export async function runPaced(ctx: BenchContext, service: ServiceProcess): Prom
   /** Runs one phase, with the service's and Redis's CPU metered over its measured window. */
   const run = async <R extends SaturationReport | PacedReport>(command: OpenLoopCommand, accept: (m: unknown) => m is R) => {
     const meter = new CpuMeter(service.child.pid, ctx.redis);
+    const queued = { server: 0, generator: 0 };
     const measuring = client.message(is("measuring"), timeoutMs);
     const measured = client.message(is("measured"), timeoutMs);
     const report = client.message(accept, timeoutMs + 30_000);
@@ -54,9 +63,13 @@ export async function runPaced(ctx: BenchContext, service: ServiceProcess): Prom
     client.send(command);
     await measuring;
     await meter.start();
+    queued.server = -runQueueMs(service.child.pid);
+    queued.generator = -runQueueMs(client.pid);
     await measured;
+    queued.server += runQueueMs(service.child.pid);
+    queued.generator += runQueueMs(client.pid);
     const cpu = await meter.stop();
-    return { report: await report, cpu };
+    return { report: await report, cpu, queued };
   };
   const check = async (eventId: string, okTotal: number, failures: Readonly<Record<string, number>>, what: string): Promise<void> => {
     const stats = await ctx.store.stats(eventId);
@@ -84,7 +97,7 @@ export async function runPaced(ctx: BenchContext, service: ServiceProcess): Prom
       process.stdout.write(`  open loop at ${Math.round(share * 100)}% (${Math.round(rate)}/s) … `);
       await ctx.quiet.wait();
       const eventId = await event();
-      const { report, cpu } = await run(
+      const { report, cpu, queued } = await run(
         { kind: "pace", eventId, userPrefix: "p", rate, warmupSeconds: settings.warmupSeconds, seconds: settings.pacedSeconds },
         is("paced"),
       );
@@ -99,6 +112,8 @@ export async function runPaced(ctx: BenchContext, service: ServiceProcess): Prom
         redisCores: cpu.redisMs / 1000 / settings.pacedSeconds,
         serverCpuUs: (cpu.serverMs * 1000) / calls,
         redisCpuUs: (cpu.redisMs * 1000) / calls,
+        serverRunQueue: queued.server / 1000 / settings.pacedSeconds,
+        generatorRunQueue: queued.generator / 1000 / settings.pacedSeconds,
         otherLoad: cpu.otherLoad,
       });
     }
@@ -108,4 +123,17 @@ export async function runPaced(ctx: BenchContext, service: ServiceProcess): Prom
   } finally {
     await client.stop("SIGKILL", 0);
   }
+}
+
+/** Time all threads of `pid` have spent runnable, waiting for a core, in ms (Linux schedstat, ns). */
+function runQueueMs(pid: number): number {
+  let ns = 0;
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, "utf8").split(" ")[1]);
+    } catch {
+      // The thread ended meanwhile.
+    }
+  }
+  return ns / 1e6;
 }

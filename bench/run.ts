@@ -130,8 +130,13 @@ async function main(): Promise<void> {
 
     if (settings.fanoutLarge) {
       const s = settings;
-      console.log(`\nLarge fan-out (${s.largeWatchers} WatchPosition streams from ${s.largeClients} client processes, a fresh service):`);
-      const clean = await startService(children, { redisUrl: embedded.url, watchIntervalMs: defaultInterval });
+      const timeout = s.largeRedisTimeoutMs === undefined ? "" : `, REDIS_COMMAND_TIMEOUT_MS=${s.largeRedisTimeoutMs}`;
+      console.log(`\nLarge fan-out (${s.largeWatchers} WatchPosition streams from ${s.largeClients} client processes, a fresh service${timeout}):`);
+      const clean = await startService(children, {
+        redisUrl: embedded.url,
+        watchIntervalMs: defaultInterval,
+        redisCommandTimeoutMs: s.largeRedisTimeoutMs,
+      });
       await withService(clean, async () => {
         large = await ledger.around("fanout-large", () => runFanout(ctx, clean, "grpc", { watchers: s.largeWatchers, clients: s.largeClients, maxOpening: s.largeOpening }));
       });

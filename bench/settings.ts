@@ -69,6 +69,8 @@ export interface BenchSettings {
   readonly largeClients: number;
   /** Streams each of those processes opens at a time (the rest as earlier ones get their first message). */
   readonly largeOpening: number;
+  /** REDIS_COMMAND_TIMEOUT_MS of the large fan-out's service; its default when unset. */
+  readonly largeRedisTimeoutMs: number | undefined;
   /** Most seconds the whole run may spend waiting for, or re-measuring after, other processes' CPU use. */
   readonly quietBudgetSeconds: number;
   /** Row keys to run (e.g. `peer,join-grpc`, `seats-explicit`, `onsale-opening`); all when unset. */
@@ -143,6 +145,7 @@ export function loadBenchSettings(env: Readonly<Record<string, string | undefine
     largeWatchers: num("BENCH_LARGE_WATCHERS", 50_000, 1, 500_000),
     largeClients: num("BENCH_LARGE_CLIENTS", 4, 1, 32),
     largeOpening: num("BENCH_LARGE_OPENING", 250, 1, 500_000),
+    largeRedisTimeoutMs: env["BENCH_LARGE_REDIS_TIMEOUT_MS"] ? num("BENCH_LARGE_REDIS_TIMEOUT_MS", 1000, 50, 60_000) : undefined,
     quietBudgetSeconds: num("BENCH_QUIET_BUDGET_SECONDS", 60, 0, 3600),
     only: rowKeys(env["BENCH_ONLY"]),
     cpuProfileDir: env["BENCH_CPU_PROFILE_DIR"] || undefined,
