@@ -5,7 +5,7 @@ const fixed = (value: number, digits: number): string => (Number.isFinite(value)
 
 /** The open-loop Join scenario: the saturation row, then one row per level. */
 export function pacedTable(result: PacedResult): string {
-  const header = ["Join, new users, gRPC port", "target /s", "achieved /s", "p50 ms", "p99 ms", "p99.9 ms", "max ms", "p99 from send", "send lag p99 / max", "in flight max", "generator cores", "service cores", "Redis cores", "service µs/call", "Redis µs/call", "waiting for a core: service / generator", "other load"];
+  const header = ["Join, new users, gRPC port", "target /s", "achieved /s", "p50 ms", "p99 ms", "p99.9 ms", "max ms", "p99 from send", "send lag p99 / max", "in flight max", "failed", "generator cores", "service cores", "Redis cores", "service µs/call", "Redis µs/call", "waiting for a core: service / generator", "other load"];
   const s = result.saturation;
   const rows = [
     [
@@ -19,6 +19,7 @@ export function pacedTable(result: PacedResult): string {
       "–",
       "–",
       "–",
+      String(Object.values(s.failures).reduce((n, c) => n + c, 0)),
       fixed(s.generatorCores, 2),
       "–",
       "–",
@@ -40,6 +41,7 @@ export function pacedTable(result: PacedResult): string {
         fixed(r.serviceP99Ms, 2),
         `${fixed(r.sendLagP99Ms, 1)} / ${fixed(r.sendLagMaxMs, 1)}`,
         String(r.maxInFlight),
+        String(Object.values(r.failures).reduce((n, c) => n + c, 0)),
         fixed(r.generatorCores, 2),
         fixed(l.serverCores, 2),
         fixed(l.redisCores, 2),
@@ -60,6 +62,11 @@ export function pacedTargets(result: PacedResult): string[] {
   const r = half.report;
   return [
     `Join p99 < 10 ms at ${Math.round(half.share * 100)}% of saturation (open loop, ${Math.round(r.targetRate)}/s): ` +
-      `p99 ${r.p99Ms.toFixed(2)} ms, p99.9 ${r.p999Ms.toFixed(2)} ms — ${r.p99Ms < 10 ? "met" : "NOT met"}`,
+      `p99 ${r.p99Ms.toFixed(2)} ms, p99.9 ${r.p999Ms.toFixed(2)} ms${failed(r)} — ${r.p99Ms < 10 ? "met" : "NOT met"}`,
   ];
+}
+
+function failed(r: { readonly failures: Readonly<Record<string, number>> }): string {
+  const n = Object.values(r.failures).reduce((sum, c) => sum + c, 0);
+  return n > 0 ? `, ${n} calls failed (UNAVAILABLE)` : "";
 }

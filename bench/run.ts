@@ -137,9 +137,16 @@ async function main(): Promise<void> {
         watchIntervalMs: defaultInterval,
         redisCommandTimeoutMs: s.largeRedisTimeoutMs,
       });
-      await withService(clean, async () => {
-        large = await ledger.around("fanout-large", () => runFanout(ctx, clean, "grpc", { watchers: s.largeWatchers, clients: s.largeClients, maxOpening: s.largeOpening }));
-      });
+      try {
+        large = await ledger.around("fanout-large", () =>
+          runFanout(ctx, clean, "grpc", { watchers: s.largeWatchers, clients: s.largeClients, maxOpening: s.largeOpening }),
+        );
+        // Printed at once: the numbers should survive a slow shutdown.
+        console.log(`\n${fanoutTable([large])}\n\n- ${largeTarget(large)}\n`);
+      } finally {
+        await clean.stop(120_000);
+      }
+      console.log("service stopped on SIGTERM with exit code 0");
     }
 
     if (settings.onsale) {

@@ -18,8 +18,8 @@ export interface ServiceProcess {
   readonly grpcPort: number;
   readonly connectPort: number;
   readonly watchIntervalMs: number;
-  /** SIGTERM, then checks the process exited with code 0. */
-  stop(): Promise<void>;
+  /** SIGTERM, then checks the process exited with code 0 (SIGKILL after `graceMs`, 15 s by default). */
+  stop(graceMs?: number): Promise<void>;
 }
 
 export interface ServiceOptions {
@@ -74,8 +74,8 @@ export async function startService(children: ChildSet, options: ServiceOptions):
     grpcPort,
     connectPort,
     watchIntervalMs: options.watchIntervalMs,
-    async stop() {
-      const { code, signal } = await child.stop("SIGTERM");
+    async stop(graceMs?: number) {
+      const { code, signal } = await child.stop("SIGTERM", graceMs);
       if (code !== 0) {
         throw new Error(`${child.name} did not exit cleanly on SIGTERM (code ${code}, signal ${signal}): ${child.output.slice(-1500)}`);
       }
