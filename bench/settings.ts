@@ -136,7 +136,8 @@ export function loadBenchSettings(env: Readonly<Record<string, string | undefine
     feedLiveRate: num("BENCH_FEED_LIVE_RATE", 2_000, 1, 100_000),
     feedLiveSeconds: num("BENCH_FEED_LIVE_SECONDS", 10, 1, 600),
     feedFastPollMs: num("BENCH_FEED_FAST_POLL_MS", 20, 10, 60_000),
-    paced: flag("BENCH_PACED", true),
+    // Follows BENCH_FRESH unless set, so the older "all parts off but one" commands stay as they were.
+    paced: flag("BENCH_PACED", flag("BENCH_FRESH", true)),
     pacedLevels: levels(env["BENCH_PACED_LEVELS"] ?? "25,50,80", problems),
     pacedSeconds: num("BENCH_PACED_SECONDS", 10, 1, 600),
     pacedSessions: num("BENCH_PACED_SESSIONS", 4, 1, 256),
