@@ -1,5 +1,5 @@
 import { LeaveRequestSchema, LeaveResponseSchema } from "../gen/boxoffice/v1/queue_pb.js";
-import { rssBytes } from "./children.js";
+import { type Child, rssBytes } from "./children.js";
 import { type BenchContext, PAUSED } from "./context.js";
 import { ForeignLoad } from "./foreign-load.js";
 import { framedRequest } from "./grpc-wire.js";
@@ -33,9 +33,19 @@ const is =
   (m: unknown): m is Msg<K> =>
     (m as { kind?: string })?.kind === kind;
 
+/** What a fan-out run may change from the settings. */
+export interface FanoutOptions {
+  /** Streams to open; `settings.watchers` when unset. */
+  readonly watchers?: number;
+  /** Client processes sharing them (one when unset): one Node process stops scaling well past 10,000 streams. */
+  readonly clients?: number;
+  /** Streams each client process keeps waiting for their first message at a time (all at once when unset). */
+  readonly maxOpening?: number;
+}
+
 /**
- * Opens `watchers` WatchPosition streams on one event from a separate
- * process, then, round after round, makes the user at position 1 (never one
+ * Opens `watchers` WatchPosition streams on one event from separate client
+ * processes, then, round after round, makes the user at position 1 (never one
  * of the watched) Leave through the service and times how long it takes
  * until every stream has received its position minus one.
  */
@@ -43,39 +53,57 @@ export async function runFanout(
   ctx: BenchContext,
   service: ServiceProcess,
   transport: "grpc" | "connect",
+  options: FanoutOptions = {},
 ): Promise<FanoutResult> {
   const { settings } = ctx;
+  const watchers = options.watchers ?? settings.watchers;
+  const clientCount = Math.min(watchers, options.clients ?? 1);
   const port = transport === "grpc" ? service.grpcPort : service.connectPort;
-  const eventId = `bench-watch-${transport}-${service.watchIntervalMs}-${ctx.runId}`;
+  const eventId = `bench-watch-${transport}-${service.watchIntervalMs}-${watchers}-${ctx.runId}`;
   const rounds = settings.fanoutRounds;
   await ctx.store.configure(eventId, { state: PAUSED });
   // Heads first, one by one (they must be at positions 1…rounds), then the watchers in parallel.
   for (let i = 0; i < rounds; i++) await ctx.store.join(eventId, `head-${i}`);
-  await joinAll(ctx, eventId, settings.watchers);
+  await joinAll(ctx, eventId, watchers);
 
-  const label = `${transport === "grpc" ? "gRPC" : "Connect"} port, WATCH_INTERVAL_MS=${service.watchIntervalMs}`;
+  const processes = clientCount > 1 ? `, ${clientCount} client processes` : "";
+  const label = `${transport === "grpc" ? "gRPC" : "Connect"} port, WATCH_INTERVAL_MS=${service.watchIntervalMs}${processes}`;
   process.stdout.write(`  ${label}: `);
   await ctx.quiet.wait();
-  process.stdout.write(`opening ${settings.watchers} streams … `);
+  process.stdout.write(`opening ${watchers} streams … `);
   const rssBefore = rssBytes(service.child.pid);
-  const job: WatchJob = {
-    port,
-    eventId,
-    userPrefix: "w-",
-    first: 0,
-    count: settings.watchers,
-    sessions: settings.watchSessions,
-  };
-  const client = ctx.children.node(`watch-client (${label})`, "bench/watch-client.ts", {
-    env: { BENCH_JOB: JSON.stringify(job) },
+  const share = Math.ceil(watchers / clientCount);
+  const clients = Array.from({ length: clientCount }, (_, c) => {
+    const job: WatchJob = {
+      port,
+      eventId,
+      userPrefix: "w-",
+      first: c * share,
+      count: Math.min(share, watchers - c * share),
+      sessions: Math.max(2, Math.ceil(settings.watchSessions / clientCount)),
+      ...(options.maxOpening === undefined ? {} : { maxOpening: options.maxOpening }),
+    };
+    return ctx.children.node(`watch-client ${c + 1}/${clientCount} (${label})`, "bench/watch-client.ts", {
+      env: { BENCH_JOB: JSON.stringify(job) },
+    });
   });
+  const all = <T>(each: (client: Child) => Promise<T>): Promise<T[]> => Promise.all(clients.map(each));
   try {
-    const ready = await client.message(is("ready"), 180_000);
+    const readies = await all((client) => client.message(is("ready"), 180_000 * Math.max(1, watchers / 10_000)));
     const rssAfter = rssBytes(service.child.pid);
-    if (ready.endedEarly > 0 || ready.minPosition !== rounds + 1 || ready.maxPosition !== rounds + settings.watchers) {
+    const ready = {
+      endedEarly: readies.reduce((n, r) => n + r.endedEarly, 0),
+      endReasons: readies.flatMap((r) => Object.entries(r.endReasons)).map(([reason, n]) => `${n} × ${reason}`),
+      minPosition: Math.min(...readies.map((r) => r.minPosition)),
+      maxPosition: Math.max(...readies.map((r) => r.maxPosition)),
+      streams: readies.reduce((n, r) => n + r.streams, 0),
+      sessions: readies.reduce((n, r) => n + r.sessions, 0),
+      setupMs: Math.max(...readies.map((r) => r.setupMs)),
+    };
+    if (ready.endedEarly > 0 || ready.minPosition !== rounds + 1 || ready.maxPosition !== rounds + watchers) {
       throw new Error(
-        `${label}: ${ready.endedEarly} streams ended early; positions ${ready.minPosition}…${ready.maxPosition}, ` +
-          `expected ${rounds + 1}…${rounds + settings.watchers}`,
+        `${label}: ${ready.endedEarly} streams ended early (${ready.endReasons.join("; ")}); positions ${ready.minPosition}…${ready.maxPosition}, ` +
+          `expected ${rounds + 1}…${rounds + watchers}`,
       );
     }
     process.stdout.write(`${Math.round(ready.setupMs)} ms over ${ready.sessions} connections; leaves:`);
@@ -84,27 +112,31 @@ export async function runFanout(
     const foreign = new ForeignLoad();
     foreign.start();
     for (let round = 0; round < rounds; round++) {
-      client.send({ kind: "expect" });
-      await client.message(is("armed"), 10_000);
-      const updated = client.message(is("updated"), 30_000);
+      for (const client of clients) client.send({ kind: "expect" });
+      await all((client) => client.message(is("armed"), 10_000));
+      const updated = all((client) => client.message(is("updated"), 30_000));
       // Awaited below; a failing Leave must not leave it rejecting unobserved.
       updated.catch(() => {});
       const t0 = now();
       const leave = framedRequest(LeaveRequestSchema, { eventId, userId: `head-${round}` });
       await callOk(port, LEAVE, leave.subarray(5), LeaveResponseSchema, 30_000);
       const leaveMs = now() - t0;
-      const result = await updated;
-      if (result.wrong > 0) throw new Error(`${label}: ${result.wrong} messages with an unexpected position`);
-      results.push({ firstMs: result.firstAt - t0, lastMs: result.lastAt - t0, leaveMs });
-      process.stdout.write(` ${Math.round(result.lastAt - t0)}`);
+      const parts = await updated;
+      const wrong = parts.reduce((n, p) => n + p.wrong, 0);
+      if (wrong > 0) throw new Error(`${label}: ${wrong} messages with an unexpected position`);
+      const firstAt = Math.min(...parts.map((p) => p.firstAt));
+      const lastAt = Math.max(...parts.map((p) => p.lastAt));
+      results.push({ firstMs: firstAt - t0, lastMs: lastAt - t0, leaveMs });
+      process.stdout.write(` ${Math.round(lastAt - t0)}`);
     }
     const otherLoad = foreign.stop();
     process.stdout.write(" ms\n");
 
-    client.send({ kind: "close" });
-    const closed = await client.message(is("closed"), 30_000);
-    if (closed.endedEarly > 0) throw new Error(`${label}: ${closed.endedEarly} streams ended before the client closed them`);
-    await client.exited;
+    for (const client of clients) client.send({ kind: "close" });
+    const closed = await all((client) => client.message(is("closed"), 30_000));
+    const endedEarly = closed.reduce((n, c) => n + c.endedEarly, 0);
+    if (endedEarly > 0) throw new Error(`${label}: ${endedEarly} streams ended before the client closed them`);
+    await all((client) => client.exited);
     return {
       label,
       watchIntervalMs: service.watchIntervalMs,
@@ -118,7 +150,7 @@ export async function runFanout(
       otherLoad,
     };
   } finally {
-    await client.stop("SIGKILL", 0);
+    await all((client) => client.stop("SIGKILL", 0));
   }
 }
 

@@ -7,7 +7,8 @@
  * streams from another process, lets 50,000 users through an on-sale, drains
  * and follows an event's change feed through a consumer group, prints the
  * results, and stops everything it started, also on failure or Ctrl-C.
- * Knobs: see `settings.ts` (BENCH_SECONDS, BENCH_WATCHERS, …).
+ * Knobs: see `settings.ts` (BENCH_SECONDS, BENCH_WATCHERS, …); one part
+ * alone: `npm run bench -- --scenario <name>` (`--scenario list` names them).
  */
 import { randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
@@ -21,20 +22,28 @@ import { startEmbeddedRedis, type EmbeddedRedis } from "../src/redis/embedded-re
 import { type Child, ChildSet } from "./children.js";
 import type { BenchContext, ResultRow, Servers } from "./context.js";
 import { runFanout, type FanoutResult } from "./fanout.js";
+import { FcallLedger, fcallTable } from "./fcall-stats.js";
 import { runFeed, type FeedResults } from "./feed.js";
 import { feedPassed, feedTables, feedTargets } from "./feed-report.js";
 import { QuietWindow } from "./foreign-load.js";
 import { runFresh, type FreshRow } from "./fresh.js";
 import { describeMachine, machineLines } from "./machine.js";
 import { ONSALE_VARIANTS, runOnSale, type OnSaleResult } from "./onsale.js";
+import { runPaced, type PacedResult } from "./paced.js";
+import { pacedTable, pacedTargets } from "./paced-report.js";
 import { fanoutTable, onsaleTable, onsaleTargets, seatTable, seatTargets, targets, unaryTable } from "./report.js";
 import { runSeats, type SeatResults } from "./seats.js";
 import { startService, type ServiceProcess } from "./service.js";
-import { loadBenchSettings, type BenchSettings } from "./settings.js";
+import { loadBenchSettings, SCENARIOS, type BenchSettings } from "./settings.js";
 import { runUnary } from "./unary.js";
 
 async function main(): Promise<void> {
-  const settings = loadBenchSettings(process.env);
+  const argv = process.argv.slice(2);
+  if (argv.some((arg, i) => arg === "--scenario=list" || (arg === "list" && argv[i - 1] === "--scenario"))) {
+    for (const s of SCENARIOS) console.log(`${s.name.padEnd(13)} ${s.flag.padEnd(19)} ${s.byDefault ? "default" : "opt-in "}  ${s.about}`);
+    return;
+  }
+  const settings = loadBenchSettings(process.env, argv);
   const children = new ChildSet();
   // Ctrl-C or a kill: exit normally so the exit hooks stop every child and remove the scratch files.
   process.once("SIGINT", () => process.exit(130));
@@ -62,72 +71,110 @@ async function main(): Promise<void> {
     for (const line of machineLines(machine)) console.log(line);
     console.log(settingsLine(settings));
 
+    const ledger = new FcallLedger(redis);
     const rows: ResultRow[] = [];
     const fresh: FreshRow[] = [];
     const fanout: FanoutResult[] = [];
+    let paced: PacedResult | undefined;
+    let large: FanoutResult | undefined;
     let seats: SeatResults | undefined;
     const onsale: OnSaleResult[] = [];
     let feed: FeedResults | undefined;
 
     const defaultInterval = loadConfig({}).watchIntervalMs;
-    const service = await startService(children, {
-      redisUrl: embedded.url,
-      watchIntervalMs: defaultInterval,
-      cpuProfileDir: settings.cpuProfileDir && join(settings.cpuProfileDir, "service"),
-    });
-    const peer = await startPeer(ctx);
-    const servers: Servers = { service, peer: { port: peer.port, pid: peer.child.pid } };
-    if (settings.unary) {
-      console.log("\nUnary calls (h2load):");
-      rows.push(...(await runUnary(ctx, servers)));
+    // The scenarios that share one service process (the default WATCH_INTERVAL_MS).
+    if (settings.unary || settings.fresh || settings.paced || settings.seats || settings.fanout) {
+      const service = await startService(children, {
+        redisUrl: embedded.url,
+        watchIntervalMs: defaultInterval,
+        cpuProfileDir: settings.cpuProfileDir && join(settings.cpuProfileDir, "service"),
+      });
+      if (settings.unary || settings.fresh) {
+        const peer = await startPeer(ctx);
+        const servers: Servers = { service, peer: { port: peer.port, pid: peer.child.pid } };
+        if (settings.unary) {
+          console.log("\nUnary calls (h2load):");
+          rows.push(...(await ledger.around("unary", () => runUnary(ctx, servers))));
+        }
+        if (settings.fresh) {
+          console.log("\nJoins of new users (Node http2 client):");
+          fresh.push(...(await ledger.around("fresh", () => runFresh(ctx, servers))));
+        }
+        const peerExit = await peer.child.stop("SIGTERM");
+        if (peerExit.code !== 0) throw new Error(`peer exited with code ${peerExit.code}, signal ${peerExit.signal}: ${peer.child.output}`);
+      }
+      if (settings.paced) {
+        const levels = settings.pacedLevels.map((l) => `${Math.round(l * 100)}%`).join(", ");
+        console.log(`\nJoins of new users at a fixed arrival rate (one open-loop generator process; ${levels} of saturation):`);
+        paced = await ledger.around("paced", () => runPaced(ctx, service));
+      }
+      if (settings.seats) {
+        console.log(`\nSeats (Node http2 client, ${settings.repeat} rounds, each on a fresh 100,000-seat event):`);
+        seats = await ledger.around("seats", () => runSeats(ctx, service));
+      }
+      if (settings.fanout) {
+        console.log(`\nFan-out (${settings.watchers} WatchPosition streams):`);
+        fanout.push(await ledger.around("fanout", () => runFanout(ctx, service, "grpc")));
+      }
+      await service.stop();
+      console.log("service stopped on SIGTERM with exit code 0");
     }
-    if (settings.fresh) {
-      console.log("\nJoins of new users (Node http2 client):");
-      fresh.push(...(await runFresh(ctx, servers)));
-    }
-    const peerExit = await peer.child.stop("SIGTERM");
-    if (peerExit.code !== 0) throw new Error(`peer exited with code ${peerExit.code}, signal ${peerExit.signal}: ${peer.child.output}`);
-    if (settings.seats) {
-      console.log(`\nSeats (Node http2 client, ${settings.repeat} rounds, each on a fresh 100,000-seat event):`);
-      seats = await runSeats(ctx, service);
-    }
-    if (settings.fanout) {
-      console.log(`\nFan-out (${settings.watchers} WatchPosition streams):`);
-      fanout.push(await runFanout(ctx, service, "grpc"));
-    }
-    await service.stop();
-    console.log("service stopped on SIGTERM with exit code 0");
 
     if (settings.fanout && settings.fastWatchIntervalMs !== defaultInterval) {
       const fast = await startService(children, { redisUrl: embedded.url, watchIntervalMs: settings.fastWatchIntervalMs });
       await withService(fast, async () => {
-        fanout.push(await runFanout(ctx, fast, "grpc"));
-        if (settings.fanoutConnect) fanout.push(await runFanout(ctx, fast, "connect"));
+        fanout.push(await ledger.around("fanout", () => runFanout(ctx, fast, "grpc")));
+        if (settings.fanoutConnect) fanout.push(await ledger.around("fanout", () => runFanout(ctx, fast, "connect")));
       });
+    }
+
+    if (settings.fanoutLarge) {
+      const s = settings;
+      const timeout = s.largeRedisTimeoutMs === undefined ? "" : `, REDIS_COMMAND_TIMEOUT_MS=${s.largeRedisTimeoutMs}`;
+      console.log(`\nLarge fan-out (${s.largeWatchers} WatchPosition streams from ${s.largeClients} client processes, a fresh service${timeout}):`);
+      const clean = await startService(children, {
+        redisUrl: embedded.url,
+        watchIntervalMs: defaultInterval,
+        redisCommandTimeoutMs: s.largeRedisTimeoutMs,
+      });
+      try {
+        large = await ledger.around("fanout-large", () =>
+          runFanout(ctx, clean, "grpc", { watchers: s.largeWatchers, clients: s.largeClients, maxOpening: s.largeOpening }),
+        );
+        // Printed at once: the numbers should survive a slow shutdown.
+        console.log(`\n${fanoutTable([large])}\n\n- ${largeTarget(large)}\n`);
+      } finally {
+        await clean.stop(120_000);
+      }
+      console.log("service stopped on SIGTERM with exit code 0");
     }
 
     if (settings.onsale) {
       const s = settings;
       console.log(`\nOn-sale (${s.onsaleUsers} users joining and watching, admitted at ${s.onsaleRate}/s, burst ${s.onsaleBurst}):`);
       for (const variant of ONSALE_VARIANTS.filter((v) => s.only?.has(`onsale-${v}`) ?? true)) {
-        onsale.push(await runOnSale(ctx, variant));
+        onsale.push(await ledger.around(`onsale-${variant}`, () => runOnSale(ctx, variant)));
       }
     }
 
     if (settings.feed) {
       const s = settings;
       console.log(`\nChange feed (a backlog of ${s.feedEntries} drained by ${s.feedConsumers} consumers, then ${s.feedLiveRate} Joins/s followed live):`);
-      feed = await runFeed(ctx);
+      feed = await ledger.around("feed", () => runFeed(ctx));
     }
 
-    console.log("\n## Results\n");
+    console.log(`\n## Results\n\nNode ${process.version}, redis-server ${machine.redis}\n`);
     if (rows.length + fresh.length > 0) console.log(unaryTable(rows, fresh));
+    if (paced) console.log(`\n${pacedTable(paced)}`);
     if (seats) console.log(`\n${seatTable(seats.rows, rows.find((r) => r.key === "baseline"))}\n\nLast round's check — ${seats.verified}`);
-    if (fanout.length > 0) console.log(`\n${fanoutTable(fanout)}`);
+    if (fanout.length > 0 || large) console.log(`\n${fanoutTable(large ? [...fanout, large] : fanout)}`);
     if (onsale.length > 0) console.log(`\n${onsaleTable(onsale)}`);
     if (feed) console.log(`\n${feedTables(feed)}`);
+    if (ledger.rows.length > 0) console.log(`\nRedis functions (INFO commandstats, per scenario):\n\n${fcallTable(ledger.rows)}`);
     const lines = [
       ...targets(rows, fanout),
+      ...(paced ? pacedTargets(paced) : []),
+      ...(large ? [largeTarget(large)] : []),
       ...(seats ? seatTargets(seats.rows, rows.find((r) => r.key === "baseline")) : []),
       ...onsaleTargets(onsale),
       ...(feed ? feedTargets(feed) : []),
@@ -162,6 +209,12 @@ async function withService(service: ServiceProcess, body: () => Promise<void>): 
     await service.stop();
   }
   console.log("service stopped on SIGTERM with exit code 0");
+}
+
+/** The large fan-out's target: every stream updated within 500 ms of the Leave. */
+function largeTarget(f: FanoutResult): string {
+  const worst = Math.max(...f.rounds.map((x) => x.lastMs));
+  return `${f.watchers} watchers updated ≤ 500 ms (${f.label}): worst ${worst.toFixed(0)} ms, ${f.rssPerStreamKiB.toFixed(1)} KiB RSS per stream — ${worst <= 500 ? "met" : "NOT met"}`;
 }
 
 function settingsLine(s: BenchSettings): string {

@@ -18,8 +18,8 @@ export interface ServiceProcess {
   readonly grpcPort: number;
   readonly connectPort: number;
   readonly watchIntervalMs: number;
-  /** SIGTERM, then checks the process exited with code 0. */
-  stop(): Promise<void>;
+  /** SIGTERM, then checks the process exited with code 0 (SIGKILL after `graceMs`, 15 s by default). */
+  stop(graceMs?: number): Promise<void>;
 }
 
 export interface ServiceOptions {
@@ -33,6 +33,8 @@ export interface ServiceOptions {
   readonly cpuProfileDir?: string | undefined;
   /** FEED_POLL_MS; the service's default when unset. */
   readonly feedPollMs?: number | undefined;
+  /** REDIS_COMMAND_TIMEOUT_MS; the service's default when unset. */
+  readonly redisCommandTimeoutMs?: number | undefined;
 }
 
 /** Starts `src/main.ts` on two free loopback ports and waits until both answer a health Check with SERVING. */
@@ -53,6 +55,7 @@ export async function startService(children: ChildSet, options: ServiceOptions):
       ...(options.admitIntervalMs === undefined ? {} : { ADMIT_INTERVAL_MS: String(options.admitIntervalMs) }),
       ...(options.passKeys === undefined ? {} : { PASS_KEYS: options.passKeys }),
       ...(options.feedPollMs === undefined ? {} : { FEED_POLL_MS: String(options.feedPollMs) }),
+      ...(options.redisCommandTimeoutMs === undefined ? {} : { REDIS_COMMAND_TIMEOUT_MS: String(options.redisCommandTimeoutMs) }),
     },
   });
   const serving = async (port: number): Promise<void> => {
@@ -72,8 +75,8 @@ export async function startService(children: ChildSet, options: ServiceOptions):
     grpcPort,
     connectPort,
     watchIntervalMs: options.watchIntervalMs,
-    async stop() {
-      const { code, signal } = await child.stop("SIGTERM");
+    async stop(graceMs?: number) {
+      const { code, signal } = await child.stop("SIGTERM", graceMs);
       if (code !== 0) {
         throw new Error(`${child.name} did not exit cleanly on SIGTERM (code ${code}, signal ${signal}): ${child.output.slice(-1500)}`);
       }

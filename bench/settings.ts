@@ -54,6 +54,23 @@ export interface BenchSettings {
   readonly feedLiveSeconds: number;
   /** FEED_POLL_MS of the second live run (the first runs at the service's default). */
   readonly feedFastPollMs: number;
+  /** The open-loop Join scenario (`paced.ts`): saturation, then fixed arrival rates at shares of it. */
+  readonly paced: boolean;
+  /** Shares of the saturated rate to pace at, ascending (0–1). */
+  readonly pacedLevels: readonly number[];
+  /** Measured seconds per paced level (after `warmupSeconds`), and of the saturation run. */
+  readonly pacedSeconds: number;
+  /** HTTP/2 connections of the open-loop generator, and streams per connection of its saturation run. */
+  readonly pacedSessions: number;
+  readonly pacedStreams: number;
+  /** The large fan-out (`fanout-large`): many more watchers, spread over several client processes. */
+  readonly fanoutLarge: boolean;
+  readonly largeWatchers: number;
+  readonly largeClients: number;
+  /** Streams each of those processes opens at a time (the rest as earlier ones get their first message). */
+  readonly largeOpening: number;
+  /** REDIS_COMMAND_TIMEOUT_MS of the large fan-out's service; its default when unset. */
+  readonly largeRedisTimeoutMs: number | undefined;
   /** Most seconds the whole run may spend waiting for, or re-measuring after, other processes' CPU use. */
   readonly quietBudgetSeconds: number;
   /** Row keys to run (e.g. `peer,join-grpc`, `seats-explicit`, `onsale-opening`); all when unset. */
@@ -66,8 +83,9 @@ export class BenchSettingsError extends Error {
   override readonly name = "BenchSettingsError";
 }
 
-export function loadBenchSettings(env: Readonly<Record<string, string | undefined>>): BenchSettings {
+export function loadBenchSettings(env: Readonly<Record<string, string | undefined>>, argv: readonly string[] = []): BenchSettings {
   const problems: string[] = [];
+  const chosen = chosenScenarios(env, argv, problems);
   const num = (name: string, fallback: number, min: number, max: number, integer = true): number => {
     const raw = env[name];
     if (raw === undefined || raw === "") return fallback;
@@ -79,6 +97,9 @@ export function loadBenchSettings(env: Readonly<Record<string, string | undefine
     return value;
   };
   const flag = (name: string, fallback: boolean): boolean => {
+    // Named scenarios override the part flags.
+    const scenario = SCENARIOS.find((s) => s.flag === name);
+    if (chosen && scenario) return chosen.has(scenario.name);
     const raw = env[name];
     if (raw === undefined || raw === "") return fallback;
     if (raw === "1" || raw === "true") return true;
@@ -115,8 +136,19 @@ export function loadBenchSettings(env: Readonly<Record<string, string | undefine
     feedLiveRate: num("BENCH_FEED_LIVE_RATE", 2_000, 1, 100_000),
     feedLiveSeconds: num("BENCH_FEED_LIVE_SECONDS", 10, 1, 600),
     feedFastPollMs: num("BENCH_FEED_FAST_POLL_MS", 20, 10, 60_000),
+    // Follows BENCH_FRESH unless set, so the older "all parts off but one" commands stay as they were.
+    paced: flag("BENCH_PACED", flag("BENCH_FRESH", true)),
+    pacedLevels: levels(env["BENCH_PACED_LEVELS"] ?? "25,50,80", problems),
+    pacedSeconds: num("BENCH_PACED_SECONDS", 10, 1, 600),
+    pacedSessions: num("BENCH_PACED_SESSIONS", 4, 1, 256),
+    pacedStreams: num("BENCH_PACED_STREAMS", 32, 1, 1000),
+    fanoutLarge: flag("BENCH_FANOUT_LARGE", false),
+    largeWatchers: num("BENCH_LARGE_WATCHERS", 50_000, 1, 500_000),
+    largeClients: num("BENCH_LARGE_CLIENTS", 4, 1, 32),
+    largeOpening: num("BENCH_LARGE_OPENING", 250, 1, 500_000),
+    largeRedisTimeoutMs: env["BENCH_LARGE_REDIS_TIMEOUT_MS"] ? num("BENCH_LARGE_REDIS_TIMEOUT_MS", 1000, 50, 60_000) : undefined,
     quietBudgetSeconds: num("BENCH_QUIET_BUDGET_SECONDS", 60, 0, 3600),
-    only: env["BENCH_ONLY"] ? new Set(env["BENCH_ONLY"].split(",").map((key) => key.trim())) : undefined,
+    only: rowKeys(env["BENCH_ONLY"]),
     cpuProfileDir: env["BENCH_CPU_PROFILE_DIR"] || undefined,
   };
   if (problems.length > 0) {
@@ -124,3 +156,67 @@ export function loadBenchSettings(env: Readonly<Record<string, string | undefine
   }
   return Object.freeze(settings);
 }
+
+/** A part of the benchmark that `--scenario <name>` (or `BENCH_SCENARIO`, or a name in `BENCH_ONLY`) runs alone. */
+export interface Scenario {
+  readonly name: string;
+  /** The environment flag that switches it without naming it. */
+  readonly flag: string;
+  /** Whether a plain `npm run bench` runs it. */
+  readonly byDefault: boolean;
+  readonly about: string;
+}
+
+export const SCENARIOS: readonly Scenario[] = [
+  { name: "unary", flag: "BENCH_UNARY", byDefault: true, about: "h2load: Health/Check, Join (one user), GetPosition on both ports and the peer, h2load-paced Joins" },
+  { name: "fresh", flag: "BENCH_FRESH", byDefault: true, about: "Joins of new users, closed loop, gRPC and Connect ports and the peer" },
+  { name: "paced", flag: "BENCH_PACED", byDefault: true, about: "open-loop Joins of new users at 25/50/80% of the saturation measured in the same run" },
+  { name: "seats", flag: "BENCH_SEATS", byDefault: true, about: "HoldSeats and ConfirmHold on a 100,000-seat map" },
+  { name: "fanout", flag: "BENCH_FANOUT", byDefault: true, about: "10,000 WatchPosition streams updated by one Leave (BENCH_FANOUT_CONNECT: also the Connect port)" },
+  { name: "fanout-large", flag: "BENCH_FANOUT_LARGE", byDefault: false, about: "50,000 WatchPosition streams from several client processes, updated by one Leave" },
+  { name: "onsale", flag: "BENCH_ONSALE", byDefault: true, about: "50,000 users join and watch while the admitter lets them in" },
+  { name: "feed", flag: "BENCH_FEED", byDefault: true, about: "change feed: a backlog drained by a consumer group, then followed live" },
+];
+
+/** `--scenario a,b` / `--scenario=a`, else `BENCH_SCENARIO`, plus scenario names in `BENCH_ONLY`; undefined when none is named. */
+function chosenScenarios(
+  env: Readonly<Record<string, string | undefined>>,
+  argv: readonly string[],
+  problems: string[],
+): ReadonlySet<string> | undefined {
+  const named: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? "";
+    if (arg === "--scenario") named.push(...list(argv[++i] ?? ""));
+    else if (arg.startsWith("--scenario=")) named.push(...list(arg.slice("--scenario=".length)));
+    else problems.push(`unknown argument "${arg}" (try --scenario list)`);
+  }
+  if (named.length === 0) named.push(...list(env["BENCH_SCENARIO"] ?? ""));
+  named.push(...list(env["BENCH_ONLY"] ?? "").filter(isScenario));
+  for (const name of named) {
+    if (!isScenario(name)) problems.push(`unknown scenario "${name}" (known: ${SCENARIOS.map((s) => s.name).join(", ")})`);
+  }
+  return named.length > 0 ? new Set(named) : undefined;
+}
+
+/** The entries of `BENCH_ONLY` that are row keys, not scenario names; undefined when none. */
+function rowKeys(raw: string | undefined): ReadonlySet<string> | undefined {
+  const keys = list(raw ?? "").filter((key) => !isScenario(key));
+  return keys.length > 0 ? new Set(keys) : undefined;
+}
+
+function levels(raw: string, problems: string[]): number[] {
+  const values = list(raw).map(Number);
+  if (values.length === 0 || values.some((v) => !Number.isFinite(v) || v <= 0 || v > 100)) {
+    problems.push(`BENCH_PACED_LEVELS must be percentages from 1 to 100, e.g. "25,50,80", got "${raw}"`);
+    return [0.25, 0.5, 0.8];
+  }
+  return values.map((v) => v / 100).sort((a, b) => a - b);
+}
+
+const isScenario = (name: string): boolean => SCENARIOS.some((s) => s.name === name);
+const list = (raw: string): string[] =>
+  raw
+    .split(",")
+    .map((part) => part.trim())
+    .filter((part) => part !== "" && part !== "list");

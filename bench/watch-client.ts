@@ -23,6 +23,8 @@ export interface WatchJob {
   readonly first: number;
   readonly count: number;
   readonly sessions: number;
+  /** Most streams waiting for their first message at a time (all at once when unset). */
+  readonly maxOpening?: number;
 }
 
 export type WatchClientMessage =
@@ -31,6 +33,8 @@ export type WatchClientMessage =
       streams: number;
       sessions: number;
       endedEarly: number;
+      /** How the streams that ended early ended: `grpc-status grpc-message` → count. */
+      endReasons: Record<string, number>;
       minPosition: number;
       maxPosition: number;
       setupMs: number;
@@ -61,13 +65,18 @@ async function main(job: WatchJob): Promise<void> {
   let pending = 0;
   let wrong = 0;
   let endedEarly = 0;
+  const endReasons: Record<string, number> = {};
   let firstAt = 0;
   let lastAt = 0;
   let closing = false;
   let onReady: () => void = () => {};
   const allReady = new Promise<void>((resolve) => (onReady = resolve));
 
-  for (let i = 0; i < job.count; i++) {
+  let opened = 0;
+  const openNext = (): void => {
+    if (opened < job.count) open(opened++);
+  };
+  const open = (i: number): void => {
     const userId = `${job.userPrefix}${job.first + i}`;
     const session = sessions[i % sessions.length] as http2.ClientHttp2Session;
     const stream = session.request(grpcHeaders(PATH));
@@ -84,6 +93,7 @@ async function main(job: WatchJob): Promise<void> {
           }
           watch.position = position;
           if (--waitingFirst === 0) onReady();
+          openNext();
           continue;
         }
         if (watch.expected !== 0 && position === watch.expected) {
@@ -98,16 +108,27 @@ async function main(job: WatchJob): Promise<void> {
         watch.position = position;
       }
     });
-    stream.on("error", () => {});
+    let reason = "no grpc-status";
+    const take = (h: http2.IncomingHttpHeaders): void => {
+      if (h["grpc-status"] !== undefined) reason = `${String(h["grpc-status"])} ${decodeURIComponent(String(h["grpc-message"] ?? ""))}`;
+    };
+    stream.on("response", take);
+    stream.on("trailers", take);
+    stream.on("error", (err: Error) => (reason = `stream error: ${err.message}`));
     stream.on("close", () => {
       watch.ended = true;
       if (closing) return;
       endedEarly++;
+      endReasons[reason] = (endReasons[reason] ?? 0) + 1;
       // A stream that ends before its first message must not hold up the start.
-      if (watch.position === -1 && --waitingFirst === 0) onReady();
+      if (watch.position === -1) {
+        if (--waitingFirst === 0) onReady();
+        openNext();
+      }
     });
     stream.end(framedRequest(WatchPositionRequestSchema, { eventId: job.eventId, userId }));
-  }
+  };
+  for (let i = Math.min(job.count, job.maxOpening ?? job.count); i > 0; i--) openNext();
   await allReady;
   const positions = watches.map((w) => w.position).filter((p) => p !== -1);
   send({
@@ -115,6 +136,7 @@ async function main(job: WatchJob): Promise<void> {
     streams: watches.length,
     sessions: sessions.length,
     endedEarly,
+    endReasons,
     minPosition: Math.min(...positions),
     maxPosition: Math.max(...positions),
     setupMs: performance.now() - started,
