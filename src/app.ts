@@ -9,7 +9,6 @@ import { Health } from "../gen/grpc/health/v1/health_pb.js";
 import { Authenticator } from "./auth/authenticator.js";
 import type { Config } from "./config.js";
 import { FeedStore } from "./feed/feed-store.js";
-import { PollingOutboxSignal } from "./feed/outbox-signal.js";
 import { SubscriptionCounter } from "./feed/subscription.js";
 import type { DeliveryPolicy } from "./feed/types.js";
 import { FeedWakeups } from "./feed/wakeups.js";
@@ -35,6 +34,7 @@ import { createConnectServer } from "./transport/connect-server.js";
 import { createGrpcServer } from "./transport/grpc-server.js";
 import { grpcCredentials } from "./transport/tls.js";
 import type { TransportServer } from "./transport/transport-server.js";
+import { OutboxNotifications, type ShardedSubscriber } from "./watch/outbox-notifications.js";
 import { OutboxReader } from "./watch/outbox-reader.js";
 import { WatchHub } from "./watch/watch-hub.js";
 
@@ -44,6 +44,12 @@ export interface AppDeps {
   /** A client whose commands may outlast the command timeout, for LoadSeatMap (default: `redis`). */
   readonly loadRedis?: Redis;
   readonly logger: Logger;
+  /**
+   * The connection that receives the outbox notifications (sharded Pub/Sub),
+   * owned by the app from here on. Default: `redis.duplicate()`, connected at
+   * the first followed event.
+   */
+  readonly subscriber?: ShardedSubscriber;
   /** Test hook: milliseconds added to Redis TIME by every script. */
   readonly clockSkewMs?: () => number;
 }
@@ -77,7 +83,7 @@ export interface App {
  * Building does no I/O; `listen` binds the ports, so tests run the real
  * server in-process on port 0.
  */
-export function buildApp({ config, redis, loadRedis, logger, clockSkewMs }: AppDeps): App {
+export function buildApp({ config, redis, loadRedis, subscriber, logger, clockSkewMs }: AppDeps): App {
   const retentionMs = config.feedRetentionMs;
   const store = new QueueStore(redis, { keyPrefix: config.redisKeyPrefix, clockSkewMs, retentionMs });
   const outbox = new OutboxReader(redis, {
@@ -85,6 +91,7 @@ export function buildApp({ config, redis, loadRedis, logger, clockSkewMs }: AppD
     intervalMs: config.watchIntervalMs,
     maxEntriesPerRead: 10_000,
     logger,
+    notifications: new OutboxNotifications(subscriber ?? redis.duplicate({ lazyConnect: true }), logger),
   });
   const hub: PositionHub = new WatchHub(outbox, positionWatch(store, { batchSize: 1_000, logger }));
   const sweeper = new EventSweeper(store, { intervalMs: config.sweepIntervalMs, batch: 500, what: "idle waiters", logger });
@@ -120,7 +127,11 @@ export function buildApp({ config, redis, loadRedis, logger, clockSkewMs }: AppD
     registration(SeatService, createSeatService({ store: seats, hub: availability, passes: config.passKeys })),
     registration(
       ChangeFeedService,
-      createFeedService({ ...feed, outbox: new PollingOutboxSignal(config.feed.pollMs), retentionHours: config.feed.retentionHours }),
+      createFeedService({
+        ...feed,
+        outbox: { follow: (eventId) => outbox.follow(eventId, config.feed.pollMs) },
+        retentionHours: config.feed.retentionHours,
+      }),
     ),
   ].map((reg) => withBackendGuard(reg, redisMonitor));
   const services = [...redisBacked, createHealthService(health)];
