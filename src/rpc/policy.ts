@@ -7,6 +7,7 @@ import type { Authenticator } from "../auth/authenticator.js";
 import { requirementOf } from "../auth/roles.js";
 import { authorize } from "./authorize.js";
 import { CallLog, type CallLogOptions } from "./call-log.js";
+import { hookedStream } from "./hooked-stream.js";
 import { backendUnavailable, boundError, invalidRequest } from "./errors.js";
 import { wrapMethods, type AnyMethodImpl, type ServiceRegistration } from "./registration.js";
 
@@ -74,18 +75,20 @@ function wrapMethod(service: DescService, method: DescMethod, fn: AnyFn, deps: C
         }
       };
     case "server_streaming":
-      return async function* (request, ctx) {
+      return (request, ctx) => {
         const log = new CallLog(logOptions, ctx);
-        try {
-          log.about(request);
-          admit(ctx, request);
-          yield* fn(request, ctx) as AsyncIterable<unknown>;
-          log.done();
-        } catch (err) {
-          throw log.done(mapError(err, ctx, log.logger));
-        } finally {
-          log.abandoned(ctx);
-        }
+        return hookedStream(
+          () => {
+            log.about(request);
+            admit(ctx, request);
+            return fn(request, ctx) as AsyncIterable<unknown>;
+          },
+          {
+            done: () => log.done(),
+            failed: (err) => log.done(mapError(err, ctx, log.logger)),
+            finally: () => log.abandoned(ctx),
+          },
+        );
       };
     case "client_streaming":
     case "bidi_streaming":

@@ -15,13 +15,11 @@ export abstract class Mailbox<Item> extends AbortableWait {
   abstract isFinal(item: Item): boolean;
 
   /** The next item, or a rejection with the signal's reason once it aborts. */
-  async next(): Promise<Item> {
-    for (;;) {
-      const item = this.take();
-      if (item !== undefined) {
-        return item;
-      }
-      await this.wait();
+  next(): Promise<Item> {
+    const item = this.take();
+    if (item !== undefined) {
+      return Promise.resolve(item);
     }
+    return this.wait().then(() => this.next());
   }
 }
