@@ -91,7 +91,8 @@ export function buildApp({ config, redis, loadRedis, subscriber, logger, clockSk
     intervalMs: config.watchIntervalMs,
     maxEntriesPerRead: 10_000,
     logger,
-    notifications: new OutboxNotifications(subscriber ?? redis.duplicate({ lazyConnect: true }), logger),
+    // A subscription may wait for the connection (the offline queue): it is not a call with a deadline.
+    notifications: new OutboxNotifications(subscriber ?? redis.duplicate({ lazyConnect: true, enableOfflineQueue: true }), logger),
   });
   const hub: PositionHub = new WatchHub(outbox, positionWatch(store, { batchSize: 1_000, logger }));
   const sweeper = new EventSweeper(store, { intervalMs: config.sweepIntervalMs, batch: 500, what: "idle waiters", logger });

@@ -11,6 +11,7 @@ export interface ShardedSubscriber {
   sunsubscribe(channel: string): Promise<unknown>;
   on(event: "smessage", listener: (channel: string, message: string) => void): unknown;
   on(event: "ready", listener: () => void): unknown;
+  on(event: "error", listener: (err: Error) => void): unknown;
   disconnect(): void;
 }
 
@@ -38,8 +39,18 @@ export class OutboxNotifications {
     this.#subscriber = subscriber;
     this.#logger = logger;
     subscriber.on("smessage", (channel) => this.#listeners.get(channel)?.());
-    // Also after a reconnection (ioredis subscribes to the channels again): what was published meanwhile is lost.
-    subscriber.on("ready", () => this.#onLost());
+    // After a reconnection what was published meanwhile is lost, and a
+    // subscription that failed while the connection was down was never made
+    // (ioredis renews only those Redis had confirmed): subscribe to every
+    // channel again (harmless for one already subscribed), then look.
+    subscriber.on("ready", () => {
+      for (const channel of this.#listeners.keys()) {
+        this.#subscriber.ssubscribe(channel).catch(() => undefined);
+      }
+      this.#onLost();
+    });
+    // Connection errors are the command connection's to report (the health monitor); the poll covers the gap.
+    subscriber.on("error", (err) => this.#logger.debug({ err }, "outbox notifications: connection error"));
   }
 
   /** Called when messages may have been lost: look at every followed event. */

@@ -1,19 +1,21 @@
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { ChangeFeedService, SubscribeStart } from "../../gen/boxoffice/v1/feed_pb.js";
 import { QueueService } from "../../gen/boxoffice/v1/queue_pb.js";
-import { uniqueId } from "../support/redis.js";
-import type { RunningServer } from "../e2e/server.js";
-import { startFeedServer, Subscriber, type FeedClient } from "./support.js";
+import { redisUrl, uniqueId } from "../support/redis.js";
+import { startServer, type RunningServer } from "../e2e/server.js";
+import { Subscriber, type FeedClient } from "./support.js";
 
 /**
  * Subscribers learn of appends from the scripts' notifications, through the
  * process's outbox reader: with a poll of a minute (the longest allowed) and
- * a test timeout of 30 s, only a notification can deliver what follows.
+ * a test timeout of 30 s, only a notification can deliver what follows. The
+ * app's Redis client is made as the service makes it (`createRedisClient`:
+ * no offline queue, lazy connection), whose options its subscriber inherits.
  */
 let server: RunningServer;
 let feed: FeedClient;
 beforeAll(async () => {
-  server = await startFeedServer({ FEED_POLL_MS: "60000" });
+  server = await startServer({ FEED_POLL_MS: "60000" }, { redisUrl: redisUrl() });
   feed = server.client(ChangeFeedService);
 });
 afterAll(async () => {
