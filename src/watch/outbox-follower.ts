@@ -15,16 +15,25 @@ export interface OutboxFollow {
  * notification arriving while the subscription runs its delivery step (after
  * Redis ran it, before the reply came back) is not lost: the next `wait`
  * returns at once and the step after it sees the entry.
+ *
+ * Two waits return at least `gapMs` apart when woken by notifications: a busy
+ * event (thousands of appends a second) costs each subscription at most one
+ * step per gap, not one per append, and every subscription of the event
+ * woken by the same append does not step for each one. The poll is not held
+ * back.
  */
 export class OutboxFollower implements OutboxFollow {
   readonly #pollMs: number;
+  readonly #gapMs: number;
   readonly #onClose: () => void;
   #signalled = false;
   #wake: (() => void) | undefined;
+  #lastReturn = Number.NEGATIVE_INFINITY;
   #closed = false;
 
-  constructor(pollMs: number, onClose: () => void) {
+  constructor(pollMs: number, gapMs: number, onClose: () => void) {
     this.#pollMs = pollMs;
+    this.#gapMs = gapMs;
     this.#onClose = onClose;
   }
 
@@ -38,28 +47,41 @@ export class OutboxFollower implements OutboxFollow {
     if (signal.aborted) {
       return Promise.reject(signal.reason);
     }
-    if (this.#signalled) {
-      this.#signalled = false;
-      return Promise.resolve();
-    }
     return new Promise<void>((resolve, reject) => {
       const settle = (): void => {
         clearTimeout(timer);
         signal.removeEventListener("abort", onAbort);
         this.#wake = undefined;
-        this.#signalled = false;
       };
-      const wake = (): void => {
+      const done = (): void => {
         settle();
+        // Notifications until now are of entries the next step sees.
+        this.#signalled = false;
+        this.#lastReturn = performance.now();
         resolve();
       };
       const onAbort = (): void => {
         settle();
         reject(signal.reason);
       };
-      const timer = setTimeout(wake, this.#pollMs);
-      this.#wake = wake;
+      const wake = (): void => {
+        const early = this.#lastReturn + this.#gapMs - performance.now();
+        if (early <= 0) {
+          done();
+          return;
+        }
+        // Too soon after the last look: look when the gap is over (further notifications only set the flag).
+        this.#wake = undefined;
+        clearTimeout(timer);
+        timer = setTimeout(done, early);
+      };
+      let timer = setTimeout(done, this.#pollMs);
       signal.addEventListener("abort", onAbort, { once: true });
+      if (this.#signalled) {
+        wake();
+      } else {
+        this.#wake = wake;
+      }
     });
   }
 

@@ -37,7 +37,7 @@ function subscriber(): { connection: Redis; subscribed: (channel: string) => Pro
 }
 
 /** A reader that never polls (an hour between reads): only a notification can make it read again. */
-function notifiedReader(f: QueueFixture) {
+function notifiedReader(f: QueueFixture, followGapMs = 0) {
   const sub = subscriber();
   /** Resolves with the next message the reader's connection receives (after the reader has handled it). */
   const nextMessage = (): Promise<string> =>
@@ -50,6 +50,7 @@ function notifiedReader(f: QueueFixture) {
     maxEntriesPerRead: 100,
     logger,
     notifications: new OutboxNotifications(sub.connection as ShardedSubscriber, logger),
+    followGapMs,
   });
   onTestFinished(() => reader.close());
   return { reader, nextMessage, subscribed: () => sub.subscribed(eventLogKey(f.keyPrefix, f.eventId)) };
@@ -166,5 +167,24 @@ describe("outbox notifications", () => {
     expect(reader.eventsRead).toBe(1);
     follow.close();
     expect(reader.eventsRead).toBe(0);
+  });
+
+  it("wake a follower at most once per gap: a notification soon after a look waits for the gap's end", async () => {
+    const f = await queueFixture();
+    await f.store.configure(f.eventId, {});
+    const { reader, nextMessage, subscribed } = notifiedReader(f, HOUR);
+    const follow = reader.follow(f.eventId, HOUR);
+    onTestFinished(() => follow.close());
+    await subscribed();
+    // The first look is not held back (none came before it).
+    await follow.wait(new AbortController().signal);
+    const noticed = nextMessage();
+    await f.store.join(f.eventId, "u1");
+    await noticed;
+    const controller = new AbortController();
+    const held = follow.wait(controller.signal);
+    const reason = new Error("subscriber gone");
+    controller.abort(reason);
+    await expect(held).rejects.toBe(reason);
   });
 });
