@@ -1,5 +1,5 @@
 import { LeaveRequestSchema, LeaveResponseSchema } from "../gen/boxoffice/v1/queue_pb.js";
-import { type Child, rssBytes } from "./children.js";
+import { type Child, cpuMs, rssBytes } from "./children.js";
 import { type BenchContext, PAUSED } from "./context.js";
 import { ForeignLoad } from "./foreign-load.js";
 import { framedRequest } from "./grpc-wire.js";
@@ -23,6 +23,8 @@ export interface FanoutResult {
   readonly rssAfterMiB: number;
   /** Per Leave: from sending it until the first / the last stream saw its new position. */
   readonly rounds: ReadonlyArray<{ readonly firstMs: number; readonly lastMs: number; readonly leaveMs: number }>;
+  /** Service CPU (all threads) from sending each Leave until every stream was updated, per position message, µs. */
+  readonly cpuPerMessageUs: number;
   /** Share of the machine other processes used during the rounds (0–1). */
   readonly otherLoad: number;
 }
@@ -111,17 +113,20 @@ export async function runFanout(
     const results: Array<{ firstMs: number; lastMs: number; leaveMs: number }> = [];
     const foreign = new ForeignLoad();
     foreign.start();
+    let serviceCpuMs = 0;
     for (let round = 0; round < rounds; round++) {
       for (const client of clients) client.send({ kind: "expect" });
       await all((client) => client.message(is("armed"), 10_000));
       const updated = all((client) => client.message(is("updated"), 30_000));
       // Awaited below; a failing Leave must not leave it rejecting unobserved.
       updated.catch(() => {});
+      const cpu0 = cpuMs(service.child.pid);
       const t0 = now();
       const leave = framedRequest(LeaveRequestSchema, { eventId, userId: `head-${round}` });
       await callOk(port, LEAVE, leave.subarray(5), LeaveResponseSchema, 30_000);
       const leaveMs = now() - t0;
       const parts = await updated;
+      serviceCpuMs += cpuMs(service.child.pid) - cpu0;
       const wrong = parts.reduce((n, p) => n + p.wrong, 0);
       if (wrong > 0) throw new Error(`${label}: ${wrong} messages with an unexpected position`);
       const firstAt = Math.min(...parts.map((p) => p.firstAt));
@@ -147,6 +152,7 @@ export async function runFanout(
       rssBeforeMiB: rssBefore / 1024 / 1024,
       rssAfterMiB: rssAfter / 1024 / 1024,
       rounds: results,
+      cpuPerMessageUs: (serviceCpuMs * 1000) / (rounds * ready.streams),
       otherLoad,
     };
   } finally {

@@ -49,7 +49,7 @@ export function unaryTable(rows: readonly ResultRow[], fresh: readonly FreshRow[
 }
 
 export function fanoutTable(results: readonly FanoutResult[]): string {
-  const header = ["Scenario", "streams / conns", "open all", "Leave RPC", "first update", "all updated: median", "max", "RSS/stream", "other load"];
+  const header = ["Scenario", "streams / conns", "open all", "Leave RPC", "first update", "all updated: median", "max", "service CPU µs/msg", "RSS/stream", "other load"];
   return table(
     header,
     results.map((r) => {
@@ -64,6 +64,7 @@ export function fanoutTable(results: readonly FanoutResult[]): string {
         `${fixed(percentile(first, 50), 0)} ms`,
         `${fixed(percentile(last, 50), 0)} ms`,
         `${fixed(percentile(last, 100), 0)} ms`,
+        fixed(r.cpuPerMessageUs, 1),
         `${fixed(r.rssPerStreamKiB, 1)} KiB`,
         `${fixed(r.otherLoad * 100, 0)}%`,
       ];

@@ -10,7 +10,6 @@ import { Health } from "../gen/grpc/health/v1/health_pb.js";
 import { Authenticator } from "./auth/authenticator.js";
 import type { Config } from "./config.js";
 import { FeedStore } from "./feed/feed-store.js";
-import { PollingOutboxSignal } from "./feed/outbox-signal.js";
 import { SubscriptionCounter } from "./feed/subscription.js";
 import type { DeliveryPolicy } from "./feed/types.js";
 import { FeedWakeups } from "./feed/wakeups.js";
@@ -25,7 +24,7 @@ import { Admitter } from "./queue/admitter.js";
 import { positionWatch, type PositionHub } from "./queue/position-watch.js";
 import { QueueStore } from "./queue/queue-store.js";
 import { EventSweeper } from "./redis/event-sweeper.js";
-import type { RedisConnection } from "./redis/redis-cluster.js";
+import { subscriberConnection, type RedisConnection } from "./redis/redis-cluster.js";
 import { RedisMonitor } from "./redis/redis-monitor.js";
 import { createReflectionServices, reflectionServiceDescriptors } from "./reflection/reflection-services.js";
 import { withBackendGuard } from "./rpc/backend-guard.js";
@@ -44,6 +43,7 @@ import { createConnectServer } from "./transport/connect-server.js";
 import { createGrpcServer } from "./transport/grpc-server.js";
 import { grpcCredentials } from "./transport/tls.js";
 import type { TransportServer } from "./transport/transport-server.js";
+import { OutboxNotifications, type ShardedSubscriber } from "./watch/outbox-notifications.js";
 import { OutboxReader } from "./watch/outbox-reader.js";
 import { WatchHub } from "./watch/watch-hub.js";
 
@@ -59,6 +59,12 @@ export interface AppDeps {
    */
   readonly waitRedis?: readonly Redis[];
   readonly logger: Logger;
+  /**
+   * The connection that receives the outbox notifications (sharded Pub/Sub),
+   * owned by the app from here on. Default: `redis.duplicate()`, connected at
+   * the first followed event.
+   */
+  readonly subscriber?: ShardedSubscriber;
   /** Test hook: milliseconds added to Redis TIME by every script. */
   readonly clockSkewMs?: () => number;
 }
@@ -103,7 +109,7 @@ export interface App {
  * Building does no I/O; `listen` binds the ports, so tests run the real
  * server in-process on port 0.
  */
-export function buildApp({ config, redis, loadRedis, waitRedis, logger, clockSkewMs }: AppDeps): App {
+export function buildApp({ config, redis, loadRedis, waitRedis, subscriber, logger, clockSkewMs }: AppDeps): App {
   const retentionMs = config.feedRetentionMs;
   const core = config.metrics && createMetricsCore();
   const scriptObserver = core?.scripts;
@@ -113,6 +119,8 @@ export function buildApp({ config, redis, loadRedis, waitRedis, logger, clockSke
     intervalMs: config.watchIntervalMs,
     maxEntriesPerRead: 10_000,
     logger,
+    // A subscription may wait for the connection (the offline queue): it is not a call with a deadline.
+    notifications: new OutboxNotifications(subscriber ?? subscriberConnection(redis), logger),
   });
   const hub: PositionHub = new WatchHub(outbox, positionWatch(store, { batchSize: 1_000, logger }));
   const sweeper = new EventSweeper(store, { intervalMs: config.sweepIntervalMs, batch: 500, what: "idle waiters", logger });
@@ -156,7 +164,11 @@ export function buildApp({ config, redis, loadRedis, waitRedis, logger, clockSke
     registration(SeatService, createSeatService({ store: seats, hub: availability, passes: config.passKeys })),
     registration(
       ChangeFeedService,
-      createFeedService({ ...feed, outbox: new PollingOutboxSignal(config.feed.pollMs), retentionHours: config.feed.retentionHours }),
+      createFeedService({
+        ...feed,
+        outbox: { follow: (eventId) => outbox.follow(eventId, config.feed.pollMs) },
+        retentionHours: config.feed.retentionHours,
+      }),
     ),
   ].map((reg) => withStreamGate(withBackendGuard(reg, redisMonitor), streams));
   const services = [...redisBacked, createHealthService(health)];

@@ -1,40 +1,21 @@
 /**
- * Tells a change feed subscriber when to look at an event's outbox again.
- * Kept this small so that a process-wide outbox reader (one blocking read
- * over the streams of every watched event) can stand in for the timer.
+ * Tells a change feed subscriber when to look at an event's outbox again:
+ * when the outbox may have new entries, or entries may have come due for
+ * redelivery. In the service it is the process's one outbox reader
+ * (`OutboxReader.follow`: the appending scripts' notifications, with a poll
+ * beside them).
  */
 export interface OutboxSignal {
-  /**
-   * Resolves when the event's outbox may have new entries, or entries may
-   * have come due for redelivery; rejects with `signal.reason` once `signal`
-   * aborts.
-   */
-  wait(eventId: string, signal: AbortSignal): Promise<void>;
+  /** Starts following the event for one subscription; `close` the result when it ends. */
+  follow(eventId: string): OutboxFollow;
 }
 
-/** The simplest signal: look again every `intervalMs`. */
-export class PollingOutboxSignal implements OutboxSignal {
-  readonly #intervalMs: number;
-
-  constructor(intervalMs: number) {
-    this.#intervalMs = intervalMs;
-  }
-
-  wait(_eventId: string, signal: AbortSignal): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      if (signal.aborted) {
-        reject(signal.reason);
-        return;
-      }
-      const onAbort = (): void => {
-        clearTimeout(timer);
-        reject(signal.reason);
-      };
-      const timer = setTimeout(() => {
-        signal.removeEventListener("abort", onAbort);
-        resolve();
-      }, this.#intervalMs);
-      signal.addEventListener("abort", onAbort, { once: true });
-    });
-  }
+export interface OutboxFollow {
+  /**
+   * Resolves when the outbox may have changed since the previous `wait`
+   * returned (at once if it may have meanwhile); rejects with `signal.reason`
+   * once `signal` aborts.
+   */
+  wait(signal: AbortSignal): Promise<void>;
+  close(): void;
 }

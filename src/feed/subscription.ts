@@ -1,5 +1,5 @@
 import type { FeedStore } from "./feed-store.js";
-import type { OutboxSignal } from "./outbox-signal.js";
+import type { OutboxFollow, OutboxSignal } from "./outbox-signal.js";
 import type { DeliverRequest, FeedEntry } from "./types.js";
 import type { FeedWakeups } from "./wakeups.js";
 
@@ -21,7 +21,9 @@ export class SubscriptionCounter {
 /**
  * One subscriber's stream: delivery steps (each one script: due redeliveries,
  * then new entries, within the subscriber's room) and, between them, a wait
- * for the outbox signal or a local Ack of the group. Yields only non-empty
+ * for the outbox signal or a local Ack of the group. The event is followed
+ * from before the first step, so an append made while a step runs wakes the
+ * next wait at once. Yields only non-empty
  * batches. A slow reader holds the generator at `yield`, so nothing is read
  * for it meanwhile, and it never holds more than `maxInFlight` entries: the
  * memory it costs is bounded by that, not by the backlog.
@@ -37,6 +39,7 @@ export async function* subscription(
   counter: SubscriptionCounter = new SubscriptionCounter(),
 ): AsyncGenerator<SubscriptionItem> {
   counter.active++;
+  const follow = deps.outbox.follow(request.eventId);
   try {
     for (;;) {
       signal.throwIfAborted();
@@ -50,21 +53,22 @@ export async function* subscription(
         yield { kind: "entries", entries: result.entries };
       }
       if (!result.more) {
-        await nextLook(deps, request, signal);
+        await nextLook(deps, follow, request, signal);
       }
     }
   } finally {
+    follow.close();
     counter.active--;
   }
 }
 
 /** Waits for the outbox signal or a local Ack of the group, whichever comes first. */
-async function nextLook(deps: SubscriptionDeps, request: DeliverRequest, signal: AbortSignal): Promise<void> {
+async function nextLook(deps: SubscriptionDeps, follow: OutboxFollow, request: DeliverRequest, signal: AbortSignal): Promise<void> {
   const round = new AbortController();
   const stop = (): void => round.abort(signal.reason);
   signal.addEventListener("abort", stop, { once: true });
   try {
-    await Promise.race([deps.outbox.wait(request.eventId, round.signal), deps.wakeups.wait(request.eventId, request.group, round.signal)]);
+    await Promise.race([follow.wait(round.signal), deps.wakeups.wait(request.eventId, request.group, round.signal)]);
   } finally {
     signal.removeEventListener("abort", stop);
     round.abort();

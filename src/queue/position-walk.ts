@@ -111,7 +111,19 @@ export class PositionWalk {
       return false;
     }
     watcher.removedBelow = removedBelow;
-    this.#deps.push(watcher, { ...ticket, position, waitingTotal: this.#waitingTotal, estimatedWaitSeconds: wait });
+    // Field by field rather than a spread: one object of a fixed shape per message.
+    this.#deps.push(watcher, {
+      eventId: ticket.eventId,
+      userId: ticket.userId,
+      state: ticket.state,
+      position,
+      waitingTotal: this.#waitingTotal,
+      joinedAtMs: ticket.joinedAtMs,
+      issuedAtMs: ticket.issuedAtMs,
+      expiresAtMs: ticket.expiresAtMs,
+      estimatedWaitSeconds: wait,
+      opensAtMs: ticket.opensAtMs,
+    });
     return true;
   }
 }

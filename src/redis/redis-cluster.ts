@@ -145,3 +145,15 @@ export function parseClusterNodes(spec: string): { nodes: ClusterNode[] } | { pr
   }
   return problems.length > 0 ? { problems } : { nodes };
 }
+
+/**
+ * A connection of its own for sharded Pub/Sub (it enters subscriber mode). A
+ * subscription may wait for the connection (the offline queue): it is not a
+ * call with a deadline. On a cluster each channel is subscribed on the shard
+ * that owns its slot (the event's hash tag).
+ */
+export function subscriberConnection(redis: RedisConnection): RedisConnection {
+  return isCluster(redis)
+    ? redis.duplicate(undefined, { shardedSubscribers: true, lazyConnect: true, enableOfflineQueue: true })
+    : redis.duplicate({ lazyConnect: true, enableOfflineQueue: true });
+}

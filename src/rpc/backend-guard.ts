@@ -1,5 +1,6 @@
 import type { HandlerContext } from "@connectrpc/connect";
 import { backendUnavailable } from "./errors.js";
+import { hookedStream } from "./hooked-stream.js";
 import { wrapMethods, type AnyMethodImpl, type ServiceRegistration } from "./registration.js";
 
 /** Whether the store behind a service can be reached now, and each change of it (a `RedisMonitor`). */
@@ -42,30 +43,35 @@ function guardCall(fn: AnyFn, backend: BackendAvailability): AnyFn {
 }
 
 function guardStream(fn: AnyFn, backend: BackendAvailability): AnyFn {
-  return async function* (request, ctx) {
-    if (!backend.available) {
-      throw backendUnavailable("NOT_APPLIED");
-    }
-    // The implementation's signal: the call's, or the store's loss.
-    const controller = new AbortController();
-    const onCallAbort = (): void => controller.abort(ctx.signal.reason);
-    ctx.signal.addEventListener("abort", onCallAbort, { once: true });
-    const unsubscribe = backend.subscribe((available) => {
-      if (!available) {
-        controller.abort(backendUnavailable());
-      }
-    });
-    if (ctx.signal.aborted) {
-      onCallAbort();
-    }
-    try {
-      // Delegation, not a race per message: every wait of an implementation
-      // races its signal, so the abort ends the stream with that error.
-      return yield* fn(request, withSignal(ctx, controller.signal)) as AsyncIterable<unknown>;
-    } finally {
-      unsubscribe();
-      ctx.signal.removeEventListener("abort", onCallAbort);
-    }
+  return (request, ctx) => {
+    let release = (): void => undefined;
+    return hookedStream(
+      () => {
+        if (!backend.available) {
+          throw backendUnavailable("NOT_APPLIED");
+        }
+        // The implementation's signal: the call's, or the store's loss.
+        const controller = new AbortController();
+        const onCallAbort = (): void => controller.abort(ctx.signal.reason);
+        ctx.signal.addEventListener("abort", onCallAbort, { once: true });
+        const unsubscribe = backend.subscribe((available) => {
+          if (!available) {
+            controller.abort(backendUnavailable());
+          }
+        });
+        release = () => {
+          unsubscribe();
+          ctx.signal.removeEventListener("abort", onCallAbort);
+        };
+        if (ctx.signal.aborted) {
+          onCallAbort();
+        }
+        // Passed through, not raced per message: every wait of an
+        // implementation races its signal, so the abort ends the stream with that error.
+        return fn(request, withSignal(ctx, controller.signal)) as AsyncIterable<unknown>;
+      },
+      { finally: () => release() },
+    );
   };
 }
 

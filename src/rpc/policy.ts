@@ -8,6 +8,7 @@ import { requirementOf } from "../auth/roles.js";
 import { authorize } from "./authorize.js";
 import type { CallObservation, CallObserver, Transport } from "./call-observer.js";
 import { CallLog, type CallLogOptions } from "./call-log.js";
+import { hookedStream } from "./hooked-stream.js";
 import { backendUnavailable, boundError, invalidRequest } from "./errors.js";
 import { wrapMethods, type AnyMethodImpl, type ServiceRegistration } from "./registration.js";
 
@@ -89,20 +90,22 @@ function wrapMethod(service: DescService, method: DescMethod, fn: AnyFn, deps: C
         }
       };
     case "server_streaming":
-      return async function* (request, ctx) {
+      return (request, ctx) => {
         const log = new CallLog(logOptions, ctx);
-        try {
-          log.observation?.received();
-          log.about(request);
-          admit(ctx, request);
-          const responses = fn(request, ctx) as AsyncIterable<unknown>;
-          yield* log.observation === undefined ? responses : counted(responses, log.observation);
-          log.done();
-        } catch (err) {
-          throw log.done(mapError(err, ctx, log.logger));
-        } finally {
-          log.abandoned(ctx);
-        }
+        return hookedStream(
+          () => {
+            log.observation?.received();
+            log.about(request);
+            admit(ctx, request);
+            return fn(request, ctx) as AsyncIterable<unknown>;
+          },
+          {
+            message: log.observation && log.observation.sent.bind(log.observation),
+            done: () => log.done(),
+            failed: (err) => log.done(mapError(err, ctx, log.logger)),
+            finally: () => log.abandoned(ctx),
+          },
+        );
       };
     case "client_streaming":
     case "bidi_streaming":

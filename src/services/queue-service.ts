@@ -1,5 +1,7 @@
 import type { ServiceImpl } from "@connectrpc/connect";
-import { QueueService } from "../../gen/boxoffice/v1/queue_pb.js";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { QueueService, type WatchPositionResponseSchema } from "../../gen/boxoffice/v1/queue_pb.js";
+import { EncodedOutput } from "../rpc/encoded-output.js";
 import { backendUnavailable, invalidRequest } from "../rpc/errors.js";
 import type { PassKeyring } from "../pass/pass.js";
 import type { QueueStore } from "../queue/queue-store.js";
@@ -7,6 +9,9 @@ import type { TicketView } from "../queue/types.js";
 import type { PositionHub } from "../queue/position-watch.js";
 import { configMessage, queueStateCode, statsMessage, ticketMessage, timestampField } from "./queue-convert.js";
 import { queueErrors } from "./queue-errors.js";
+import { TicketStreamEncoder } from "./ticket-stream.js";
+
+type WatchPositionOutput = MessageInitShape<typeof WatchPositionResponseSchema>;
 
 export interface QueueServiceDeps {
   readonly store: QueueStore;
@@ -75,12 +80,16 @@ export function createQueueService({ store, hub, passes }: QueueServiceDeps): Se
       }
     },
 
-    async *watchPosition(req, ctx) {
-      for await (const item of hub.watch(req.eventId, req.userId, ctx.signal)) {
+    watchPosition(req, ctx) {
+      // Items become messages as the stream takes them; most are a waiting
+      // ticket's new place, encoded around this stream's fixed fields.
+      const encoder = new TicketStreamEncoder();
+      return hub.stream(req.eventId, req.userId, ctx.signal, (item): WatchPositionOutput => {
         switch (item.kind) {
-          case "ticket":
-            yield { ticket: ticket(item.ticket) };
-            break;
+          case "ticket": {
+            const bytes = encoder.encode(item.ticket);
+            return bytes === undefined ? { ticket: ticket(item.ticket) } : new EncodedOutput(bytes).as<WatchPositionOutput>();
+          }
           case "event_not_found":
             throw queueErrors.event_not_found(req.eventId);
           case "not_in_queue":
@@ -88,7 +97,7 @@ export function createQueueService({ store, hub, passes }: QueueServiceDeps): Se
           case "unavailable":
             throw backendUnavailable();
         }
-      }
+      });
     },
 
     async leave(req) {

@@ -1,4 +1,5 @@
 import { create, fromBinary, toBinary, type DescMethod, type Message } from "@bufbuild/protobuf";
+import { EncodedOutput } from "../rpc/encoded-output.js";
 import {
   Server,
   ServerCredentials,
@@ -187,7 +188,8 @@ function handlerFor(rt: MethodRuntime, impl: (...args: unknown[]) => unknown): U
 /**
  * Serializers straight from the descriptors. Implementations return message
  * init shapes; `create` passes real messages through untouched. Buffers are
- * views over protobuf-es's bytes, not copies. A request that does not decode
+ * views over protobuf-es's bytes, not copies; an `EncodedOutput` is written
+ * as it is. A request that does not decode
  * becomes an `UndecodableRequest` the handlers answer with INVALID_ARGUMENT.
  */
 function methodDefinition(path: string, method: DescMethod): MethodDefinition<Message, Output> {
@@ -199,7 +201,8 @@ function methodDefinition(path: string, method: DescMethod): MethodDefinition<Me
     responseStream: method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming",
     requestSerialize: (value: Message) => asBuffer(toBinary(input, create(input, value))),
     requestDeserialize: (bytes: Buffer) => decodeRequest(input, bytes) as Message,
-    responseSerialize: (value: Output) => asBuffer(toBinary(output, create(output, value))),
+    responseSerialize: (value: Output) =>
+      value instanceof EncodedOutput ? asBuffer(value.bytes) : asBuffer(toBinary(output, create(output, value))),
     responseDeserialize: (bytes: Buffer) => fromBinary(output, bytes),
   };
 }

@@ -12,30 +12,42 @@
 export class AbortableWait {
   readonly #signal: AbortSignal;
   readonly #onAbort: () => void;
-  #waiter: { resolve: () => void; reject: (reason: unknown) => void } | undefined;
+  #resolve: (() => void) | undefined;
+  #reject: ((reason: unknown) => void) | undefined;
 
   /** Listens to `signal` once; call `dispose` when done. */
   constructor(signal: AbortSignal) {
     this.#signal = signal;
-    this.#onAbort = () => this.#waiter?.reject(signal.reason);
+    this.#onAbort = () => {
+      const reject = this.#reject;
+      this.#resolve = this.#reject = undefined;
+      reject?.(signal.reason);
+    };
     signal.addEventListener("abort", this.#onAbort, { once: true });
   }
 
-  /** Resolves at the next `wake`; rejects with the signal's reason once it aborts (at once if it has). */
-  async wait(): Promise<void> {
-    this.#signal.throwIfAborted();
-    try {
-      await new Promise<void>((resolve, reject) => {
-        this.#waiter = { resolve, reject };
-      });
-    } finally {
-      this.#waiter = undefined;
+  /**
+   * Resolves at the next `wake`; rejects with the signal's reason once it
+   * aborts (at once if it has). Not an async function: one promise per wait,
+   * nothing else allocated (a long stream waits once per message).
+   */
+  wait(): Promise<void> {
+    if (this.#signal.aborted) {
+      return Promise.reject(this.#signal.reason);
     }
+    return new Promise<void>((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
   }
 
   /** Ends the current wait, if any. */
   wake(): void {
-    this.#waiter?.resolve();
+    const resolve = this.#resolve;
+    if (resolve !== undefined) {
+      this.#resolve = this.#reject = undefined;
+      resolve();
+    }
   }
 
   dispose(): void {

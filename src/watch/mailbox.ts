@@ -14,14 +14,15 @@ export abstract class Mailbox<Item> extends AbortableWait {
   /** Whether the stream ends after delivering `item`. */
   abstract isFinal(item: Item): boolean;
 
+  /** `next`, bound once: what a wait continues with. */
+  readonly #again = (): Promise<Item> => this.next();
+
   /** The next item, or a rejection with the signal's reason once it aborts. */
-  async next(): Promise<Item> {
-    for (;;) {
-      const item = this.take();
-      if (item !== undefined) {
-        return item;
-      }
-      await this.wait();
+  next(): Promise<Item> {
+    const item = this.take();
+    if (item !== undefined) {
+      return Promise.resolve(item);
     }
+    return this.wait().then(this.#again);
   }
 }

@@ -2,7 +2,18 @@ import type { RedisConnection } from "../redis/redis-cluster.js";
 import type { Logger } from "pino";
 import { eventLogKey } from "../redis/event-log.js";
 import { STREAM_START } from "../redis/outbox-entry.js";
+import { OutboxFollower, type OutboxFollow } from "./outbox-follower.js";
+import type { OutboxNotifications } from "./outbox-notifications.js";
 import { newestId, readAfter, type OutboxRead } from "./outbox-stream.js";
+
+export type { OutboxFollow } from "./outbox-follower.js";
+
+/**
+ * Default least time between two looks of a notified feed subscription: at
+ * 2,000 appends a second, 4 subscriptions of one event make 400 delivery
+ * steps a second instead of one per append each.
+ */
+const DEFAULT_FOLLOW_GAP_MS = 10;
 
 export type { OutboxRead } from "./outbox-stream.js";
 
@@ -22,11 +33,22 @@ export interface OutboxConsumer {
 export interface OutboxReaderOptions {
   /** Prefix of every key (the event's stream is `<prefix>{<event>}:log`). */
   readonly keyPrefix: string;
-  /** Pause between two reads of an event: the coalescing window of its watchers. */
+  /**
+   * Pause between two reads of an event: the coalescing window of its
+   * watchers, and the safety poll when notifications are lost. After a read
+   * that found nothing, a notification ends the pause at once.
+   */
   readonly intervalMs: number;
   /** Most entries one read applies; past that consumers resync. */
   readonly maxEntriesPerRead: number;
   readonly logger: Logger;
+  /**
+   * The appending scripts' notifications (a connection of its own): without
+   * them the reader only polls. The reader closes them in `close`.
+   */
+  readonly notifications?: OutboxNotifications;
+  /** Least time between two looks of a change feed subscription woken by notifications (`follow`); default 10 ms. */
+  readonly followGapMs?: number;
 }
 
 /** One event being read: its cursor, its consumers and whoever waits on it. */
@@ -35,6 +57,14 @@ interface Feed {
   /** Id of the last entry read; undefined until the first tick has found the newest. */
   cursor: string | undefined;
   readonly consumers: Set<OutboxConsumer>;
+  /** Change feed subscriptions following the event's notifications (see `follow`). */
+  readonly followers: Set<OutboxFollower>;
+  /** Whether the tick loop runs (it does while there are consumers or callers of `changed`). */
+  running: boolean;
+  /** A notification came since the current (or last) tick started. */
+  signalled: boolean;
+  /** The last tick found nothing new: a notification ends the pause. */
+  quiet: boolean;
   /** Callers of `changed`: resolved after a read that found something. */
   readonly changeWaiters: Set<() => void>;
   /** Callers of `ticked`, waiting for a tick that starts after their call. */
@@ -54,16 +84,27 @@ interface Feed {
  * after its cursor and bounded, and hands the same parsed entries to every
  * consumer. So the Redis work per event and tick is one XRANGE plus the
  * consumers' own script, however many streams watch the event.
+ *
+ * The appending scripts publish a notification per call (see
+ * `OutboxNotifications`): it wakes the event's change feed subscriptions
+ * (`follow`) and callers of `changed` at once, and starts the next read at
+ * once when the last one found nothing (a first change after a quiet spell is
+ * read within a round trip; a busy event is still read once per interval).
  */
 export class OutboxReader {
   readonly #redis: RedisConnection;
   readonly #options: OutboxReaderOptions;
   readonly #feeds = new Map<string, Feed>();
+  /** Feeds by their stream key, which is also their notification channel. */
+  readonly #byKey = new Map<string, Feed>();
   #closed = false;
 
   constructor(redis: RedisConnection, options: OutboxReaderOptions) {
     this.#redis = redis;
     this.#options = options;
+    if (options.notifications) {
+      options.notifications.onLost = () => this.#byKey.forEach((feed) => this.#signal(feed));
+    }
   }
 
   /** Events being read. */
@@ -80,6 +121,7 @@ export class OutboxReader {
     this.#closed = true;
     const stopping: Array<Promise<void>> = [];
     for (const [eventId, feed] of this.#feeds) {
+      feed.followers.forEach((follower) => follower.signal());
       for (const consumer of [...feed.consumers]) {
         this.#fail(eventId, consumer, new Error("the outbox reader was closed"));
       }
@@ -89,6 +131,7 @@ export class OutboxReader {
       stopping.push(feed.done);
     }
     await Promise.all(stopping);
+    this.#options.notifications?.close();
   }
 
   /** Starts feeding `consumer` the event's entries; its first tick runs at once. */
@@ -97,7 +140,9 @@ export class OutboxReader {
       consumer.failed(new Error("the outbox reader was closed"));
       return;
     }
-    this.#feed(eventId).consumers.add(consumer);
+    const feed = this.#feed(eventId);
+    feed.consumers.add(consumer);
+    this.#start(eventId, feed);
     this.wake(eventId);
   }
 
@@ -119,10 +164,32 @@ export class OutboxReader {
   }
 
   /**
+   * Follows the event's notifications for a change feed subscription: its
+   * `wait` resolves at the first notification since the previous `wait`
+   * returned (none is lost between two waits; at least `followGapMs` after
+   * that return), or after `pollMs`, the safety
+   * poll that also finds entries come due for redelivery. No read of the
+   * stream is made for it: the subscription's own delivery step reads.
+   * `close` when the subscription ends.
+   */
+  follow(eventId: string, pollMs: number): OutboxFollow {
+    if (this.#closed) {
+      return new OutboxFollower(pollMs, 0, () => undefined);
+    }
+    const feed = this.#feed(eventId);
+    const follower: OutboxFollower = new OutboxFollower(pollMs, this.#options.followGapMs ?? DEFAULT_FOLLOW_GAP_MS, () => {
+      feed.followers.delete(follower);
+      this.#release(eventId, feed);
+    });
+    feed.followers.add(follower);
+    return follower;
+  }
+
+  /**
    * Resolves after the next read of the event that found new entries (or a
-   * resync); rejects with `signal.reason` once it aborts. The event is read
-   * while anyone waits, with or without watchers: what a change feed waits
-   * on (`OutboxSignal.wait`) to learn that its consumer group has work.
+   * resync), or at a notification of an append; rejects with `signal.reason`
+   * once it aborts. The event is read while anyone waits, with or without
+   * watchers.
    */
   async changed(eventId: string, signal: AbortSignal): Promise<void> {
     signal.throwIfAborted();
@@ -130,6 +197,7 @@ export class OutboxReader {
       return;
     }
     const feed = this.#feed(eventId);
+    this.#start(eventId, feed);
     let onAbort = (): void => undefined;
     let waiter = (): void => undefined;
     try {
@@ -151,23 +219,67 @@ export class OutboxReader {
     return feed ? new Promise<void>((resolve) => feed.tickWaiters.push(resolve)) : Promise.resolve();
   }
 
+  /** The event's feed, made (and its notifications followed) if new; nothing runs until `#start`. */
   #feed(eventId: string): Feed {
     let feed = this.#feeds.get(eventId);
     if (!feed) {
-      feed = {
+      const created: Feed = {
         key: eventLogKey(this.#options.keyPrefix, eventId),
         cursor: undefined,
         consumers: new Set(),
+        followers: new Set(),
+        running: false,
+        signalled: false,
+        quiet: false,
         changeWaiters: new Set(),
         tickWaiters: [],
         wake: undefined,
         woken: false,
         done: Promise.resolve(),
       };
+      feed = created;
       this.#feeds.set(eventId, feed);
-      feed.done = this.#run(eventId, feed);
+      this.#byKey.set(feed.key, feed);
+      // Until Redis confirms the subscription an append may have gone unnoticed: look once it has.
+      this.#options.notifications?.add(
+        feed.key,
+        () => this.#signal(created),
+        () => this.#signal(created),
+      );
     }
     return feed;
+  }
+
+  /** Starts the event's tick loop unless it runs. */
+  #start(eventId: string, feed: Feed): void {
+    if (!feed.running) {
+      feed.running = true;
+      // A feed kept by its followers alone has a stale cursor: new consumers start at the newest entry.
+      feed.cursor = undefined;
+      feed.done = this.#run(eventId, feed);
+    }
+  }
+
+  /** Forgets the event once nothing runs for it and nobody follows it. */
+  #release(eventId: string, feed: Feed): void {
+    if (!feed.running && feed.followers.size === 0 && this.#feeds.get(eventId) === feed) {
+      this.#feeds.delete(eventId);
+      this.#byKey.delete(feed.key);
+      this.#options.notifications?.remove(feed.key);
+    }
+  }
+
+  /** A notification (or a possible loss of one): wake whoever waits on the event. */
+  #signal(feed: Feed): void {
+    feed.followers.forEach((follower) => follower.signal());
+    if (feed.changeWaiters.size > 0) {
+      feed.changeWaiters.forEach((resolve) => resolve());
+      feed.changeWaiters.clear();
+    }
+    feed.signalled = true;
+    if (feed.quiet) {
+      feed.wake?.();
+    }
   }
 
   async #run(eventId: string, feed: Feed): Promise<void> {
@@ -178,6 +290,8 @@ export class OutboxReader {
         const waiters = feed.tickWaiters;
         feed.tickWaiters = [];
         feed.woken = false;
+        feed.signalled = false;
+        feed.quiet = false;
         let again = false;
         try {
           again = await this.#tick(eventId, feed);
@@ -189,13 +303,17 @@ export class OutboxReader {
         }
         if (feed.consumers.size > 0 || feed.changeWaiters.size > 0) {
           // Back to back or after the pause, the next tick starts on a turn of
-          // its own: sockets and callers (of `ticked` too) run first.
-          await (again || feed.woken ? new Promise<void>((resolve) => setImmediate(resolve)) : this.#pause(feed));
+          // its own: sockets and callers (of `ticked` too) run first. A
+          // notification during a tick that found nothing may be of an entry
+          // the read missed: no pause then.
+          const now = again || feed.woken || (feed.quiet && feed.signalled);
+          await (now ? new Promise<void>((resolve) => setImmediate(resolve)) : this.#pause(feed));
         }
       }
     } finally {
       // Synchronous with the last check: nobody can subscribe in between.
-      this.#feeds.delete(eventId);
+      feed.running = false;
+      this.#release(eventId, feed);
       feed.tickWaiters.forEach((resolve) => resolve());
     }
   }
@@ -224,6 +342,8 @@ export class OutboxReader {
       if (result.kind === "resync" || result.entries.length > 0) {
         for (const resolve of feed.changeWaiters) resolve();
         feed.changeWaiters.clear();
+      } else {
+        feed.quiet = true;
       }
     } catch (err) {
       settle?.reject(err);

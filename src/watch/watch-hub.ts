@@ -1,6 +1,7 @@
 import type { Mailbox } from "./mailbox.js";
 import type { OutboxReader } from "./outbox-reader.js";
 import type { WatchLoop } from "./watch-loop.js";
+import { WatchStream } from "./watch-stream.js";
 
 /** What makes a kind of watch: its streams' mailboxes and its per-event loop. */
 export interface WatchKind<W extends Mailbox<Item>, Item, Arg> {
@@ -52,22 +53,26 @@ export class WatchHub<W extends Mailbox<Item>, Item, Arg> {
    * after a final item. Rejects with `signal.reason` once the signal aborts;
    * the stream leaves its loop in every case.
    */
-  async *watch(eventId: string, arg: Arg, signal: AbortSignal): AsyncGenerator<Item> {
-    signal.throwIfAborted();
-    const watcher = this.#kind.watcher(arg, signal);
-    const loop = this.#register(eventId, watcher);
-    try {
-      for (;;) {
-        const item = await watcher.next();
-        yield item;
-        if (watcher.isFinal(item)) {
-          return;
-        }
-      }
-    } finally {
-      loop.remove(watcher);
-      watcher.dispose();
-    }
+  watch(eventId: string, arg: Arg, signal: AbortSignal): AsyncGenerator<Item, undefined> {
+    return this.stream(eventId, arg, signal, (item) => item);
+  }
+
+  /** `watch` with each item mapped as the stream takes it (what a service sends); a throwing `map` ends the stream. */
+  stream<Out>(eventId: string, arg: Arg, signal: AbortSignal, map: (item: Item) => Out): AsyncGenerator<Out, undefined> {
+    let loop: WatchLoop<W> | undefined;
+    return new WatchStream<Item, Out>(
+      () => {
+        const watcher = this.#kind.watcher(arg, signal);
+        loop = this.#register(eventId, watcher);
+        return watcher;
+      },
+      (watcher) => {
+        loop?.remove(watcher as W);
+        watcher.dispose();
+      },
+      map,
+      signal,
+    );
   }
 
   #register(eventId: string, watcher: W): WatchLoop<W> {

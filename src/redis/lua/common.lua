@@ -27,8 +27,19 @@ end
 -- pairs to the event's outbox. Entries older than `k.log_min` are trimmed on
 -- the way, approximately (MINID ~ drops whole stream nodes only), so
 -- retention costs next to nothing here.
+--
+-- The first append of a call also publishes the entry's id on the shard
+-- channel named like the stream (SPUBLISH: same name, same hash tag, so the
+-- same cluster slot as every key of the script): the outbox readers that
+-- follow the event learn of it at once instead of at their next poll. One
+-- message per call, however many entries it appends; the readers read the
+-- stream itself, so the message only says "look now".
 local function log_entry(k, kind, ...)
-  redis.call('XADD', k.log, 'MINID', '~', k.log_min, '*', 'type', kind, ...)
+  local id = redis.call('XADD', k.log, 'MINID', '~', k.log_min, '*', 'type', kind, ...)
+  if not k.log_signalled then
+    k.log_signalled = true
+    redis.call('SPUBLISH', k.log, id)
+  end
 end
 
 -- Retention for events nobody writes to: trims the outbox to `k.log_min`

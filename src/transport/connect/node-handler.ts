@@ -4,6 +4,7 @@ import { Code, ConnectError, createConnectRouter, type Interceptor } from "@conn
 import { compressionBrotli, compressionGzip, universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
 import type { UniversalHandlerFn } from "@connectrpc/connect/protocol";
 import type { Logger } from "pino";
+import { decodeEncodedOutputs } from "../../rpc/encoded-output.js";
 import type { ServiceRegistration } from "../../rpc/registration.js";
 import { guardRequests, rejectionInterceptor, type RefusalListener } from "./request-guard.js";
 
@@ -24,6 +25,8 @@ export interface NodeHandlerOptions {
  * `guardRequests` (malformed requests become INVALID_ARGUMENT with details,
  * never INTERNAL) and `rejectionInterceptor` first in the chain. Same
  * routing: exact path match, 404 otherwise; gzip and brotli accepted.
+ * Streamed messages an implementation encoded itself (`EncodedOutput`) are
+ * decoded back first: connect-node encodes for each protocol on its own.
  */
 export function createNodeHandler(registrations: readonly ServiceRegistration[], options: NodeHandlerOptions): NodeHandler {
   const router = createConnectRouter({
@@ -32,7 +35,7 @@ export function createNodeHandler(registrations: readonly ServiceRegistration[],
     ...(options.writeMaxBytes === undefined ? {} : { writeMaxBytes: options.writeMaxBytes }),
     acceptCompression: [compressionGzip, compressionBrotli],
   });
-  for (const { service, impl } of registrations) router.service(service, impl);
+  for (const { service, impl } of registrations.map(decodeEncodedOutputs)) router.service(service, impl);
   const paths = new Map<string, { handler: UniversalHandlerFn; rpc: string }>();
   for (const h of router.handlers) {
     paths.set(h.requestPath, { handler: guardRequests(h, h.method, options.readMaxBytes), rpc: `${h.service.typeName}/${h.method.name}` });

@@ -1,0 +1,101 @@
+/** What a wrapper does around a server stream it passes through. */
+export interface StreamHooks {
+  /** Each message, as it is handed on to the reader. */
+  message?(): void;
+  /** The stream ended normally. */
+  done?(): void;
+  /** The stream failed (or `start` threw): returns the error to reject with. */
+  failed?(err: unknown): unknown;
+  /** Runs once, last, however the stream ended (done, failed, or ended early by its reader). */
+  finally?(): void;
+}
+
+/**
+ * A server stream passed through a wrapper (the call policy, the backend
+ * guard) without an async generator of its own: `start` runs at the first
+ * `next` (so a wrapper's checks still run before the implementation's first
+ * step), and each message costs one promise reaction, not a generator's
+ * resume, await and yield per layer.
+ */
+export function hookedStream<T>(start: () => AsyncIterable<T>, hooks: StreamHooks): AsyncGenerator<T, undefined> {
+  return new HookedStream(start, hooks);
+}
+
+class HookedStream<T> implements AsyncGenerator<T, undefined> {
+  readonly #start: () => AsyncIterable<T>;
+  readonly #hooks: StreamHooks;
+  #inner: AsyncIterator<T> | undefined;
+  #ended = false;
+
+  constructor(start: () => AsyncIterable<T>, hooks: StreamHooks) {
+    this.#start = start;
+    this.#hooks = hooks;
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<T, undefined>> {
+    if (this.#ended) {
+      return Promise.resolve({ done: true, value: undefined });
+    }
+    let inner = this.#inner;
+    if (inner === undefined) {
+      try {
+        inner = this.#inner = this.#start()[Symbol.asyncIterator]();
+      } catch (err) {
+        return Promise.reject(this.#fail(err));
+      }
+    }
+    return inner.next().then(
+      (result) => {
+        if (result.done === true) {
+          this.#end();
+          this.#hooks.done?.();
+          this.#hooks.finally?.();
+          return { done: true, value: undefined };
+        }
+        this.#hooks.message?.();
+        return result;
+      },
+      (err: unknown) => {
+        throw this.#fail(err);
+      },
+    );
+  }
+
+  /** Ended early by the reader: the inner stream ends too (its cleanup runs) before `finally`. */
+  async return(): Promise<IteratorResult<T, undefined>> {
+    if (!this.#ended) {
+      const inner = this.#end();
+      try {
+        await inner?.return?.();
+      } finally {
+        this.#hooks.finally?.();
+      }
+    }
+    return { done: true, value: undefined };
+  }
+
+  async throw(err: unknown): Promise<IteratorResult<T, undefined>> {
+    await this.return();
+    throw err;
+  }
+
+  #end(): AsyncIterator<T> | undefined {
+    this.#ended = true;
+    const inner = this.#inner;
+    this.#inner = undefined;
+    return inner;
+  }
+
+  #fail(err: unknown): unknown {
+    this.#end();
+    try {
+      return this.#hooks.failed ? this.#hooks.failed(err) : err;
+    } finally {
+      this.#hooks.finally?.();
+    }
+  }
+}
