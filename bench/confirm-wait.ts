@@ -71,6 +71,7 @@ async function start(url: string, replicas: number): Promise<{ app: App; seats: 
   const config = loadConfig({
     PORT: "0",
     CONNECT_PORT: "0",
+    METRICS_PORT: "off",
     ADMIT_INTERVAL_MS: "0",
     REDIS_KEY_PREFIX: `bench${replicas}:`,
     REDIS_WAIT_REPLICAS: String(replicas),
