@@ -16,6 +16,8 @@ import { FeedWakeups } from "./feed/wakeups.js";
 import { StoredBackoff } from "./redis/outcomes.js";
 import { createHealthService } from "./health/health-service.js";
 import { HealthStatus, ServingStatus } from "./health/health-status.js";
+import type { RpcObserver } from "./observe/rpc-observer.js";
+import type { ScriptObserver } from "./observe/script-observer.js";
 import { Admitter } from "./queue/admitter.js";
 import { positionWatch, type PositionHub } from "./queue/position-watch.js";
 import { QueueStore } from "./queue/queue-store.js";
@@ -46,6 +48,10 @@ export interface AppDeps {
   readonly logger: Logger;
   /** Test hook: milliseconds added to Redis TIME by every script. */
   readonly clockSkewMs?: () => number;
+  /** Sees every call on both ports (tracing, metrics). */
+  readonly rpcObserver?: RpcObserver;
+  /** Sees every Redis script call of the stores. */
+  readonly scriptObserver?: ScriptObserver;
 }
 
 export interface App {
@@ -77,9 +83,9 @@ export interface App {
  * Building does no I/O; `listen` binds the ports, so tests run the real
  * server in-process on port 0.
  */
-export function buildApp({ config, redis, loadRedis, logger, clockSkewMs }: AppDeps): App {
+export function buildApp({ config, redis, loadRedis, logger, clockSkewMs, rpcObserver, scriptObserver }: AppDeps): App {
   const retentionMs = config.feedRetentionMs;
-  const store = new QueueStore(redis, { keyPrefix: config.redisKeyPrefix, clockSkewMs, retentionMs });
+  const store = new QueueStore(redis, { keyPrefix: config.redisKeyPrefix, clockSkewMs, retentionMs, scriptObserver });
   const outbox = new OutboxReader(redis, {
     keyPrefix: config.redisKeyPrefix,
     intervalMs: config.watchIntervalMs,
@@ -89,11 +95,11 @@ export function buildApp({ config, redis, loadRedis, logger, clockSkewMs }: AppD
   const hub: PositionHub = new WatchHub(outbox, positionWatch(store, { batchSize: 1_000, logger }));
   const sweeper = new EventSweeper(store, { intervalMs: config.sweepIntervalMs, batch: 500, what: "idle waiters", logger });
   const admitter = config.admitIntervalMs > 0 ? new Admitter(store, { intervalMs: config.admitIntervalMs, logger }) : undefined;
-  const seats = new SeatStore(redis, { keyPrefix: config.redisKeyPrefix, clockSkewMs, retentionMs, loadRedis });
+  const seats = new SeatStore(redis, { keyPrefix: config.redisKeyPrefix, clockSkewMs, retentionMs, loadRedis, scriptObserver });
   const availability: AvailabilityHub = new WatchHub(outbox, availabilityWatch(seats, { logger }));
   const reaper = new EventSweeper(seats, { intervalMs: config.sweepIntervalMs, batch: 500, what: "seat holds", logger });
   const feed = {
-    store: new FeedStore(redis, { keyPrefix: config.redisKeyPrefix, policy: deliveryPolicy(config), clockSkewMs }),
+    store: new FeedStore(redis, { keyPrefix: config.redisKeyPrefix, policy: deliveryPolicy(config), clockSkewMs, scriptObserver }),
     wakeups: new FeedWakeups(),
     subscriptions: new SubscriptionCounter(),
   };
@@ -129,7 +135,7 @@ export function buildApp({ config, redis, loadRedis, logger, clockSkewMs }: AppD
     [file_google_rpc_error_details, file_boxoffice_v1_errors],
   );
   const authenticator = config.authTokens && new Authenticator(config.authTokens);
-  const policy = { logger, validator, authenticator, openReflection: config.authOpenReflection, logCalls: config.logCalls };
+  const policy = { logger, validator, authenticator, openReflection: config.authOpenReflection, logCalls: config.logCalls, observer: rpcObserver };
   const registrations = [...services, ...reflection].map((r) => withCallPolicy(r, policy));
 
   const grpc = createGrpcServer(registrations, { logger, credentials: grpcCredentials(config.tls) });

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createSecureContext } from "node:tls";
 import { parseTokens, type TokenEntry } from "./auth/tokens.js";
+import { readTracesConfig, type TracesConfig } from "./observe/traces-config.js";
 import { parsePassKeys, type PassKeyring } from "./pass/pass.js";
 import { parseCorsOrigins, type CorsOrigins } from "./transport/connect/cors.js";
 
@@ -48,6 +49,8 @@ export interface Config {
   readonly redisCommandTimeoutMs: number;
   /** Pause between two pings of the Redis health monitor. */
   readonly redisHealthIntervalMs: number;
+  /** Traces exported over OTLP (see `readTracesConfig`); undefined: tracing off, its SDK never loaded. */
+  readonly traces: TracesConfig | undefined;
 }
 
 /** How the delay before a redelivery grows with the number of deliveries. */
@@ -197,6 +200,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, re
       problems.push("NODE_ENV=production needs REDIS_URL: there is no private redis-server in production");
     }
   }
+  const traces = readTracesConfig(env, problems);
   const cors = parseCorsOrigins(env["CORS_ORIGINS"]);
   if ("problems" in cors) {
     problems.push(...cors.problems);
@@ -227,6 +231,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, re
     redisCommandTimeoutMs,
     redisHealthIntervalMs,
     corsOrigins: cors.origins,
+    traces,
   };
   return Object.freeze(config);
 }

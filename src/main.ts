@@ -7,7 +7,8 @@ import { closeRedisClient, createRedisClient, LOAD_COMMAND_TIMEOUT_MS } from "./
 /**
  * `npm start`: validates the configuration, connects to REDIS_URL (or starts
  * a private redis-server when it is unset), serves both ports, and stops
- * gracefully on SIGTERM/SIGINT.
+ * gracefully on SIGTERM/SIGINT. With an OTLP endpoint configured, it also
+ * loads the OpenTelemetry SDK and exports a span per call and per script.
  */
 async function main(): Promise<void> {
   let config;
@@ -21,6 +22,8 @@ async function main(): Promise<void> {
     throw err;
   }
   const logger = createLogger(config.logLevel);
+  // The OpenTelemetry SDK is loaded only when traces are exported.
+  const tracing = config.traces && (await import("./observe/otel-sdk.js")).startTracing(config.traces, { logger });
 
   let embedded: EmbeddedRedis | undefined;
   let redisUrl = config.redisUrl;
@@ -36,7 +39,7 @@ async function main(): Promise<void> {
   const loadRedis = createRedisClient(redisUrl, { commandTimeoutMs: LOAD_COMMAND_TIMEOUT_MS, logger });
   await Promise.all([redis.connect(), loadRedis.connect()]);
 
-  const app = buildApp({ config, redis, loadRedis, logger });
+  const app = buildApp({ config, redis, loadRedis, logger, rpcObserver: tracing?.rpc, scriptObserver: tracing?.scripts });
   const { grpcPort, connectPort } = await app.listen();
   if (config.authTokens === undefined) {
     logger.warn(
@@ -64,6 +67,8 @@ async function main(): Promise<void> {
     logger.info({ signal }, "shutting down");
     try {
       await app.shutdown();
+      // After the calls: the spans of the last ones are exported too.
+      await tracing?.shutdown();
       await Promise.all([closeRedisClient(redis), closeRedisClient(loadRedis)]);
       await embedded?.stop();
       logger.info("stopped");

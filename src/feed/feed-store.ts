@@ -1,5 +1,6 @@
 import { randomInt } from "node:crypto";
 import type { Redis } from "ioredis";
+import type { ScriptObserver } from "../observe/script-observer.js";
 import { ScriptRunner } from "../redis/script-loader.js";
 import {
   decodeAck,
@@ -29,6 +30,8 @@ export interface FeedStoreOptions {
   readonly policy: DeliveryPolicy;
   /** Milliseconds added to Redis TIME by every script: tests move the feed's clock with it instead of sleeping. */
   readonly clockSkewMs?: () => number;
+  /** Sees every script call (tracing, metrics); undefined: none. */
+  readonly scriptObserver?: ScriptObserver;
 }
 
 /**
@@ -45,7 +48,7 @@ export class FeedStore {
 
   constructor(redis: Redis, options: FeedStoreOptions) {
     this.#redis = redis;
-    this.#scripts = new ScriptRunner(redis, loadFeedScripts());
+    this.#scripts = new ScriptRunner(redis, loadFeedScripts(), options.scriptObserver);
     this.#prefix = options.keyPrefix ?? "bo:";
     this.#policy = options.policy;
     this.#skew = options.clockSkewMs ?? (() => 0);

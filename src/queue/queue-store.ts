@@ -2,6 +2,7 @@ import { randomInt } from "node:crypto";
 import type { Redis } from "ioredis";
 import { checkRetention, trimBefore } from "../redis/event-log.js";
 import { decodeSweepReply, type SweepResult } from "../redis/event-sweeper.js";
+import type { ScriptObserver } from "../observe/script-observer.js";
 import { ScriptRunner } from "../redis/script-loader.js";
 import { decodeAdmit, decodeConfigure, decodeJoin, decodeLeave, decodePosition, decodeStats } from "./decode.js";
 import { eventIndexKey, queueKeys, type QueueKeys } from "./keys.js";
@@ -38,6 +39,8 @@ export interface QueueStoreOptions {
    * skew) minus this go as scripts append and as the sweeper passes.
    */
   readonly retentionMs?: number;
+  /** Sees every script call (tracing, metrics); undefined: none. */
+  readonly scriptObserver?: ScriptObserver;
 }
 
 /**
@@ -55,7 +58,7 @@ export class QueueStore {
 
   constructor(redis: Redis, options: QueueStoreOptions = {}) {
     this.#redis = redis;
-    this.#scripts = new ScriptRunner(redis, loadQueueScripts());
+    this.#scripts = new ScriptRunner(redis, loadQueueScripts(), options.scriptObserver);
     this.#prefix = options.keyPrefix ?? "bo:";
     this.#skew = options.clockSkewMs ?? (() => 0);
     this.#seeds = options.shuffleSeeds ?? (() => randomInt(SEED_LIMIT));

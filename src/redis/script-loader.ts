@@ -1,4 +1,5 @@
 import type { ChainableCommander, Redis } from "ioredis";
+import type { ScriptObserver } from "../observe/script-observer.js";
 import type { LuaFunction, LuaLibrary } from "./function-library.js";
 
 type Call = (...args: Array<string | number>) => Promise<unknown>;
@@ -15,6 +16,9 @@ type Exec = ChainableCommander["exec"];
  * `FUNCTION DELETE`), the library is loaded again, once for all the calls that
  * failed alike, and each of those calls is sent once more. Every time the
  * client (re)connects, the library is loaded again before the next call.
+ *
+ * An `observer` (tracing, metrics) sees each call, `run` or `queue`, from
+ * before it is sent until its reply, a reload and resend included.
  */
 export class ScriptRunner<Name extends string> {
   readonly #redis: Redis;
@@ -26,10 +30,12 @@ export class ScriptRunner<Name extends string> {
   #generation = 0;
   /** Pipelines whose exec already waits for a load. */
   readonly #held = new WeakSet<ChainableCommander>();
+  readonly #observer: ScriptObserver | undefined;
 
-  constructor(redis: Redis, library: LuaLibrary) {
+  constructor(redis: Redis, library: LuaLibrary, observer?: ScriptObserver) {
     this.#redis = redis;
     this.#library = library;
+    this.#observer = observer;
     // A new connection may reach a Redis that restarted empty or failed over:
     // load before the next call, so pipelines (which cannot resend one
     // command) never meet a missing function after a reconnect.
@@ -46,10 +52,21 @@ export class ScriptRunner<Name extends string> {
   /** Runs a script; the reply is `unknown` until its decoder has checked it. */
   run(name: Name, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<unknown> {
     const fn = this.#function(name, keys);
-    if (!this.#loaded) {
-      return this.#load().then(() => this.#call(fn, keys, args));
+    const observed = this.#observer?.start(this.#library.name, fn);
+    const reply = this.#loaded ? this.#call(fn, keys, args) : this.#load().then(() => this.#call(fn, keys, args));
+    if (observed === undefined) {
+      return reply;
     }
-    return this.#call(fn, keys, args);
+    return reply.then(
+      (value) => {
+        observed.end(undefined);
+        return value;
+      },
+      (error: unknown) => {
+        observed.end(error);
+        throw error;
+      },
+    );
   }
 
   /**
@@ -68,8 +85,10 @@ export class ScriptRunner<Name extends string> {
       this.#holdUntilLoaded(pipeline);
     }
     const generation = this.#generation;
+    const observed = this.#observer?.start(this.#library.name, fn);
     const command = (pipeline as unknown as Record<string, Queue>)[fn.readOnly ? "fcall_ro" : "fcall"] as Queue;
     return command.call(pipeline, fn.functionName, fn.numberOfKeys, ...keys, ...args, (error) => {
+      observed?.end(error ?? undefined);
       if (isFunctionMissing(error)) {
         this.#reload(generation).catch(() => {
           // The next call reports it.

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import type { Logger } from "pino";
+import type { RpcCallObserver, RpcMethodObserver } from "../observe/rpc-observer.js";
 
 /** An `x-request-id` we adopt as given; anything else is replaced by a fresh UUID. */
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -21,6 +22,8 @@ export interface CallLogOptions {
   readonly method: string;
   /** Level of the completion line: `info` with LOG_CALLS=true, otherwise `debug`. */
   readonly level: "info" | "debug";
+  /** Sees each call's start and completion (tracing, metrics); undefined: nobody does. */
+  readonly observer?: RpcMethodObserver | undefined;
 }
 
 /**
@@ -30,7 +33,8 @@ export interface CallLogOptions {
  * and the completion line (`rpcService`, `rpcMethod`, `code`, `durationMs`,
  * `eventId`, `requestId`; `service` is already the process, "boxoffice") is
  * written only when its level is enabled, so a quiet hot path pays for a
- * clock read and a header, not for JSON.
+ * clock read and a header, not for JSON. The same completion point tells
+ * the method's observer, if any, how the call ended.
  */
 export class CallLog {
   readonly requestId: string;
@@ -38,6 +42,7 @@ export class CallLog {
   private child: Logger | undefined;
   private eventId: string | undefined;
   private finished = false;
+  private readonly observed: RpcCallObserver | undefined;
 
   constructor(
     private readonly options: CallLogOptions,
@@ -46,6 +51,18 @@ export class CallLog {
     const given = ctx.requestHeader.get("x-request-id");
     this.requestId = given !== null && REQUEST_ID.test(given) ? given : randomUUID();
     ctx.responseHeader.set("x-request-id", this.requestId);
+    this.observed = options.observer?.start(ctx);
+  }
+
+  /** Whether part of the call must run through `within` (an observer keeps a context for it). */
+  get scoped(): boolean {
+    return this.observed?.within !== undefined;
+  }
+
+  /** Runs `fn(a, b)` as part of the call, in its observer's context if it keeps one (see `RpcCallObserver`). */
+  within<A, B, R>(fn: (a: A, b: B) => R, a: A, b: B): R {
+    const within = this.observed?.within;
+    return within === undefined ? fn(a, b) : within(fn, a, b);
   }
 
   /** Notes the event a request is about (its `event_id`, when well formed), for the completion line. */
@@ -69,19 +86,25 @@ export class CallLog {
     }
     this.finished = true;
     const { logger, level } = this.options;
-    if (logger.isLevelEnabled(level)) {
+    const logged = logger.isLevelEnabled(level);
+    if (!logged && this.observed === undefined) {
+      return err as E;
+    }
+    const durationMs = Math.round((performance.now() - this.started) * 1000) / 1000;
+    if (logged) {
       logger[level](
         {
           rpcService: this.options.service,
           rpcMethod: this.options.method,
           code: err === undefined ? "OK" : (CODE_NAMES.get(err.code) ?? "UNKNOWN"),
-          durationMs: Math.round((performance.now() - this.started) * 1000) / 1000,
+          durationMs,
           eventId: this.eventId,
           requestId: this.requestId,
         },
         "rpc completed",
       );
     }
+    this.observed?.end({ code: err === undefined ? 0 : err.code, error: err, durationMs, requestId: this.requestId, eventId: this.eventId });
     return err as E;
   }
 

@@ -6,9 +6,11 @@ import type { Logger } from "pino";
 import type { Authenticator } from "../auth/authenticator.js";
 import { requirementOf } from "../auth/roles.js";
 import { authorize } from "./authorize.js";
+import type { RpcObserver } from "../observe/rpc-observer.js";
 import { CallLog, type CallLogOptions } from "./call-log.js";
 import { backendUnavailable, boundError, invalidRequest } from "./errors.js";
 import { wrapMethods, type AnyMethodImpl, type ServiceRegistration } from "./registration.js";
+import { scopedStream } from "./scoped-stream.js";
 
 export interface CallPolicyDeps {
   readonly logger: Logger;
@@ -19,6 +21,8 @@ export interface CallPolicyDeps {
   readonly openReflection?: boolean;
   /** Write each call's completion line at `info` (true) rather than `debug`. Default false. */
   readonly logCalls?: boolean;
+  /** Sees every call's start and completion (tracing, metrics); undefined: nobody does. */
+  readonly observer?: RpcObserver;
 }
 
 type AnyFn = AnyMethodImpl;
@@ -32,7 +36,8 @@ type AnyFn = AnyMethodImpl;
  * failures are `ConnectError`s raised by the implementation (cut to
  * `ERROR_BOUNDS`); a Redis outage becomes UNAVAILABLE; anything else is logged as a bug and returned as
  * INTERNAL without its message. Each call ends with one completion line (see
- * `CallLog`).
+ * `CallLog`), which is also where an observer (tracing, metrics) learns how
+ * it ended.
  */
 export function withCallPolicy(reg: ServiceRegistration, deps: CallPolicyDeps): ServiceRegistration {
   return wrapMethods(reg, (method, fn) => wrapMethod(reg.service, method, fn, deps));
@@ -44,6 +49,7 @@ function wrapMethod(service: DescService, method: DescMethod, fn: AnyFn, deps: C
     service: service.typeName,
     method: method.name,
     level: deps.logCalls === true ? "info" : "debug",
+    observer: deps.observer?.forMethod({ service: service.typeName, method: method.name, kind: method.methodKind }),
   };
   const authenticator = deps.authenticator;
   const required = authenticator && requirementOf(service.typeName, method.name, { openReflection: deps.openReflection ?? true });
@@ -66,7 +72,7 @@ function wrapMethod(service: DescService, method: DescMethod, fn: AnyFn, deps: C
         try {
           log.about(request);
           admit(ctx, request);
-          const response = await fn(request, ctx);
+          const response = await log.within(fn, request, ctx);
           log.done();
           return response;
         } catch (err) {
@@ -79,7 +85,8 @@ function wrapMethod(service: DescService, method: DescMethod, fn: AnyFn, deps: C
         try {
           log.about(request);
           admit(ctx, request);
-          yield* fn(request, ctx) as AsyncIterable<unknown>;
+          const stream = fn(request, ctx) as AsyncIterable<unknown>;
+          yield* log.scoped ? scopedStream(log, stream) : stream;
           log.done();
         } catch (err) {
           throw log.done(mapError(err, ctx, log.logger));
@@ -99,13 +106,13 @@ function wrapMethod(service: DescService, method: DescMethod, fn: AnyFn, deps: C
         })();
         try {
           admit(ctx, undefined);
-          const result = fn(checked, ctx);
+          const result = log.within(fn, checked, ctx);
           if (method.methodKind === "client_streaming") {
             const response = await result;
             log.done();
             return response;
           }
-          yield* result as AsyncIterable<unknown>;
+          yield* log.scoped ? scopedStream(log, result as AsyncIterable<unknown>) : (result as AsyncIterable<unknown>);
           log.done();
         } catch (err) {
           throw log.done(mapError(err, ctx, log.logger));

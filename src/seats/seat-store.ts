@@ -1,6 +1,7 @@
 import type { Redis } from "ioredis";
 import { checkRetention, trimBefore } from "../redis/event-log.js";
 import { decodeSweepReply, type SweepResult } from "../redis/event-sweeper.js";
+import type { ScriptObserver } from "../observe/script-observer.js";
 import { ScriptRunner } from "../redis/script-loader.js";
 import { memoByKey } from "../util/memo.js";
 import { queueKeys } from "../queue/keys.js";
@@ -43,6 +44,8 @@ export interface SeatStoreOptions {
    * than the command timeout every other call is held to.
    */
   readonly loadRedis?: Redis;
+  /** Sees every script call (tracing, metrics); undefined: none. */
+  readonly scriptObserver?: ScriptObserver;
 }
 
 /**
@@ -72,9 +75,9 @@ export class SeatStore {
   constructor(redis: Redis, options: SeatStoreOptions = {}) {
     this.#redis = redis;
     const scripts = loadSeatScripts();
-    this.#scripts = new ScriptRunner(redis, scripts);
+    this.#scripts = new ScriptRunner(redis, scripts, options.scriptObserver);
     this.#loadRedis = options.loadRedis ?? redis;
-    this.#loadScripts = options.loadRedis ? new ScriptRunner(options.loadRedis, scripts) : this.#scripts;
+    this.#loadScripts = options.loadRedis ? new ScriptRunner(options.loadRedis, scripts, options.scriptObserver) : this.#scripts;
     const prefix = options.keyPrefix ?? "bo:";
     this.#prefix = prefix;
     this.#skew = options.clockSkewMs ?? (() => 0);

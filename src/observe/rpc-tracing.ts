@@ -1,0 +1,55 @@
+import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type TextMapGetter, type Tracer } from "@opentelemetry/api";
+import type { RpcObserver } from "./rpc-observer.js";
+
+/** Reads `traceparent`, `tracestate` (and baggage) from a call's request headers, whichever transport carried it. */
+const headerGetter: TextMapGetter<Headers> = {
+  keys: (headers) => [...headers.keys()],
+  get: (headers, key) => headers.get(key) ?? undefined,
+};
+
+/** `rpc.system` by wire protocol: the Connect protocol is `connect_rpc`; gRPC and gRPC-Web are `grpc`. */
+const systemOf = (protocolName: string): string => (protocolName === "connect" ? "connect_rpc" : "grpc");
+
+/**
+ * A server span per call, named `boxoffice.v1.QueueService/Join`, child of
+ * the caller's span when the request carries `traceparent`. The span is
+ * current while the implementation runs (and during each step of a stream),
+ * so the Redis script spans made there are its children. A stream's span
+ * lasts as long as the stream. Any code but OK sets the status to error.
+ *
+ * Attributes: `rpc.system`, `rpc.service`, `rpc.method`,
+ * `rpc.grpc.status_code`, `boxoffice.request_id`, and `boxoffice.event_id`
+ * when the request names one.
+ */
+export function traceRpcCalls(tracer: Tracer): RpcObserver {
+  return {
+    forMethod({ service, method }) {
+      const name = `${service}/${method}`;
+      return {
+        start(ctx) {
+          const parent = propagation.extract(ROOT_CONTEXT, ctx.requestHeader, headerGetter);
+          const span = tracer.startSpan(
+            name,
+            { kind: SpanKind.SERVER, attributes: { "rpc.system": systemOf(ctx.protocolName), "rpc.service": service, "rpc.method": method } },
+            parent,
+          );
+          const current = trace.setSpan(parent, span);
+          return {
+            within: (fn, a, b) => context.with(current, fn, undefined, a, b),
+            end({ code, error, requestId, eventId }) {
+              span.setAttribute("rpc.grpc.status_code", code);
+              span.setAttribute("boxoffice.request_id", requestId);
+              if (eventId !== undefined) {
+                span.setAttribute("boxoffice.event_id", eventId);
+              }
+              if (error !== undefined) {
+                span.setStatus({ code: SpanStatusCode.ERROR, message: error.rawMessage });
+              }
+              span.end();
+            },
+          };
+        },
+      };
+    },
+  };
+}
