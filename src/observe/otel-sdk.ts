@@ -28,6 +28,8 @@ import type { SamplerName, TracesConfig } from "./traces-config.js";
 export interface Tracing {
   readonly rpc: RpcObserver;
   readonly scripts: ScriptObserver;
+  /** Exports the spans ended so far. */
+  flush(): Promise<void>;
   /** Exports the spans still pending, then releases the global context manager, propagator and provider. */
   shutdown(): Promise<void>;
 }
@@ -74,6 +76,7 @@ export function startTracing(config: TracesConfig, { logger, spanProcessor }: Tr
   return {
     rpc: traceRpcCalls(tracer),
     scripts: traceScripts(tracer),
+    flush: () => provider.forceFlush(),
     shutdown() {
       stopping ??= provider.shutdown().finally(() => {
         trace.disable();

@@ -1,4 +1,5 @@
 import { context, SpanKind, SpanStatusCode, trace, type Tracer } from "@opentelemetry/api";
+import { takeScriptSpan } from "./script-budget.js";
 import type { ScriptObserver } from "./script-observer.js";
 
 /**
@@ -6,7 +7,8 @@ import type { ScriptObserver } from "./script-observer.js";
  * inside a traced RPC), named `FCALL joinQueue` (`FCALL_RO` for read-only
  * scripts). Background work outside any call (admitter, sweepers, watch
  * loops) makes no script spans: they would be root spans several times a
- * second. A failed call records the error and sets the status to error; a
+ * second. A stream's calls make spans within its budget (see
+ * `ScriptSpanBudget`). A failed call records the error and sets the status to error; a
  * business outcome (sold out, not found) is a reply, not an error.
  *
  * Attributes: `db.system` and `db.system.name` (`redis`),
@@ -18,7 +20,7 @@ export function traceScripts(tracer: Tracer): ScriptObserver {
   return {
     start(library, script) {
       const parent = context.active();
-      if (trace.getSpan(parent) === undefined) {
+      if (trace.getSpan(parent) === undefined || !takeScriptSpan(parent)) {
         return undefined;
       }
       const operation = script.readOnly ? "FCALL_RO" : "FCALL";
