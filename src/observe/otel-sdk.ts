@@ -44,8 +44,8 @@ export interface TracingOptions {
  * Registers the SDK globally (an AsyncLocalStorage context manager, the W3C
  * trace-context and baggage propagators, the tracer provider) and returns the
  * observers that make the spans. Spans leave through a batch processor
- * (OTEL_BSP_* are not read: its defaults, 5 s or 512 spans) and the OTLP
- * protobuf exporter, which reads the OTEL_EXPORTER_OTLP_* variables itself.
+ * (OTEL_BSP_*, see `BatchConfig`) and the OTLP protobuf exporter, which
+ * reads the OTEL_EXPORTER_OTLP_* variables itself.
  * OTel's own errors (an unreachable collector) are logged at warn.
  */
 export function startTracing(config: TracesConfig, { logger, spanProcessor }: TracingOptions): Tracing {
@@ -66,7 +66,7 @@ export function startTracing(config: TracesConfig, { logger, spanProcessor }: Tr
   const provider = new TracerProvider({
     resource,
     sampler: samplerOf(config.sampler, config.samplerRatio),
-    spanProcessors: [spanProcessor ?? new BatchSpanProcessor({ exporter: new OTLPTraceExporter() })],
+    spanProcessors: [spanProcessor ?? new BatchSpanProcessor({ exporter: new OTLPTraceExporter(), ...definedOnly(config.batch) })],
   });
   trace.setGlobalTracerProvider(provider);
   const tracer = provider.getTracer("boxoffice");
@@ -87,6 +87,11 @@ export function startTracing(config: TracesConfig, { logger, spanProcessor }: Tr
       return stopping;
     },
   };
+}
+
+/** The fields that are set: the processor takes an explicit undefined for a value, not for its default. */
+function definedOnly<T extends object>(values: T): Partial<T> {
+  return Object.fromEntries(Object.entries(values).filter(([, value]) => value !== undefined)) as Partial<T>;
 }
 
 function samplerOf(name: SamplerName, ratio: number): Sampler {

@@ -20,6 +20,19 @@ export interface TracesConfig {
   readonly sampler: SamplerName;
   /** OTEL_TRACES_SAMPLER_ARG for the ratio samplers, from 0 to 1; default 1. */
   readonly samplerRatio: number;
+  /** OTEL_BSP_*: the batch span processor's delay, queue, batch and timeout; undefined keeps the SDK's default. */
+  readonly batch: BatchConfig;
+}
+
+export interface BatchConfig {
+  /** OTEL_BSP_SCHEDULE_DELAY (ms; default 5000). */
+  readonly scheduledDelayMillis: number | undefined;
+  /** OTEL_BSP_MAX_QUEUE_SIZE (default 2048): spans ended beyond it, before an export, are dropped. */
+  readonly maxQueueSize: number | undefined;
+  /** OTEL_BSP_MAX_EXPORT_BATCH_SIZE (default 512), at most the queue size. */
+  readonly maxExportBatchSize: number | undefined;
+  /** OTEL_BSP_EXPORT_TIMEOUT (ms; default 30000). */
+  readonly exportTimeoutMillis: number | undefined;
 }
 
 /**
@@ -50,10 +63,32 @@ export function readTracesConfig(env: Readonly<Record<string, string | undefined
       samplerRatio = 1;
     }
   }
+  const count = (name: string, min: number, max: number): number | undefined => {
+    const raw = env[name];
+    if (raw === undefined || raw === "") {
+      return undefined;
+    }
+    const value = Number(raw);
+    if (!/^\d+$/.test(raw) || value < min || value > max) {
+      problems.push(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
+      return undefined;
+    }
+    return value;
+  };
+  const batch: BatchConfig = Object.freeze({
+    scheduledDelayMillis: count("OTEL_BSP_SCHEDULE_DELAY", 0, 3_600_000),
+    maxQueueSize: count("OTEL_BSP_MAX_QUEUE_SIZE", 1, 1_000_000),
+    maxExportBatchSize: count("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", 1, 1_000_000),
+    exportTimeoutMillis: count("OTEL_BSP_EXPORT_TIMEOUT", 1, 3_600_000),
+  });
+  if ((batch.maxExportBatchSize ?? 512) > (batch.maxQueueSize ?? 2048)) {
+    problems.push("OTEL_BSP_MAX_EXPORT_BATCH_SIZE must not exceed OTEL_BSP_MAX_QUEUE_SIZE (default 2048)");
+  }
   return Object.freeze({
     endpoint,
     serviceName: env["OTEL_SERVICE_NAME"] || "boxoffice",
     sampler: sampler as SamplerName,
     samplerRatio,
+    batch,
   });
 }

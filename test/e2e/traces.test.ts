@@ -5,6 +5,7 @@ import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ChangeFeedService, SubscribeStart } from "../../gen/boxoffice/v1/feed_pb.js";
 import { QueueService, QueueState } from "../../gen/boxoffice/v1/queue_pb.js";
+import { loadConfig } from "../../src/config.js";
 import { startTracing, type Tracing } from "../../src/observe/otel-sdk.js";
 import { traceRpcCalls } from "../../src/observe/rpc-tracing.js";
 import { appendJoins } from "../feed/support.js";
@@ -20,7 +21,7 @@ let server: RunningServer;
 
 beforeAll(async () => {
   tracing = startTracing(
-    { endpoint: "http://127.0.0.1:4318", serviceName: "boxoffice", sampler: "parentbased_always_on", samplerRatio: 1 },
+    loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:4318" }).traces!,
     { logger: pino({ level: "silent" }), spanProcessor: sink.processor },
   );
   server = await startServer({}, { rpcObserver: tracing.rpc, scriptObserver: tracing.scripts });

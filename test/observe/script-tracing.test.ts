@@ -6,6 +6,7 @@ import { context, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import pino from "pino";
 import { afterAll, beforeAll, expect, it, onTestFinished } from "vitest";
 import { composeScriptObservers, type ScriptObserver } from "../../src/observe/script-observer.js";
+import { loadConfig } from "../../src/config.js";
 import { startTracing, type Tracing } from "../../src/observe/otel-sdk.js";
 import { buildLibrary, type LuaLibrary } from "../../src/redis/function-library.js";
 import { ScriptRunner } from "../../src/redis/script-loader.js";
@@ -36,7 +37,7 @@ return redis.error_reply('ERR refused on purpose')
 
 beforeAll(() => {
   tracing = startTracing(
-    { endpoint: "http://127.0.0.1:4318", serviceName: "boxoffice", sampler: "parentbased_always_on", samplerRatio: 1 },
+    loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:4318" }).traces!,
     { logger: pino({ level: "silent" }), spanProcessor: sink.processor },
   );
   dir = mkdtempSync(join(tmpdir(), "lua-"));
