@@ -9,8 +9,15 @@
  * - `dev`: the policy without tokens (development mode);
  * - `auth`: the policy with a client token checked against 4 configured ones;
  * - `auth+log`: as `auth`, with the completion line written at info (LOG_CALLS=true) to a discarding stream.
- * Rounds are interleaved and the fastest round of each mode is reported
- * (the least disturbed by other processes). Knobs: POLICY_CALLS, POLICY_ROUNDS.
+ * With POLICY_TRACES=1 the OpenTelemetry SDK is configured first (as an OTLP
+ * endpoint would, but spans go to an exporter that discards them), and two
+ * more modes run:
+ * - `dev+span`: as `dev`, with a server span per call, exported;
+ * - `dev+unsampled`: as `dev`, with a span per call that the sampler drops.
+ * Without it the process never loads the SDK, as a server without an
+ * endpoint. Rounds are interleaved and the fastest round of each mode is
+ * reported (the least disturbed by other processes). Knobs: POLICY_CALLS,
+ * POLICY_ROUNDS, POLICY_TRACES.
  */
 import { Writable } from "node:stream";
 import { Metadata } from "@grpc/grpc-js";
@@ -19,6 +26,7 @@ import { QueueService, type JoinRequest } from "../gen/boxoffice/v1/queue_pb.js"
 import { create } from "@bufbuild/protobuf";
 import { JoinRequestSchema } from "../gen/boxoffice/v1/queue_pb.js";
 import { Authenticator } from "../src/auth/authenticator.js";
+import { loadConfig } from "../src/config.js";
 import { createLogger } from "../src/logger.js";
 import { withCallPolicy, type CallPolicyDeps } from "../src/rpc/policy.js";
 import { registration } from "../src/rpc/registration.js";
@@ -57,7 +65,23 @@ const modes: Record<string, Join> = {
     authenticator: new Authenticator(tokens),
     logCalls: true,
   }),
+  ...(process.env["POLICY_TRACES"] === "1" ? await tracedModes() : {}),
 };
+
+/** The SDK configured as `main.ts` would (by a dynamic import), spans discarded by the exporter. */
+async function tracedModes(): Promise<Record<string, Join>> {
+  const sdk = await import("@opentelemetry/sdk-trace");
+  const { startTracing } = await import("../src/observe/otel-sdk.js");
+  const { traceRpcCalls } = await import("../src/observe/rpc-tracing.js");
+  const discard = { export: (_spans: unknown, done: (result: { code: 0 }) => void) => done({ code: 0 }), shutdown: async () => undefined };
+  const traces = loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:4318", OTEL_BSP_MAX_QUEUE_SIZE: "65536" }).traces!;
+  const tracing = startTracing(traces, { logger: quiet, spanProcessor: new sdk.BatchSpanProcessor({ exporter: discard, maxQueueSize: 65536 }) });
+  const unsampled = new sdk.TracerProvider({ sampler: new sdk.AlwaysOffSampler() }).getTracer("bench");
+  return {
+    "dev+span": join({ logger: quiet, validator, observer: tracing.rpc }),
+    "dev+unsampled": join({ logger: quiet, validator, observer: traceRpcCalls(unsampled) }),
+  };
+}
 
 function surface(metadata: Metadata): ServerSurfaceCall {
   return { cancelled: false, metadata, getDeadline: () => Infinity, getHost: () => "127.0.0.1", sendMetadata: () => undefined, once: () => undefined };

@@ -30,7 +30,11 @@ export interface Tracing {
   readonly scripts: ScriptObserver;
   /** Exports the spans ended so far. */
   flush(): Promise<void>;
-  /** Exports the spans still pending, then releases the global context manager, propagator and provider. */
+  /**
+   * Exports the spans still pending, then releases the global context
+   * manager, propagator and provider. Never rejects: a collector that cannot
+   * be reached is logged, and the process stops all the same.
+   */
   shutdown(): Promise<void>;
 }
 
@@ -78,12 +82,15 @@ export function startTracing(config: TracesConfig, { logger, spanProcessor }: Tr
     scripts: traceScripts(tracer),
     flush: () => provider.forceFlush(),
     shutdown() {
-      stopping ??= provider.shutdown().finally(() => {
-        trace.disable();
-        propagation.disable();
-        context.disable();
-        diag.disable();
-      });
+      stopping ??= provider
+        .shutdown()
+        .catch((err: unknown) => otelLog.warn({ err }, "the last spans could not be exported"))
+        .finally(() => {
+          trace.disable();
+          propagation.disable();
+          context.disable();
+          diag.disable();
+        });
       return stopping;
     },
   };
