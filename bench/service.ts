@@ -33,6 +33,8 @@ export interface ServiceOptions {
   readonly cpuProfileDir?: string | undefined;
   /** FEED_POLL_MS; the service's default when unset. */
   readonly feedPollMs?: number | undefined;
+  /** More environment for the process (the traces bench sets OTEL_*). */
+  readonly env?: Readonly<Record<string, string>> | undefined;
 }
 
 /** Starts `src/main.ts` on two free loopback ports and waits until both answer a health Check with SERVING. */
@@ -53,6 +55,7 @@ export async function startService(children: ChildSet, options: ServiceOptions):
       ...(options.admitIntervalMs === undefined ? {} : { ADMIT_INTERVAL_MS: String(options.admitIntervalMs) }),
       ...(options.passKeys === undefined ? {} : { PASS_KEYS: options.passKeys }),
       ...(options.feedPollMs === undefined ? {} : { FEED_POLL_MS: String(options.feedPollMs) }),
+      ...options.env,
     },
   });
   const serving = async (port: number): Promise<void> => {

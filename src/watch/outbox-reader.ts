@@ -1,3 +1,4 @@
+import { AsyncResource } from "node:async_hooks";
 import type { RedisConnection } from "../redis/redis-cluster.js";
 import type { Logger } from "pino";
 import { eventLogKey } from "../redis/event-log.js";
@@ -58,6 +59,12 @@ interface Feed {
 export class OutboxReader {
   readonly #redis: RedisConnection;
   readonly #options: OutboxReaderOptions;
+  /**
+   * Starts an event's loop in the async context the reader was built in, not
+   * in that of the caller that happened to ask first: the loop serves every
+   * stream of the event, so its scripts belong to none of their traces.
+   */
+  readonly #start = AsyncResource.bind((eventId: string, feed: Feed): Promise<void> => this.#run(eventId, feed));
   readonly #feeds = new Map<string, Feed>();
   #closed = false;
 
@@ -165,7 +172,7 @@ export class OutboxReader {
         done: Promise.resolve(),
       };
       this.#feeds.set(eventId, feed);
-      feed.done = this.#run(eventId, feed);
+      feed.done = this.#start(eventId, feed);
     }
     return feed;
   }
