@@ -9,6 +9,8 @@ import { loadConfig } from "../../src/config.js";
 import { startTracing, type Tracing } from "../../src/observe/otel-sdk.js";
 import { traceRpcCalls } from "../../src/observe/rpc-tracing.js";
 import { appendJoins } from "../feed/support.js";
+import { scrape } from "../metrics/prom-text.js";
+import { envelope, rawGrpcCall } from "../support/raw-wire.js";
 import { uniqueId } from "../support/redis.js";
 import { SpanSink, traceparent } from "../support/span-sink.js";
 import { startServer, type RunningServer } from "./server.js";
@@ -192,4 +194,34 @@ it("makes no script spans for the watch loops a stream starts: they serve every 
   await server.app.hub.stopped(eventId);
   await tracing.flush();
   expect(sink.spans(inTrace(parent.traceId))).toEqual([span]);
+});
+
+it("shares its hooks with the metrics: a call is a span and a count, a call refused before its handler only a count", async () => {
+  // The test server runs with metrics on (METRICS_PORT=0), so both observe every call, composed.
+  const client = createClient(QueueService, server.transports["grpc-port/grpc"]);
+  const eventId = uniqueId();
+  await client.configureQueue({ eventId, state: QueueState.PAUSED });
+  const join = { grpc_service: "boxoffice.v1.QueueService", grpc_method: "Join", grpc_type: "unary", transport: "grpc" };
+  const before = await scrape(server.metricsUrl!);
+
+  const parent = traceparent();
+  await client.join({ eventId, userId: "u" }, { headers: { traceparent: parent.header } });
+  const refused = traceparent();
+  const status = await rawGrpcCall(
+    server.grpcUrl,
+    "/boxoffice.v1.QueueService/Join",
+    { "content-type": "application/grpc", traceparent: refused.header },
+    envelope(new Uint8Array([0xff, 0xff, 0xff])),
+  );
+  expect(status.code).toBe(Code.InvalidArgument);
+  await tracing.flush();
+
+  const after = await scrape(server.metricsUrl!);
+  const delta = (name: string, labels: Record<string, string>) => after.sum(name, labels) - before.sum(name, labels);
+  expect(delta("grpc_server_handled_total", { ...join, grpc_code: "OK" })).toBe(1);
+  expect(delta("grpc_server_handled_total", { ...join, grpc_code: "INVALID_ARGUMENT" })).toBe(1);
+  expect(delta("boxoffice_redis_script_seconds_count", { script: "joinQueue" })).toBe(1);
+  const spans = sink.spans(inTrace(parent.traceId));
+  expect(spans.map((s) => s.name).sort()).toEqual(["FCALL joinQueue", "boxoffice.v1.QueueService/Join"]);
+  expect(sink.spans(inTrace(refused.traceId))).toEqual([]);
 });
