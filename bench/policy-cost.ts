@@ -122,8 +122,9 @@ async function main(): Promise<void> {
   }
   const bare = best["bare"]!;
   console.log(`${CALLS} calls × ${ROUNDS - 1} rounds (first discarded), fastest round, µs per call:`);
+  const width = Math.max(...Object.keys(best).map((name) => name.length));
   for (const [name, us] of Object.entries(best)) {
-    console.log(`  ${name.padEnd(11)} ${us.toFixed(2).padStart(7)} µs   policy +${(us - bare).toFixed(2)} µs`);
+    console.log(`  ${name.padEnd(width)} ${us.toFixed(2).padStart(7)} µs   policy +${(us - bare).toFixed(2)} µs`);
   }
 }
 
