@@ -10,8 +10,16 @@
  * - `auth`: the policy with a client token checked against 4 configured ones;
  * - `auth+log`: as `auth`, with the completion line written at info (LOG_CALLS=true) to a discarding stream;
  * - `dev+metrics`: as `dev`, with the `grpc_server_*` metrics observing the call (METRICS_PORT not off).
- * Rounds are interleaved and the fastest round of each mode is reported
- * (the least disturbed by other processes). Knobs: POLICY_CALLS, POLICY_ROUNDS.
+ * With POLICY_TRACES=1 the OpenTelemetry SDK is configured first (as an OTLP
+ * endpoint would, but spans go to an exporter that discards them), and three
+ * more modes run:
+ * - `dev+span`: as `dev`, with a server span per call, exported;
+ * - `dev+unsampled`: as `dev`, with a span per call that the sampler drops;
+ * - `dev+span+metrics`: as `dev+span`, with the metrics observing the call too (both composed).
+ * Without it the process never loads the SDK, as a server without an
+ * endpoint. Rounds are interleaved and the fastest round of each mode is
+ * reported (the least disturbed by other processes). Knobs: POLICY_CALLS,
+ * POLICY_ROUNDS, POLICY_TRACES.
  */
 import { Writable } from "node:stream";
 import { Metadata } from "@grpc/grpc-js";
@@ -21,8 +29,10 @@ import { QueueService, type JoinRequest } from "../gen/boxoffice/v1/queue_pb.js"
 import { create } from "@bufbuild/protobuf";
 import { JoinRequestSchema } from "../gen/boxoffice/v1/queue_pb.js";
 import { Authenticator } from "../src/auth/authenticator.js";
+import { loadConfig } from "../src/config.js";
 import { createLogger } from "../src/logger.js";
 import { RpcMetrics } from "../src/metrics/rpc-metrics.js";
+import { composeRpcObservers } from "../src/observe/rpc-observer.js";
 import { withCallPolicy, type CallPolicyDeps } from "../src/rpc/policy.js";
 import { registration } from "../src/rpc/registration.js";
 import { createRequestValidator } from "../src/rpc/validator.js";
@@ -61,7 +71,28 @@ const modes: Record<string, Join> = {
     logCalls: true,
   }),
   "dev+metrics": join({ logger: quiet, validator, observe: { observer: new RpcMetrics(new Registry()), transport: "grpc" } }),
+  ...(process.env["POLICY_TRACES"] === "1" ? await tracedModes() : {}),
 };
+
+/** The SDK configured as `main.ts` would (by a dynamic import), spans discarded by the exporter. */
+async function tracedModes(): Promise<Record<string, Join>> {
+  const sdk = await import("@opentelemetry/sdk-trace");
+  const { startTracing } = await import("../src/observe/otel-sdk.js");
+  const { traceRpcCalls } = await import("../src/observe/rpc-tracing.js");
+  const discard = { export: (_spans: unknown, done: (result: { code: 0 }) => void) => done({ code: 0 }), shutdown: async () => undefined };
+  const traces = loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:4318", OTEL_BSP_MAX_QUEUE_SIZE: "65536" }).traces!;
+  const tracing = startTracing(traces, { logger: quiet, spanProcessor: new sdk.BatchSpanProcessor({ exporter: discard, maxQueueSize: 65536 }) });
+  const unsampled = new sdk.TracerProvider({ sampler: new sdk.AlwaysOffSampler() }).getTracer("bench");
+  return {
+    "dev+span": join({ logger: quiet, validator, observe: { observer: tracing.rpc, transport: "grpc" } }),
+    "dev+unsampled": join({ logger: quiet, validator, observe: { observer: traceRpcCalls(unsampled), transport: "grpc" } }),
+    "dev+span+metrics": join({
+      logger: quiet,
+      validator,
+      observe: { observer: composeRpcObservers(new RpcMetrics(new Registry()), tracing.rpc)!, transport: "grpc" },
+    }),
+  };
+}
 
 function surface(metadata: Metadata): ServerSurfaceCall {
   return { cancelled: false, metadata, getDeadline: () => Infinity, getHost: () => "127.0.0.1", sendMetadata: () => undefined, once: () => undefined };
@@ -91,8 +122,9 @@ async function main(): Promise<void> {
   }
   const bare = best["bare"]!;
   console.log(`${CALLS} calls × ${ROUNDS - 1} rounds (first discarded), fastest round, µs per call:`);
+  const width = Math.max(...Object.keys(best).map((name) => name.length));
   for (const [name, us] of Object.entries(best)) {
-    console.log(`  ${name.padEnd(11)} ${us.toFixed(2).padStart(7)} µs   policy +${(us - bare).toFixed(2)} µs`);
+    console.log(`  ${name.padEnd(width)} ${us.toFixed(2).padStart(7)} µs   policy +${(us - bare).toFixed(2)} µs`);
   }
 }
 

@@ -35,6 +35,8 @@ export interface ServiceOptions {
   readonly feedPollMs?: number | undefined;
   /** REDIS_COMMAND_TIMEOUT_MS; the service's default when unset. */
   readonly redisCommandTimeoutMs?: number | undefined;
+  /** More environment for the process (the traces bench sets OTEL_*). */
+  readonly env?: Readonly<Record<string, string>> | undefined;
 }
 
 /** Starts `src/main.ts` on two free loopback ports and waits until both answer a health Check with SERVING. */
@@ -56,6 +58,7 @@ export async function startService(children: ChildSet, options: ServiceOptions):
       ...(options.passKeys === undefined ? {} : { PASS_KEYS: options.passKeys }),
       ...(options.feedPollMs === undefined ? {} : { FEED_POLL_MS: String(options.feedPollMs) }),
       ...(options.redisCommandTimeoutMs === undefined ? {} : { REDIS_COMMAND_TIMEOUT_MS: String(options.redisCommandTimeoutMs) }),
+      ...options.env,
     },
   });
   const serving = async (port: number): Promise<void> => {

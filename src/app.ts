@@ -20,6 +20,8 @@ import { registerEventMetrics } from "./metrics/event-metrics.js";
 import { EventStats } from "./metrics/event-stats.js";
 import { createMetricsCore } from "./metrics/metrics.js";
 import { createMetricsServer, type MetricsServer } from "./metrics/metrics-server.js";
+import { composeRpcObservers, type RpcObserver, type Transport } from "./observe/rpc-observer.js";
+import { composeScriptObservers, type ScriptObserver } from "./observe/script-observer.js";
 import { Admitter } from "./queue/admitter.js";
 import { positionWatch, type PositionHub } from "./queue/position-watch.js";
 import { QueueStore } from "./queue/queue-store.js";
@@ -28,7 +30,6 @@ import { subscriberConnection, type RedisConnection } from "./redis/redis-cluste
 import { RedisMonitor } from "./redis/redis-monitor.js";
 import { createReflectionServices, reflectionServiceDescriptors } from "./reflection/reflection-services.js";
 import { withBackendGuard } from "./rpc/backend-guard.js";
-import type { Transport } from "./rpc/call-observer.js";
 import { withDefaultDeadline } from "./rpc/default-deadline.js";
 import { withCallPolicy } from "./rpc/policy.js";
 import { registration } from "./rpc/registration.js";
@@ -67,6 +68,10 @@ export interface AppDeps {
   readonly subscriber?: ShardedSubscriber;
   /** Test hook: milliseconds added to Redis TIME by every script. */
   readonly clockSkewMs?: () => number;
+  /** Sees every call on both ports (tracing), beside the metrics when METRICS_PORT is not off. */
+  readonly rpcObserver?: RpcObserver | undefined;
+  /** Sees every Redis script call of the stores (tracing), beside the metrics. */
+  readonly scriptObserver?: ScriptObserver | undefined;
 }
 
 export interface AppMetrics {
@@ -109,10 +114,11 @@ export interface App {
  * Building does no I/O; `listen` binds the ports, so tests run the real
  * server in-process on port 0.
  */
-export function buildApp({ config, redis, loadRedis, waitRedis, subscriber, logger, clockSkewMs }: AppDeps): App {
+export function buildApp({ config, redis, loadRedis, waitRedis, subscriber, logger, clockSkewMs, rpcObserver, scriptObserver: given }: AppDeps): App {
   const retentionMs = config.feedRetentionMs;
+  // Metrics (METRICS_PORT) and any given observers (tracing) see the same calls, composed; undefined when none does.
   const core = config.metrics && createMetricsCore();
-  const scriptObserver = core?.scripts;
+  const scriptObserver = composeScriptObservers(core?.scripts, given);
   const store = new QueueStore(redis, { keyPrefix: config.redisKeyPrefix, clockSkewMs, retentionMs, scriptObserver });
   const outbox = new OutboxReader(redis, {
     keyPrefix: config.redisKeyPrefix,
@@ -178,13 +184,13 @@ export function buildApp({ config, redis, loadRedis, waitRedis, subscriber, logg
   );
   const authenticator = config.authTokens && new Authenticator(config.authTokens);
   const policy = { logger, validator, authenticator, openReflection: config.authOpenReflection, logCalls: config.logCalls };
+  const observer = composeRpcObservers(core?.calls, rpcObserver);
   // Wrapped once per port, so each call's observations carry the port it came in on.
   const registrations = (transport: Transport) =>
     [...services, ...reflection].map((r) =>
-      withCallPolicy(withDefaultDeadline(r, config.defaultDeadlineMs), { ...policy, observe: core && { observer: core.calls, transport } }),
+      withCallPolicy(withDefaultDeadline(r, config.defaultDeadlineMs), { ...policy, observe: observer && { observer, transport } }),
     );
 
-  const observer = core?.calls;
   const limits = {
     keepaliveTimeMs: config.keepaliveTimeMs,
     keepaliveTimeoutMs: config.keepaliveTimeoutMs,

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createSecureContext } from "node:tls";
 import { parseTokens, type TokenEntry } from "./auth/tokens.js";
+import { readTracesConfig, type TracesConfig } from "./observe/traces-config.js";
 import { parsePassKeys, type PassKeyring } from "./pass/pass.js";
 import { parseClusterNodes, type ClusterNode } from "./redis/redis-cluster.js";
 import { parseCorsOrigins, type CorsOrigins } from "./transport/connect/cors.js";
@@ -73,6 +74,8 @@ export interface Config {
   readonly defaultDeadlineMs: number;
   /** Cap on open WatchPosition, WatchAvailability and Subscribe streams in this process. */
   readonly maxOpenStreams: number;
+  /** Traces exported over OTLP (see `readTracesConfig`); undefined: tracing off, its SDK never loaded. */
+  readonly traces: TracesConfig | undefined;
 }
 
 /**
@@ -262,6 +265,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, re
       problems.push("NODE_ENV=production needs REDIS_URL: there is no private redis-server in production");
     }
   }
+  const traces = readTracesConfig(env, problems);
   const cors = parseCorsOrigins(env["CORS_ORIGINS"]);
   if ("problems" in cors) {
     problems.push(...cors.problems);
@@ -307,6 +311,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, re
     maxSendMessageBytes,
     defaultDeadlineMs,
     maxOpenStreams,
+    traces,
   };
   return Object.freeze(config);
 }

@@ -11,7 +11,9 @@ import { connectRedisCluster, createRedisCluster, type RedisConnection } from ".
 /**
  * `npm start`: validates the configuration, connects to REDIS_CLUSTER_NODES
  * or REDIS_URL (or starts a private redis-server when neither is set), serves
- * both ports, and stops gracefully on SIGTERM/SIGINT.
+ * both ports, and stops gracefully on SIGTERM/SIGINT. With an OTLP endpoint
+ * configured, it also loads the OpenTelemetry SDK and exports a span per call
+ * and per script.
  */
 async function main(): Promise<void> {
   let config;
@@ -25,9 +27,11 @@ async function main(): Promise<void> {
     throw err;
   }
   const logger = createLogger(config.logLevel);
+  // The OpenTelemetry SDK is loaded only when traces are exported.
+  const tracing = config.traces && (await import("./observe/otel-sdk.js")).startTracing(config.traces, { logger });
 
   const { redis, loadRedis, waitRedis, embedded } = await connectRedis(config, logger);
-  const app = buildApp({ config, redis, loadRedis, waitRedis, logger });
+  const app = buildApp({ config, redis, loadRedis, waitRedis, logger, rpcObserver: tracing?.rpc, scriptObserver: tracing?.scripts });
   const { grpcPort, connectPort, metricsPort } = await app.listen();
   if (config.authTokens === undefined) {
     logger.warn(
@@ -75,6 +79,8 @@ async function main(): Promise<void> {
     logger.info({ signal }, "shutting down");
     try {
       await app.shutdown();
+      // After the calls: the spans of the last ones are exported too.
+      await tracing?.shutdown();
       await Promise.all([redis, loadRedis, ...waitRedis].map(closeRedisClient));
       await embedded?.stop();
       logger.info("stopped");

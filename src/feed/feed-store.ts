@@ -3,7 +3,7 @@ import type { ChainableCommander, Redis } from "ioredis";
 import { pipelineReply, type PipelineResults } from "../redis/pipeline-read.js";
 import type { RedisConnection } from "../redis/redis-cluster.js";
 import { ScriptRunner } from "../redis/script-loader.js";
-import type { ScriptObserver } from "../redis/script-observer.js";
+import type { ScriptObserver } from "../observe/script-observer.js";
 import {
   decodeAck,
   decodeDeadLetters,
@@ -32,7 +32,7 @@ export interface FeedStoreOptions {
   readonly policy: DeliveryPolicy;
   /** Milliseconds added to Redis TIME by every script: tests move the feed's clock with it instead of sleeping. */
   readonly clockSkewMs?: () => number;
-  /** Sees every script call (metrics, traces); default: nothing does. */
+  /** Sees every script call (metrics, tracing); undefined: nothing does. */
   readonly scriptObserver?: ScriptObserver | undefined;
 }
 

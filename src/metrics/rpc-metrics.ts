@@ -1,6 +1,6 @@
 import type { Code } from "@connectrpc/connect";
 import type { Registry } from "prom-client";
-import type { CallObservation, CallObserver, MethodObserver, ObservedMethod } from "../rpc/call-observer.js";
+import type { RpcCallObserver, RpcMethod, RpcMethodObserver, RpcObserver, RpcResult } from "../observe/rpc-observer.js";
 import { codeName } from "../rpc/code-names.js";
 import { HistogramCells, registerCollected, type Sample } from "./collected.js";
 
@@ -12,7 +12,7 @@ export const HANDLING_BUCKETS: readonly number[] = [
   0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 60, 600, 3600,
 ];
 
-const GRPC_TYPES: Readonly<Record<ObservedMethod["kind"], string>> = {
+const GRPC_TYPES: Readonly<Record<RpcMethod["kind"], string>> = {
   unary: "unary",
   server_streaming: "server_stream",
   client_streaming: "client_stream",
@@ -27,7 +27,7 @@ const MAX_CODE = 16;
  * it is the method's observer and each call's observation at once, so a call
  * costs a few additions and no allocation.
  */
-class RpcMethod implements MethodObserver, CallObservation {
+class MethodCells implements RpcMethodObserver, RpcCallObserver {
   readonly labels: Readonly<Record<string, string>>;
   started = 0;
   receivedCount = 0;
@@ -36,7 +36,7 @@ class RpcMethod implements MethodObserver, CallObservation {
   readonly handled = new Float64Array(MAX_CODE + 1);
   readonly handling = new HistogramCells(HANDLING_BUCKETS);
 
-  constructor(method: ObservedMethod) {
+  constructor(method: RpcMethod) {
     this.labels = {
       grpc_service: method.service,
       grpc_method: method.method,
@@ -45,23 +45,23 @@ class RpcMethod implements MethodObserver, CallObservation {
     };
   }
 
-  start(): CallObservation {
+  start(): RpcCallObserver {
     this.started += 1;
     return this;
   }
 
-  received(): void {
+  // Arrow properties: the call path reads them as optional members of the observer.
+  readonly received = (): void => {
     this.receivedCount += 1;
-  }
+  };
 
-  sent(): void {
+  readonly sent = (): void => {
     this.sentCount += 1;
-  }
+  };
 
-  end(code: Code | undefined, seconds: number): void {
-    const index = code === undefined ? 0 : Math.min(Math.max(code, 0), MAX_CODE);
-    this.handled[index]! += 1;
-    this.handling.observe(seconds);
+  end({ code, durationMs }: RpcResult): void {
+    this.handled[Math.min(Math.max(code, 0), MAX_CODE)]! += 1;
+    this.handling.observe(durationMs / 1000);
   }
 }
 
@@ -69,11 +69,11 @@ class RpcMethod implements MethodObserver, CallObservation {
  * The `grpc_server_*` metrics, kept as plain numbers per method and port and
  * turned into samples at scrape time.
  */
-export class RpcMetrics implements CallObserver {
-  readonly #methods = new Map<string, RpcMethod>();
+export class RpcMetrics implements RpcObserver {
+  readonly #methods = new Map<string, MethodCells>();
 
   constructor(registry: Registry) {
-    const each = (fn: (m: RpcMethod) => Sample[]) => (): Sample[] => [...this.#methods.values()].flatMap(fn);
+    const each = (fn: (m: MethodCells) => Sample[]) => (): Sample[] => [...this.#methods.values()].flatMap(fn);
     registerCollected(registry, {
       name: "grpc_server_started_total",
       help: "RPCs started on the server, including those refused before their handler.",
@@ -108,11 +108,11 @@ export class RpcMetrics implements CallObserver {
     });
   }
 
-  method(method: ObservedMethod): MethodObserver {
+  forMethod(method: RpcMethod): RpcMethodObserver {
     const key = `${method.transport} ${method.service}/${method.method}`;
     let cells = this.#methods.get(key);
     if (cells === undefined) {
-      cells = new RpcMethod(method);
+      cells = new MethodCells(method);
       this.#methods.set(key, cells);
     }
     return cells;

@@ -1,6 +1,38 @@
 import type { Registry } from "prom-client";
-import { scriptErrorKind, type ScriptErrorKind, type ScriptObservation, type ScriptObserver } from "../redis/script-observer.js";
+import type { ObservedScript, ScriptCallObserver, ScriptObserver } from "../observe/script-observer.js";
 import { HistogramCells, registerCollected, type Sample } from "./collected.js";
+
+/** Why a script call failed, as a small fixed set of label values. */
+export type ScriptErrorKind = "reply" | "timeout" | "connection" | "load" | "other";
+
+/**
+ * `reply`: Redis answered with an error (a script bug, OOM, a refused
+ * command); `timeout`: no reply within the command timeout; `connection`:
+ * Redis could not be reached; `load`: the library could not be loaded.
+ */
+export function scriptErrorKind(error: unknown): ScriptErrorKind {
+  if (!(error instanceof Error)) {
+    return "other";
+  }
+  if (error.name === "LibraryLoadError") {
+    return "load";
+  }
+  if (error.name === "ReplyError") {
+    return "reply";
+  }
+  if (error.message.startsWith("Command timed out")) {
+    return "timeout";
+  }
+  const code = (error as { code?: unknown }).code;
+  if (
+    error.name === "MaxRetriesPerRequestError" ||
+    (typeof code === "string" && ["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND"].includes(code)) ||
+    /^(Connection is closed|Stream isn't writeable)/.test(error.message)
+  ) {
+    return "connection";
+  }
+  return "other";
+}
 
 /** Buckets of `boxoffice_redis_script_seconds`: a script takes tens of microseconds to a few milliseconds, round trip included. */
 export const SCRIPT_BUCKETS: readonly number[] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
@@ -39,7 +71,7 @@ export class ScriptMetrics implements ScriptObserver {
     });
   }
 
-  start(script: string): ScriptObservation {
+  start(_library: string, { name: script }: ObservedScript): ScriptCallObserver {
     let cells = this.#scripts.get(script);
     if (cells === undefined) {
       cells = new ScriptCells(script);

@@ -5,7 +5,7 @@ import type { RedisConnection } from "../redis/redis-cluster.js";
 import { checkRetention, trimBefore } from "../redis/event-log.js";
 import type { SweepResult } from "../redis/event-sweeper.js";
 import { ScriptRunner } from "../redis/script-loader.js";
-import type { ScriptObserver } from "../redis/script-observer.js";
+import type { ScriptObserver } from "../observe/script-observer.js";
 import { decodeAdmit, decodeConfigure, decodeJoin, decodeLeave, decodePosition, decodeStats, decodeSweepStep } from "./decode.js";
 import { eventIndexKey, queueKeys, ticketBucketKey, type QueueKeys } from "./keys.js";
 import { loadQueueScripts, QueueDefaults, type QueueScriptName } from "./scripts.js";
@@ -42,7 +42,7 @@ export interface QueueStoreOptions {
    * skew) minus this go as scripts append and as the sweeper passes.
    */
   readonly retentionMs?: number;
-  /** Sees every script call (metrics, traces); default: nothing does. */
+  /** Sees every script call (metrics, tracing); undefined: nothing does. */
   readonly scriptObserver?: ScriptObserver | undefined;
 }
 

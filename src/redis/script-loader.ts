@@ -1,6 +1,6 @@
 import type { ChainableCommander } from "ioredis";
+import type { ScriptObserver } from "../observe/script-observer.js";
 import type { LuaFunction, LuaLibrary } from "./function-library.js";
-import type { ScriptObserver } from "./script-observer.js";
 import { isCluster, nodeKey, primaries, type RedisConnection } from "./redis-cluster.js";
 
 type Call = (...args: Array<string | number>) => Promise<unknown>;
@@ -24,8 +24,9 @@ type Exec = ChainableCommander["exec"];
  * and resends the call once, as above; and whenever a refresh of the slot
  * table shows a primary the library was not loaded on (a failover, a
  * resharding onto a new node), calls wait until it has been loaded there.
- * An observer, if given, sees each call from the moment it is made until its
- * reply (for a queued script: until the pipeline's reply), load included.
+ * An `observer` (metrics, tracing) sees each call, `run` or `queue`, from
+ * before it is sent until its reply (for a queued script: until the
+ * pipeline's reply), a load, reload and resend included.
  */
 export class ScriptRunner<Name extends string> {
   readonly #redis: RedisConnection;
@@ -69,18 +70,18 @@ export class ScriptRunner<Name extends string> {
   /** Runs a script; the reply is `unknown` until its decoder has checked it. */
   run(name: Name, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<unknown> {
     const fn = this.#function(name, keys);
+    const observed = this.#observer?.start(this.#library.name, fn);
     const reply = this.#loaded ? this.#call(fn, keys, args) : this.#load().then(() => this.#call(fn, keys, args));
-    if (this.#observer === undefined) {
+    if (observed === undefined) {
       return reply;
     }
-    const observation = this.#observer.start(name);
     return reply.then(
       (value) => {
-        observation.end();
+        observed.end(undefined);
         return value;
       },
       (error: unknown) => {
-        observation.end(error);
+        observed.end(error);
         throw error;
       },
     );
@@ -102,10 +103,10 @@ export class ScriptRunner<Name extends string> {
       this.#holdUntilLoaded(pipeline);
     }
     const generation = this.#generation;
-    const observation = this.#observer?.start(name);
+    const observed = this.#observer?.start(this.#library.name, fn);
     const command = (pipeline as unknown as Record<string, Queue>)[fn.readOnly ? "fcall_ro" : "fcall"] as Queue;
     return command.call(pipeline, fn.functionName, fn.numberOfKeys, ...keys, ...args, (error) => {
-      observation?.end(error ?? undefined);
+      observed?.end(error ?? undefined);
       if (isFunctionMissing(error)) {
         this.#reload(generation).catch(() => {
           // The next call reports it.

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import type { Logger } from "pino";
-import type { CallObservation, MethodObserver } from "./call-observer.js";
+import type { RpcCallObserver, RpcMethodObserver } from "../observe/rpc-observer.js";
 import { codeName } from "./code-names.js";
 
 /** An `x-request-id` we adopt as given; anything else is replaced by a fresh UUID. */
@@ -16,8 +16,8 @@ export interface CallLogOptions {
   readonly method: string;
   /** Level of the completion line: `info` with LOG_CALLS=true, otherwise `debug`. */
   readonly level: "info" | "debug";
-  /** Sees every call of the method start and complete (metrics, traces); undefined: nothing does. */
-  readonly observer?: MethodObserver | undefined;
+  /** Sees each call's start and completion (metrics, tracing); undefined: nobody does. */
+  readonly observer?: RpcMethodObserver | undefined;
 }
 
 /**
@@ -27,13 +27,13 @@ export interface CallLogOptions {
  * and the completion line (`rpcService`, `rpcMethod`, `code`, `durationMs`,
  * `eventId`, `requestId`; `service` is already the process, "boxoffice") is
  * written only when its level is enabled, so a quiet hot path pays for a
- * clock read and a header, not for JSON. The same completion, with its code
- * and duration, goes to the method's observer, if it has one.
+ * clock read and a header, not for JSON. The same completion point tells
+ * the method's observer, if any, how the call ended.
  */
 export class CallLog {
   readonly requestId: string;
   /** The observer's handle on this call, when the method is observed. */
-  readonly observation: CallObservation | undefined;
+  readonly observation: RpcCallObserver | undefined;
   private readonly started = performance.now();
   private child: Logger | undefined;
   private eventId: string | undefined;
@@ -47,6 +47,17 @@ export class CallLog {
     this.requestId = given !== null && REQUEST_ID.test(given) ? given : randomUUID();
     ctx.responseHeader.set("x-request-id", this.requestId);
     this.observation = options.observer?.start(ctx);
+  }
+
+  /** Whether part of the call must run through `within` (an observer keeps a context for it). */
+  get scoped(): boolean {
+    return this.observation?.within !== undefined;
+  }
+
+  /** Runs `fn(a, b)` as part of the call, in its observer's context if it keeps one (see `RpcCallObserver`). */
+  within<A, B, R>(fn: (a: A, b: B) => R, a: A, b: B): R {
+    const within = this.observation?.within;
+    return within === undefined ? fn(a, b) : within(fn, a, b);
   }
 
   /** Notes the event a request is about (its `event_id`, when well formed), for the completion line. */
@@ -70,20 +81,25 @@ export class CallLog {
     }
     this.finished = true;
     const { logger, level } = this.options;
-    this.observation?.end(err?.code, (performance.now() - this.started) / 1000);
-    if (logger.isLevelEnabled(level)) {
+    const logged = logger.isLevelEnabled(level);
+    if (!logged && this.observation === undefined) {
+      return err as E;
+    }
+    const durationMs = Math.round((performance.now() - this.started) * 1000) / 1000;
+    if (logged) {
       logger[level](
         {
           rpcService: this.options.service,
           rpcMethod: this.options.method,
           code: codeName(err?.code),
-          durationMs: Math.round((performance.now() - this.started) * 1000) / 1000,
+          durationMs,
           eventId: this.eventId,
           requestId: this.requestId,
         },
         "rpc completed",
       );
     }
+    this.observation?.end({ code: err === undefined ? 0 : err.code, error: err, durationMs, requestId: this.requestId, eventId: this.eventId });
     return err as E;
   }
 

@@ -6,11 +6,12 @@ import type { Logger } from "pino";
 import type { Authenticator } from "../auth/authenticator.js";
 import { requirementOf } from "../auth/roles.js";
 import { authorize } from "./authorize.js";
-import type { CallObservation, CallObserver, Transport } from "./call-observer.js";
+import type { RpcObserver, Transport } from "../observe/rpc-observer.js";
 import { CallLog, type CallLogOptions } from "./call-log.js";
 import { hookedStream } from "./hooked-stream.js";
 import { backendUnavailable, boundError, invalidRequest } from "./errors.js";
 import { wrapMethods, type AnyMethodImpl, type ServiceRegistration } from "./registration.js";
+import { scopedStream } from "./scoped-stream.js";
 
 export interface CallPolicyDeps {
   readonly logger: Logger;
@@ -22,11 +23,12 @@ export interface CallPolicyDeps {
   /** Write each call's completion line at `info` (true) rather than `debug`. Default false. */
   readonly logCalls?: boolean;
   /**
-   * Sees every call start and complete, with the port it came in on: the
-   * composition root wraps the services once per port, so the transport is
-   * known here without a look at the call. Default: nothing observes.
+   * Sees every call start and complete (metrics, tracing), with the port it
+   * came in on: the composition root wraps the services once per port, so the
+   * transport is known here without a look at the call. Default: nothing
+   * observes.
    */
-  readonly observe?: { readonly observer: CallObserver; readonly transport: Transport };
+  readonly observe?: { readonly observer: RpcObserver; readonly transport: Transport } | undefined;
 }
 
 type AnyFn = AnyMethodImpl;
@@ -40,7 +42,8 @@ type AnyFn = AnyMethodImpl;
  * failures are `ConnectError`s raised by the implementation (cut to
  * `ERROR_BOUNDS`); a Redis outage becomes UNAVAILABLE; anything else is logged as a bug and returned as
  * INTERNAL without its message. Each call ends with one completion line (see
- * `CallLog`).
+ * `CallLog`), which is also where an observer (tracing, metrics) learns how
+ * it ended.
  */
 export function withCallPolicy(reg: ServiceRegistration, deps: CallPolicyDeps): ServiceRegistration {
   return wrapMethods(reg, (method, fn) => wrapMethod(reg.service, method, fn, deps));
@@ -52,7 +55,7 @@ function wrapMethod(service: DescService, method: DescMethod, fn: AnyFn, deps: C
     service: service.typeName,
     method: method.name,
     level: deps.logCalls === true ? "info" : "debug",
-    observer: deps.observe?.observer.method({
+    observer: deps.observe?.observer.forMethod({
       service: service.typeName,
       method: method.name,
       kind: method.methodKind,
@@ -78,11 +81,11 @@ function wrapMethod(service: DescService, method: DescMethod, fn: AnyFn, deps: C
       return async (request, ctx) => {
         const log = new CallLog(logOptions, ctx);
         try {
-          log.observation?.received();
+          log.observation?.received?.();
           log.about(request);
           admit(ctx, request);
-          const response = await fn(request, ctx);
-          log.observation?.sent();
+          const response = await log.within(fn, request, ctx);
+          log.observation?.sent?.();
           log.done();
           return response;
         } catch (err) {
@@ -92,15 +95,18 @@ function wrapMethod(service: DescService, method: DescMethod, fn: AnyFn, deps: C
     case "server_streaming":
       return (request, ctx) => {
         const log = new CallLog(logOptions, ctx);
+        const sent = log.observation?.sent?.bind(log.observation);
         return hookedStream(
           () => {
-            log.observation?.received();
+            log.observation?.received?.();
             log.about(request);
             admit(ctx, request);
-            return fn(request, ctx) as AsyncIterable<unknown>;
+            const responses = log.within(fn, request, ctx) as AsyncIterable<unknown>;
+            // Only a tracing observer keeps a context each step must run in.
+            return log.scoped ? scopedStream(log, responses) : responses;
           },
           {
-            message: log.observation && log.observation.sent.bind(log.observation),
+            message: sent,
             done: () => log.done(),
             failed: (err) => log.done(mapError(err, ctx, log.logger)),
             finally: () => log.abandoned(ctx),
@@ -113,22 +119,21 @@ function wrapMethod(service: DescService, method: DescMethod, fn: AnyFn, deps: C
         const log = new CallLog(logOptions, ctx);
         const checked = (async function* () {
           for await (const message of requests as AsyncIterable<unknown>) {
-            log.observation?.received();
+            log.observation?.received?.();
             validate(deps.validator, method.input, message);
             yield message;
           }
         })();
         try {
           admit(ctx, undefined);
-          const result = fn(checked, ctx);
+          const result = log.within(fn, checked, ctx);
           if (method.methodKind === "client_streaming") {
             const response = await result;
-            log.observation?.sent();
+            log.observation?.sent?.();
             log.done();
             return response;
           }
-          const responses = result as AsyncIterable<unknown>;
-          yield* log.observation === undefined ? responses : counted(responses, log.observation);
+          yield* observedStream(log, result as AsyncIterable<unknown>);
           log.done();
         } catch (err) {
           throw log.done(mapError(err, ctx, log.logger));
@@ -139,10 +144,24 @@ function wrapMethod(service: DescService, method: DescMethod, fn: AnyFn, deps: C
   }
 }
 
+/**
+ * A stream's responses as its observer, if any, wants them: each step run in
+ * the call's context when the observer keeps one, each message counted as
+ * sent as it is handed to the transport.
+ */
+function observedStream(log: CallLog, responses: AsyncIterable<unknown>): AsyncIterable<unknown> {
+  const observation = log.observation;
+  if (observation === undefined) {
+    return responses;
+  }
+  const scoped = log.scoped ? scopedStream(log, responses) : responses;
+  return observation.sent === undefined ? scoped : counted(scoped, observation.sent);
+}
+
 /** The responses of a stream, each counted as sent as it is handed to the transport. */
-async function* counted(responses: AsyncIterable<unknown>, observation: CallObservation): AsyncGenerator<unknown> {
+async function* counted(responses: AsyncIterable<unknown>, sent: () => void): AsyncGenerator<unknown> {
   for await (const response of responses) {
-    observation.sent();
+    sent();
     yield response;
   }
 }

@@ -5,7 +5,7 @@ import { checkRetention, trimBefore } from "../redis/event-log.js";
 import { decodeSweepReply, type SweepResult } from "../redis/event-sweeper.js";
 import { ReplicatedScripts, type ReplicaWaitPolicy } from "../redis/replica-wait.js";
 import { ScriptRunner } from "../redis/script-loader.js";
-import type { ScriptObserver } from "../redis/script-observer.js";
+import type { ScriptObserver } from "../observe/script-observer.js";
 import { memoByKey } from "../util/memo.js";
 import { queueKeys, ticketBucketKey } from "../queue/keys.js";
 import { decodeAvailability, decodeLoad } from "./decode-inventory.js";
@@ -53,7 +53,7 @@ export interface SeatStoreOptions {
    * as soon as the primary wrote them.
    */
   readonly confirmWait?: { readonly clients: readonly Redis[]; readonly policy: ReplicaWaitPolicy };
-  /** Sees every script call (metrics, traces); default: nothing does. */
+  /** Sees every script call (metrics, tracing); undefined: nothing does. */
   readonly scriptObserver?: ScriptObserver | undefined;
 }
 

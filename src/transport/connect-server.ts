@@ -3,7 +3,7 @@ import http2 from "node:http2";
 import net from "node:net";
 import tls from "node:tls";
 import type { Logger } from "pino";
-import { observeRefusal, observersOf, type CallObserver } from "../rpc/call-observer.js";
+import { observeRefusal, observersOf, type RpcObserver } from "../observe/rpc-observer.js";
 import type { ServiceRegistration } from "../rpc/registration.js";
 import { CallRegistry } from "./call-registry.js";
 import { withCors, type CorsOrigins } from "./connect/cors.js";
@@ -47,7 +47,7 @@ export interface ConnectServerOptions {
    * requests, streams opened while draining); the calls that reach a handler
    * are observed by the call policy.
    */
-  observer?: CallObserver;
+  observer?: RpcObserver;
 }
 
 /**
@@ -78,7 +78,7 @@ export function createConnectServer(
   const keepaliveTimeoutMs = options.keepaliveTimeoutMs ?? 10_000;
   const registry = new CallRegistry();
   const observed = options.observer && observersOf(options.observer, "connect");
-  const onRefused: RefusalListener | undefined = observed && ((service, method, error) => observeRefusal(observed(service, method), error.code));
+  const onRefused: RefusalListener | undefined = observed && ((service, method, error) => observeRefusal(observed(service, method), error));
   const connectHandler = createNodeHandler(registrations, {
     interceptors: [drainInterceptor(registry, onRefused)],
     readMaxBytes: options.readMaxBytes ?? 4 * 1024 * 1024,

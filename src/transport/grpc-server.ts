@@ -11,7 +11,7 @@ import {
 } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import type { ConnectError } from "@connectrpc/connect";
-import { observeRefusal, type CallObserver, type MethodObserver } from "../rpc/call-observer.js";
+import { observeRefusal, type RpcMethodObserver, type RpcObserver } from "../observe/rpc-observer.js";
 import type { ServiceRegistration } from "../rpc/registration.js";
 import { CallRegistry } from "./call-registry.js";
 import { badInputInterceptor, decodeRequest } from "./grpc/bad-input.js";
@@ -54,7 +54,7 @@ export interface GrpcServerOptions {
    * requests, streams opened while draining); the calls that reach a handler
    * are observed by the call policy.
    */
-  observer?: CallObserver;
+  observer?: RpcObserver;
 }
 
 const defaultKeepaliveTimeMs = 30_000;
@@ -74,8 +74,8 @@ export function createGrpcServer(
 ): TransportServer {
   const logger = options.logger;
   const registry = new CallRegistry();
-  const observers = new Map<string, MethodObserver | undefined>();
-  const refused = options.observer && ((path: string, error: ConnectError) => observeRefusal(observers.get(path), error.code));
+  const observers = new Map<string, RpcMethodObserver | undefined>();
+  const refused = options.observer && ((path: string, error: ConnectError) => observeRefusal(observers.get(path), error));
   const server = new Server({ ...channelOptions(options), interceptors: [badInputInterceptor(refused)] });
   for (const registration of registrations) {
     const { definition, implementation } = buildService(registration, registry, logger, options.observer, observers);
@@ -143,8 +143,8 @@ function buildService(
   registration: ServiceRegistration,
   registry: CallRegistry,
   logger: Logger | undefined,
-  observer: CallObserver | undefined,
-  observers: Map<string, MethodObserver | undefined>,
+  observer: RpcObserver | undefined,
+  observers: Map<string, RpcMethodObserver | undefined>,
 ): { definition: ServiceDefinition; implementation: UntypedServiceImplementation } {
   const { service, impl } = registration;
   const definition: Record<string, MethodDefinition<Message, Output>> = {};
@@ -163,7 +163,7 @@ function buildService(
       streaming: method.methodKind !== "unary",
       registry,
       logger,
-      observer: observer?.method({ service: service.typeName, method: method.name, kind: method.methodKind, transport: "grpc" }),
+      observer: observer?.forMethod({ service: service.typeName, method: method.name, kind: method.methodKind, transport: "grpc" }),
     };
     observers.set(path, rt.observer);
     definition[method.name] = methodDefinition(rt.path, method);

@@ -1,3 +1,4 @@
+import { AsyncResource } from "node:async_hooks";
 import type { RedisConnection } from "../redis/redis-cluster.js";
 import type { Logger } from "pino";
 import { eventLogKey } from "../redis/event-log.js";
@@ -94,6 +95,12 @@ interface Feed {
 export class OutboxReader {
   readonly #redis: RedisConnection;
   readonly #options: OutboxReaderOptions;
+  /**
+   * Starts an event's loop in the async context the reader was built in, not
+   * in that of the caller that happened to ask first: the loop serves every
+   * stream of the event, so its scripts belong to none of their traces.
+   */
+  readonly #runBound = AsyncResource.bind((eventId: string, feed: Feed): Promise<void> => this.#run(eventId, feed));
   readonly #feeds = new Map<string, Feed>();
   /** Feeds by their stream key, which is also their notification channel. */
   readonly #byKey = new Map<string, Feed>();
@@ -256,7 +263,7 @@ export class OutboxReader {
       feed.running = true;
       // A feed kept by its followers alone has a stale cursor: new consumers start at the newest entry.
       feed.cursor = undefined;
-      feed.done = this.#run(eventId, feed);
+      feed.done = this.#runBound(eventId, feed);
     }
   }
 

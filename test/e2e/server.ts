@@ -6,6 +6,8 @@ import { Redis } from "ioredis";
 import pino, { type Logger } from "pino";
 import { buildApp, type App } from "../../src/app.js";
 import { loadConfig } from "../../src/config.js";
+import type { RpcObserver } from "../../src/observe/rpc-observer.js";
+import type { ScriptObserver } from "../../src/observe/script-observer.js";
 import { createRedisClient } from "../../src/redis/redis-client.js";
 import { createReplicaWaitClients } from "../../src/redis/replica-wait.js";
 import { connectRedis, redisUrl } from "../support/redis.js";
@@ -33,6 +35,9 @@ export interface ServerOptions {
   readonly logger?: Logger;
   /** A Redis of the test's own instead of the shared test Redis. */
   readonly redisUrl?: string;
+  /** Observers of the calls and of the script calls (tracing tests). */
+  readonly rpcObserver?: RpcObserver;
+  readonly scriptObserver?: ScriptObserver;
 }
 
 /**
@@ -76,7 +81,15 @@ export async function startServer(env: Record<string, string> = {}, options: Ser
       : [];
   await Promise.all(waitRedis.map((r) => r.connect()));
   let skew = 0;
-  const app = buildApp({ config, redis, waitRedis, logger, clockSkewMs: () => skew });
+  const app = buildApp({
+    config,
+    redis,
+    waitRedis,
+    logger,
+    clockSkewMs: () => skew,
+    rpcObserver: options.rpcObserver,
+    scriptObserver: options.scriptObserver,
+  });
   const { grpcPort, connectPort, metricsPort } = await app.listen();
   const grpcUrl = `http://127.0.0.1:${grpcPort}`;
   const connectUrl = `http://127.0.0.1:${connectPort}`;

@@ -4,11 +4,11 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { Registry } from "prom-client";
 import { afterAll, describe, expect, it } from "vitest";
-import { ScriptMetrics } from "../../src/metrics/script-metrics.js";
+import { ScriptMetrics, scriptErrorKind } from "../../src/metrics/script-metrics.js";
 import { buildLibrary } from "../../src/redis/function-library.js";
 import { ScriptRunner } from "../../src/redis/script-loader.js";
 import { LibraryLoadError } from "../../src/redis/script-loader.js";
-import { combineScriptObservers, scriptErrorKind, type ScriptObserver } from "../../src/redis/script-observer.js";
+import { composeScriptObservers, type ScriptObserver } from "../../src/observe/script-observer.js";
 import { connectRedis, uniqueId } from "../support/redis.js";
 import { parsePromText, Scrape } from "./prom-text.js";
 
@@ -50,10 +50,10 @@ describe("script metrics", () => {
   it("reach every observer when several watch the runner", async () => {
     const registry = new Registry();
     const seen: string[] = [];
-    const recorder: ScriptObserver = { start: (script) => ({ end: (error) => seen.push(`${script} ${error === undefined ? "ok" : "failed"}`) }) };
-    expect(combineScriptObservers([undefined])).toBeUndefined();
-    expect(combineScriptObservers([recorder, undefined])).toBe(recorder);
-    const runner = new ScriptRunner<"answer" | "refuse">(redis, library, combineScriptObservers([new ScriptMetrics(registry), recorder]));
+    const recorder: ScriptObserver = { start: (_library, script) => ({ end: (error) => seen.push(`${script.name} ${error === undefined ? "ok" : "failed"}`) }) };
+    expect(composeScriptObservers(undefined)).toBeUndefined();
+    expect(composeScriptObservers(recorder, undefined)).toBe(recorder);
+    const runner = new ScriptRunner<"answer" | "refuse">(redis, library, composeScriptObservers(new ScriptMetrics(registry), recorder));
     await runner.run("answer", [uniqueId()], ["1"]);
     await expect(runner.run("refuse", [uniqueId()], [])).rejects.toThrow();
     expect(seen).toEqual(["answer ok", "refuse failed"]);

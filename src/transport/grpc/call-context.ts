@@ -2,7 +2,7 @@ import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, createContextValues, type ContextValues, type HandlerContext } from "@connectrpc/connect";
 import type { Deadline, Metadata } from "@grpc/grpc-js";
 import type { Logger } from "pino";
-import type { MethodObserver } from "../../rpc/call-observer.js";
+import type { RpcMethodObserver } from "../../observe/rpc-observer.js";
 import type { Abortable, CallRegistry } from "../call-registry.js";
 import { MetadataHeaders } from "./metadata-headers.js";
 
@@ -17,7 +17,7 @@ export interface MethodRuntime {
   readonly registry: CallRegistry;
   readonly logger: Logger | undefined;
   /** Sees the calls refused before the handler (the handler's own calls are observed by the call policy). */
-  readonly observer?: MethodObserver | undefined;
+  readonly observer?: RpcMethodObserver | undefined;
 }
 
 /** The part of a grpc-js server call, of any kind, that the adapter uses. */

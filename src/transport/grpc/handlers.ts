@@ -18,7 +18,7 @@ import type {
   ServerWritableStream,
 } from "@grpc/grpc-js";
 import type { Readable } from "node:stream";
-import { observeRefusal } from "../../rpc/call-observer.js";
+import { observeRefusal } from "../../observe/rpc-observer.js";
 import { shutdownError } from "../call-registry.js";
 import { UndecodableRequest } from "./bad-input.js";
 import { GrpcCall, type MethodRuntime, type ServerSurfaceCall } from "./call-context.js";
@@ -95,7 +95,7 @@ export function bidiStreamingHandler(
 
 /** The status refusing a call before its handler runs, observed as such. */
 function refusal(rt: MethodRuntime, error: ConnectError) {
-  observeRefusal(rt.observer, error.code);
+  observeRefusal(rt.observer, error);
   return toGrpcStatus(error);
 }
 
