@@ -1,5 +1,6 @@
 import { Code, ConnectError, type Client } from "@connectrpc/connect";
 import { reconnectDelayMs, type ReconnectBackoff } from "./backoff.js";
+import { instancePicker, type InstanceChoice } from "./instances.js";
 import type { ChangeEvent, ChangeFeedService, SubscribeStart } from "../../gen/boxoffice/v1/feed_pb.js";
 
 
@@ -10,7 +11,7 @@ type FeedClient = Client<typeof ChangeFeedService>;
  * instance) taken in turn after each broken stream, or a factory given the
  * connection number (0, 1, …) and called once per (re)subscription.
  */
-export type FeedClientChoice = FeedClient | readonly FeedClient[] | ((connection: number) => FeedClient);
+export type FeedClientChoice = InstanceChoice<FeedClient>;
 
 export interface ConsumeOptions {
   /**
@@ -58,7 +59,7 @@ const FATAL = new Set([Code.InvalidArgument, Code.PermissionDenied, Code.Unauthe
  */
 export async function consume(options: ConsumeOptions): Promise<void> {
   const { signal } = options;
-  const clientFor = clientPicker(options.client);
+  const clientFor = instancePicker(options.client, "consume");
   let connection = 0;
   let client = clientFor(connection);
   const acks = new AckBatcher(options, () => client);
@@ -168,14 +169,6 @@ class AckBatcher {
       }
     }
   }
-}
-
-function clientPicker(choice: FeedClientChoice): (connection: number) => FeedClient {
-  if (typeof choice === "function") return choice;
-  if (!Array.isArray(choice)) return () => choice as FeedClient;
-  const list = choice as readonly FeedClient[];
-  if (list.length === 0) throw new ConnectError("consume needs at least one client", Code.InvalidArgument);
-  return (connection) => list[connection % list.length] as FeedClient;
 }
 
 const MAX_ACK_IDS = 1_000;

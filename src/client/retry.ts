@@ -1,5 +1,5 @@
 import { Code, ConnectError, type CallOptions } from "@connectrpc/connect";
-import { reconnectDelayMs, type ReconnectBackoff } from "./backoff.js";
+import { pause, reconnectDelayMs, type ReconnectBackoff } from "./backoff.js";
 
 /**
  * The codes after which a call's outcome is unknown: UNAVAILABLE (the server
@@ -52,23 +52,8 @@ export async function callWithRetries<T>(attempt: (options: CallOptions) => Prom
       const error = ConnectError.from(err);
       if (options.signal?.aborted === true || !UNKNOWN_OUTCOME_CODES.includes(error.code) || number >= maxAttempts) throw error;
       const delayMs = reconnectDelayMs(options.backoff, number);
-      await pause(delayMs, options.signal);
+      await pause(delayMs, options.signal, "retry");
       await options.onRetry?.({ error, attempt: number + 1, delayMs });
     }
   }
-}
-
-function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const aborted = () => {
-      clearTimeout(timer);
-      reject(new ConnectError("retry canceled", Code.Canceled, undefined, undefined, signal?.reason));
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", aborted);
-      resolve();
-    }, ms);
-    if (signal?.aborted === true) aborted();
-    else signal?.addEventListener("abort", aborted, { once: true });
-  });
 }

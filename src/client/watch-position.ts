@@ -1,10 +1,11 @@
 import { equals } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient, type CallOptions, type Transport } from "@connectrpc/connect";
-import { reconnectDelayMs, type ReconnectBackoff } from "./backoff.js";
+import { pause, reconnectDelayMs, type ReconnectBackoff } from "./backoff.js";
+import { instancePicker, type InstanceChoice } from "./instances.js";
 import { QueueService, TicketSchema, TicketState, type Ticket } from "../../gen/boxoffice/v1/queue_pb.js";
 
 /** Where to (re)connect: one transport, several taken in turn after each failure, or a factory given the connection number (0, 1, …). */
-export type TransportChoice = Transport | readonly Transport[] | ((connection: number) => Transport);
+export type TransportChoice = InstanceChoice<Transport>;
 
 
 /** Whose ticket to watch, where, and how to behave when a server goes away. */
@@ -46,7 +47,7 @@ export interface WatchPositionOptions {
  */
 export async function* watchPosition(options: WatchPositionOptions): AsyncGenerator<Ticket, void, undefined> {
   const { eventId, userId, signal, headers } = options;
-  const transportFor = transportPicker(options.transports);
+  const transportFor = instancePicker(options.transports, "watchPosition");
   const retryCodes = options.retryCodes ?? [Code.Unavailable];
   const maxReconnects = options.maxReconnects ?? Number.POSITIVE_INFINITY;
   let last: Ticket | undefined;
@@ -73,34 +74,11 @@ export async function* watchPosition(options: WatchPositionOptions): AsyncGenera
     if (failures > maxReconnects) throw error;
     const delayMs = reconnectDelayMs(options.backoff, failures);
     options.onReconnect?.({ error, connection: connection + 1, delayMs });
-    await pause(delayMs, signal);
+    await pause(delayMs, signal, "watch");
   }
 }
 
 /** ADMITTED, LEFT and EXPIRED end a watch; WAITING (and anything newer than this package) does not. */
 export function isFinal(state: TicketState): boolean {
   return state === TicketState.ADMITTED || state === TicketState.LEFT || state === TicketState.EXPIRED;
-}
-
-function transportPicker(choice: TransportChoice): (connection: number) => Transport {
-  if (typeof choice === "function") return choice;
-  if (!Array.isArray(choice)) return () => choice as Transport;
-  const list = choice as readonly Transport[];
-  if (list.length === 0) throw new ConnectError("watchPosition needs at least one transport", Code.InvalidArgument);
-  return (connection) => list[connection % list.length] as Transport;
-}
-
-function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const aborted = () => {
-      clearTimeout(timer);
-      reject(new ConnectError("watch canceled", Code.Canceled, undefined, undefined, signal?.reason));
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", aborted);
-      resolve();
-    }, ms);
-    if (signal?.aborted === true) aborted();
-    else signal?.addEventListener("abort", aborted, { once: true });
-  });
 }

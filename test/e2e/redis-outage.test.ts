@@ -6,6 +6,7 @@ import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { Health, HealthCheckResponse_ServingStatus as ServingStatus } from "../../gen/grpc/health/v1/health_pb.js";
 import { startOwnRedis, type OwnRedis } from "../support/own-redis.js";
 import { uniqueId } from "../support/redis.js";
+import { pull } from "../support/outage.js";
 import { startServer, type RunningServer } from "./server.js";
 
 /**
@@ -28,24 +29,6 @@ async function setUp(): Promise<{ redis: OwnRedis; server: RunningServer }> {
   );
   onTestFinished(() => server.stop());
   return { redis, server };
-}
-
-/** Reads a stream message by message. */
-function pull<T>(stream: AsyncIterable<T>) {
-  const it = stream[Symbol.asyncIterator]();
-  return {
-    async next(): Promise<T> {
-      const step = await it.next();
-      if (step.done) throw new Error("stream ended early");
-      return step.value;
-    },
-    /** Every message until the stream ends, the last one last. */
-    async rest(): Promise<T[]> {
-      const all: T[] = [];
-      for (let step = await it.next(); !step.done; step = await it.next()) all.push(step.value);
-      return all;
-    },
-  };
 }
 
 /** A Health Watch stream of the whole server. */
