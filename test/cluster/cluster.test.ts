@@ -20,8 +20,9 @@ import { startClusterServer, type ClusterServer } from "./server.js";
 
 /**
  * The service over a real Redis Cluster (3 primaries, 3 replicas), started
- * once for this file. The blocks run in order: the failover comes last, as
- * it leaves one primary without a replica.
+ * once for this file. The blocks run in order: the failover brings its
+ * killed primary back as a replica and waits for a healthy cluster; the
+ * resharding, which leaves a fourth primary, comes last.
  */
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 let cluster: LocalCluster;
