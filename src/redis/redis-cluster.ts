@@ -107,9 +107,31 @@ export function createRedisCluster(nodes: readonly ClusterNode[], { commandTimeo
       logger.info("redis cluster ready again");
     }
   });
-  cluster.on("+node", (node: Redis) => logger.debug({ node: nodeKey(node) }, "redis cluster node added"));
+  cluster.on("+node", (node: Redis) => {
+    logger.debug({ node: nodeKey(node) }, "redis cluster node added");
+    acknowledgeAsking(node);
+  });
   cluster.on("-node", (node: Redis) => logger.debug({ node: nodeKey(node) }, "redis cluster node removed"));
   return cluster;
+}
+
+/**
+ * ioredis follows an ASK redirection with `ASKING` then the command on the
+ * target node's connection, and drops the promise of `ASKING`. When that
+ * connection closes before the reply (a refresh of the slot table drops a
+ * node that owns no slot yet, in the middle of a resharding), both are
+ * rejected: the command to its caller, `ASKING` to nobody, an unhandled
+ * rejection that would end the process. Its failure is the command's.
+ */
+function acknowledgeAsking(node: Redis): void {
+  const asking = node.asking.bind(node);
+  node.asking = ((...args: Parameters<Redis["asking"]>) => {
+    const reply = asking(...args);
+    reply.catch(() => {
+      // The redirected command itself fails (or succeeds) on its own.
+    });
+    return reply;
+  }) as Redis["asking"];
 }
 
 /**

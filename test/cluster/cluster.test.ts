@@ -20,8 +20,9 @@ import { startClusterServer, type ClusterServer } from "./server.js";
 
 /**
  * The service over a real Redis Cluster (3 primaries, 3 replicas), started
- * once for this file. The blocks run in order: the failover comes last, as
- * it leaves one primary without a replica.
+ * once for this file. The blocks run in order: the failover brings its
+ * killed primary back as a replica and waits for a healthy cluster; the
+ * resharding, which leaves a fourth primary, comes last.
  */
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 let cluster: LocalCluster;
@@ -259,7 +260,11 @@ describe("a primary lost under load", () => {
       let failover: Promise<void> | undefined;
       let healthWhileDown: HealthCheckResponse_ServingStatus | undefined;
       const failOver = async (): Promise<void> => {
-        await cluster.kill(victim!.primary);
+        // Replication is asynchronous and the service does not WAIT for a replica yet: a sale
+        // acknowledged in the last instant before its primary dies could be missing on the
+        // replica. So the primary dies at a moment its replica has every write it acknowledged;
+        // the confirms it has not answered by then fail, as they would have.
+        await cluster.killCaughtUp(victim!.primary);
         // A third of the slots have no reachable primary: the service says so, and refuses every call.
         expect(await server.app.redisMonitor.check()).toBe(false);
         healthWhileDown = (await server.client(Health).check({ service: "" })).status;
@@ -333,6 +338,9 @@ describe("a primary lost under load", () => {
 
 describe("a resharding onto a new, empty primary", () => {
   it("follows MOVED and ASK while the event's slot moves, loads the libraries on the new node, and loses nothing", async () => {
+    // Whatever ran before, it starts from a healthy cluster the service serves.
+    await cluster.waitHealthy();
+    expect(await server.app.redisMonitor.check()).toBe(true);
     const eventId = uniqueId();
     const queue = server.client(QueueService);
     const seats = server.client(SeatService);

@@ -36,6 +36,7 @@ export async function startClusterServer(cluster: LocalCluster, env: Record<stri
     REDIS_CLUSTER_NODES: cluster.seeds,
     REDIS_COMMAND_TIMEOUT_MS: "2000",
     REDIS_HEALTH_INTERVAL_MS: "100",
+    METRICS_PORT: "0",
     ...env,
   });
   const logger = pino({ level: process.env["TEST_LOG_LEVEL"] ?? "silent" });

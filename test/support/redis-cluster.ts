@@ -39,7 +39,17 @@ export interface LocalCluster {
    * owner announced to every node.
    */
   moveSlot(slot: number, to: number, batch?: number): Promise<void>;
-  /** Resolves once every live node reports `cluster_state:ok`, knows every node, and its replicas are in sync. */
+  /**
+   * SIGKILL of the primary on `port` at a moment its replicas hold every write
+   * it acknowledged: writes paused (`CLIENT PAUSE WRITE`), then each replica's
+   * replication offset waited for until it reaches the primary's.
+   */
+  killCaughtUp(port: number): Promise<void>;
+  /**
+   * Resolves once every live node reports `cluster_state:ok`, knows every
+   * node, its replicas are in sync, and all live nodes agree on the
+   * topology: the role, the primary and the slots of every node.
+   */
   waitHealthy(): Promise<void>;
   /** Resolves once the node on `port` is a replica in sync with its primary; resolves with that primary's port. */
   waitReplica(port: number): Promise<number>;
@@ -212,6 +222,24 @@ function localCluster(
       node?.child?.kill("SIGKILL");
       await node?.exited;
     },
+    async killCaughtUp(port) {
+      const replicas = (await this.shards()).find((shard) => shard.primary === port)?.replicas ?? [];
+      if (replicas.length === 0) throw new Error(`${port} is not a primary with replicas`);
+      await ask(async (redis) => {
+        await redis.call("CLIENT", "PAUSE", String(HEALTHY_TIMEOUT_MS), "WRITE");
+        // Paused: the offset stays put. (WAIT would not do: it counts the acknowledgements
+        // of this connection's own writes, and this connection wrote nothing.)
+        const offset = Number(/master_repl_offset:(\d+)/.exec(await redis.info("replication"))?.[1]);
+        await until(async () => {
+          const behind = await Promise.all(replicas.map(async (replica) => {
+            const got = Number(/master_repl_offset:(\d+)/.exec(await ask((r) => r.info("replication"), replica))?.[1]);
+            return got >= offset ? "" : `${replica} at ${got} of ${offset}`;
+          }));
+          return behind.filter((b) => b !== "").join("; ");
+        });
+      }, port);
+      await this.kill(port);
+    },
     async restart(port) {
       const node = nodes.get(port);
       if (!node) throw new Error(`no node on ${port}`);
@@ -257,19 +285,43 @@ function localCluster(
     async waitHealthy() {
       await until(async () => {
         const alive = live();
+        const views = new Map<number, string>();
         const states = await Promise.all(alive.map((port) => ask(async (redis) => {
           const info = String(await redis.cluster("INFO"));
           const replication = String(await redis.info("replication"));
           const known = Number(/cluster_known_nodes:(\d+)/.exec(info)?.[1]);
           const ok = /cluster_state:ok/.test(info) && known === ports.length;
           const synced = !/role:slave/.test(replication) || /master_link_status:up/.test(replication);
+          views.set(port, topology(String(await redis.cluster("NODES"))));
           return ok && synced ? "" : `${port}: ${ok ? "replica not in sync" : `state not ok (${known} known)`}`;
         }, port).catch((err: unknown) => `${port}: ${String(err)}`)));
-        return states.filter((s) => s !== "").join("; ");
+        // A node learns another's role from that node's own messages, which come at most every
+        // node-timeout / 2: until then it may still see a replica as a primary without slots,
+        // and refuse it its vote in a failover.
+        const disagree = new Set(views.values()).size > 1 ? [`nodes disagree on the topology: ${[...views].map(([p, v]) => `${p} sees ${v}`).join(" | ")}`] : [];
+        return [...states, ...disagree].filter((s) => s !== "").join("; ");
       });
     },
     stop,
   };
+}
+
+/**
+ * One node's view of the cluster from its `CLUSTER NODES`, comparable with
+ * another's: each node's id, role, primary and slots (not the flags that
+ * differ by observer: myself, fail?, fail; nor the slots migrating through the observer).
+ */
+function topology(nodes: string): string {
+  return nodes
+    .trim()
+    .split("\n")
+    .map((line) => {
+      const [id, , flags = "", primary, , , , , ...slots] = line.trim().split(" ");
+      const role = flags.split(",").filter((f) => f === "master" || f === "slave" || f === "handshake" || f === "noaddr");
+      return [id, role.join(","), primary, ...slots.filter((slot) => !slot.startsWith("["))].join(" ");
+    })
+    .sort()
+    .join(", ");
 }
 
 /** Polls `check` (empty string: done) until it is done, or fails with its last answer after HEALTHY_TIMEOUT_MS. */
