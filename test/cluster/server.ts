@@ -27,7 +27,6 @@ export async function startClusterServer(cluster: LocalCluster, env: Record<stri
   const config = loadConfig({
     PORT: "0",
     CONNECT_PORT: "0",
-    METRICS_PORT: "0",
     HOST: "127.0.0.1",
     WATCH_INTERVAL_MS: "50",
     SHUTDOWN_GRACE_MS: "2000",
