@@ -52,7 +52,8 @@ beforeAll(async () => {
   redis = await startEmbeddedRedis();
   // Errors logged by the server are bugs. Sweeps are rare here, and stopped before the replay.
   const logger = pino({ level: "error" }, { write: (line: string) => void logged.push(line) });
-  server = await startServer({ SWEEP_INTERVAL_MS: "60000" }, { redisUrl: redis.url, logger });
+  // No background reads of Redis (sweeps, the metrics' per-event refresh) between the snapshots: only calls count.
+  server = await startServer({ SWEEP_INTERVAL_MS: "60000", METRICS_PORT: "off" }, { redisUrl: redis.url, logger });
 });
 
 afterAll(async () => {
