@@ -20,8 +20,8 @@ import { Redis } from "ioredis";
 import { QueueStore } from "../src/queue/queue-store.js";
 import { startEmbeddedRedis } from "../src/redis/embedded-redis.js";
 import { SeatStore } from "../src/seats/seat-store.js";
-import type { SeatMapSection } from "../src/seats/types.js";
 import { describeMachine, machineLines } from "./machine.js";
+import { expectKind, grid, median, parseCommandStats, positive, seatPair } from "./script-bench-kit.js";
 
 const USERS = positive("BENCH_MEMORY_USERS", 200_000);
 const BATCH = positive("BENCH_SCRIPT_BATCH", 2_000);
@@ -91,7 +91,7 @@ async function main(): Promise<void> {
     let holds = 0;
     await measure(redis, "HoldSeats, 2 explicit seats (holdSeats)", "fcall", async () => {
       const i = holds++;
-      expectKind(await seats.hold(holdEvent, `user-${i}`, `hold-${i}`, { kind: "seats", seatIds: pair(i) }), "held");
+      expectKind(await seats.hold(holdEvent, `user-${i}`, `hold-${i}`, { kind: "seats", seatIds: seatPair(i, SEATS_PER_ROW) }), "held");
     });
   } finally {
     redis.disconnect();
@@ -147,47 +147,6 @@ async function drive(from: number, to: number, call: (i: number) => Promise<void
 
 function field(info: string, name: string): string {
   return new RegExp(`^${name}:(\\S+)`, "m").exec(info)?.[1] ?? "?";
-}
-
-function parseCommandStats(info: string): Map<string, { calls: number; usec: number }> {
-  const stats = new Map<string, { calls: number; usec: number }>();
-  for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+),/gm)) {
-    stats.set(match[1] as string, { calls: Number(match[2]), usec: Number(match[3]) });
-  }
-  return stats;
-}
-
-function median(values: number[]): number {
-  return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
-}
-
-/** The i-th pair of adjacent seats of section A. */
-function pair(i: number): string[] {
-  const row = Math.floor((2 * i) / SEATS_PER_ROW) + 1;
-  const seat = ((2 * i) % SEATS_PER_ROW) + 1;
-  return [`A-R${row}-${seat}`, `A-R${row}-${seat + 1}`];
-}
-
-function grid(sectionId: string, rows: number, seats: number): SeatMapSection {
-  return {
-    sectionId,
-    rows: Array.from({ length: rows }, (_, r) => ({
-      rowId: `R${r + 1}`,
-      seatIds: Array.from({ length: seats }, (_, s) => `${sectionId}-R${r + 1}-${s + 1}`),
-    })),
-  };
-}
-
-function expectKind(result: { readonly kind: string }, kind: string): void {
-  if (result.kind !== kind) throw new Error(`expected ${kind}, got ${result.kind}`);
-}
-
-function positive(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === "") return fallback;
-  const value = Number(raw);
-  if (!Number.isSafeInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer, got ${raw}`);
-  return value;
 }
 
 await main();

@@ -22,8 +22,8 @@ import type { LuaLibrary } from "../src/redis/function-library.js";
 import { holdRequestKey, seatKeys } from "../src/seats/keys.js";
 import { SeatStore } from "../src/seats/seat-store.js";
 import { loadSeatScripts } from "../src/seats/scripts.js";
-import type { SeatMapSection } from "../src/seats/types.js";
 import { describeMachine, machineLines } from "./machine.js";
+import { expectKind, grid, median, parseCommandStats, positive, seatPair } from "./script-bench-kit.js";
 
 const BATCH = positive("BENCH_SCRIPT_BATCH", 2_000);
 const BATCHES = positive("BENCH_SCRIPT_BATCHES", 8);
@@ -87,7 +87,7 @@ async function main(): Promise<void> {
       {
         label: "FCALL",
         command: "fcall",
-        call: async (i) => expectKind(await seats.hold(holdEvents.fcall, `user-${i}`, `hold-${i}`, { kind: "seats", seatIds: pair(i) }), "held"),
+        call: async (i) => expectKind(await seats.hold(holdEvents.fcall, `user-${i}`, `hold-${i}`, { kind: "seats", seatIds: seatPair(i, SEATS_PER_ROW) }), "held"),
       },
       {
         label: "EVALSHA",
@@ -97,7 +97,7 @@ async function main(): Promise<void> {
           const active = queueKeys("bo:", holdEvents.evalsha).active;
           const keys = [k.config, k.seats, k.taken, k.holds, k.expiry, k.users, k.counts, k.log, k.layout, active, holdRequestKey("bo:", holdEvents.evalsha, `user-${i}`, "")];
           // trim before, hold, user, skew, pass verified, kind, target, quantity, request id, seats
-          const args = ["0", `hold-${i}`, `user-${i}`, 0, "0", "seats", "", 0, "", ...pair(i)];
+          const args = ["0", `hold-${i}`, `user-${i}`, 0, "0", "seats", "", 0, "", ...seatPair(i, SEATS_PER_ROW)];
           expectCode(await redis.evalsha(holdEval, keys.length, ...keys, ...args), 20); // HELD
         },
       },
@@ -109,12 +109,12 @@ async function main(): Promise<void> {
         label: "keyed",
         command: "fcall",
         call: async (i) =>
-          expectKind(await seats.hold(keyedEvents.keyed, `user-${i}`, `hold-${i}`, { kind: "seats", seatIds: pair(i) }, { requestId: `req-${i}` }), "held"),
+          expectKind(await seats.hold(keyedEvents.keyed, `user-${i}`, `hold-${i}`, { kind: "seats", seatIds: seatPair(i, SEATS_PER_ROW) }, { requestId: `req-${i}` }), "held"),
       },
       {
         label: "plain",
         command: "fcall",
-        call: async (i) => expectKind(await seats.hold(keyedEvents.plain, `user-${i}`, `hold-${i}`, { kind: "seats", seatIds: pair(i) }), "held"),
+        call: async (i) => expectKind(await seats.hold(keyedEvents.plain, `user-${i}`, `hold-${i}`, { kind: "seats", seatIds: seatPair(i, SEATS_PER_ROW) }), "held"),
       },
     ]);
   } finally {
@@ -197,49 +197,8 @@ function field(info: string, name: string): string {
   return new RegExp(`^${name}:(\\S+)`, "m").exec(info)?.[1] ?? "?";
 }
 
-function parseCommandStats(info: string): Map<string, { calls: number; usec: number }> {
-  const stats = new Map<string, { calls: number; usec: number }>();
-  for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+),/gm)) {
-    stats.set(match[1] as string, { calls: Number(match[2]), usec: Number(match[3]) });
-  }
-  return stats;
-}
-
-function median(values: number[]): number {
-  return values.sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
-}
-
-/** The i-th pair of adjacent seats of section A. */
-function pair(i: number): string[] {
-  const row = Math.floor((2 * i) / SEATS_PER_ROW) + 1;
-  const seat = ((2 * i) % SEATS_PER_ROW) + 1;
-  return [`A-R${row}-${seat}`, `A-R${row}-${seat + 1}`];
-}
-
-function grid(sectionId: string, rows: number, seats: number): SeatMapSection {
-  return {
-    sectionId,
-    rows: Array.from({ length: rows }, (_, r) => ({
-      rowId: `R${r + 1}`,
-      seatIds: Array.from({ length: seats }, (_, s) => `${sectionId}-R${r + 1}-${s + 1}`),
-    })),
-  };
-}
-
-function expectKind(result: { readonly kind: string }, kind: string): void {
-  if (result.kind !== kind) throw new Error(`expected ${kind}, got ${result.kind}`);
-}
-
 function expectCode(reply: unknown, code: number): void {
   if (!Array.isArray(reply) || reply[0] !== code) throw new Error(`expected code ${code}, got ${JSON.stringify(reply)?.slice(0, 80)}`);
-}
-
-function positive(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === "") return fallback;
-  const value = Number(raw);
-  if (!Number.isSafeInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer, got ${raw}`);
-  return value;
 }
 
 await main();
