@@ -43,6 +43,12 @@ export interface FanoutOptions {
   readonly clients?: number;
   /** Streams each client process keeps waiting for their first message at a time (all at once when unset). */
   readonly maxOpening?: number;
+  /**
+   * An existing line to watch at the back of: its event already holds
+   * `head-0 … head-<rounds-1>` at the front and `ahead` other users behind
+   * them. A fresh event holding the heads alone when unset.
+   */
+  readonly line?: { readonly eventId: string; readonly ahead: number; readonly label: string };
 }
 
 /**
@@ -61,15 +67,19 @@ export async function runFanout(
   const watchers = options.watchers ?? settings.watchers;
   const clientCount = Math.min(watchers, options.clients ?? 1);
   const port = transport === "grpc" ? service.grpcPort : service.connectPort;
-  const eventId = `bench-watch-${transport}-${service.watchIntervalMs}-${watchers}-${ctx.runId}`;
+  const eventId = options.line?.eventId ?? `bench-watch-${transport}-${service.watchIntervalMs}-${watchers}-${ctx.runId}`;
+  const ahead = options.line?.ahead ?? 0;
   const rounds = settings.fanoutRounds;
-  await ctx.store.configure(eventId, { state: PAUSED });
-  // Heads first, one by one (they must be at positions 1…rounds), then the watchers in parallel.
-  for (let i = 0; i < rounds; i++) await ctx.store.join(eventId, `head-${i}`);
+  if (!options.line) {
+    await ctx.store.configure(eventId, { state: PAUSED });
+    // Heads first, one by one (they must be at positions 1…rounds), then the watchers in parallel.
+    for (let i = 0; i < rounds; i++) await ctx.store.join(eventId, `head-${i}`);
+  }
   await joinAll(ctx, eventId, watchers);
 
   const processes = clientCount > 1 ? `, ${clientCount} client processes` : "";
-  const label = `${transport === "grpc" ? "gRPC" : "Connect"} port, WATCH_INTERVAL_MS=${service.watchIntervalMs}${processes}`;
+  const behind = options.line ? `, ${options.line.label}` : "";
+  const label = `${transport === "grpc" ? "gRPC" : "Connect"} port, WATCH_INTERVAL_MS=${service.watchIntervalMs}${processes}${behind}`;
   process.stdout.write(`  ${label}: `);
   await ctx.quiet.wait();
   process.stdout.write(`opening ${watchers} streams … `);
@@ -102,10 +112,11 @@ export async function runFanout(
       sessions: readies.reduce((n, r) => n + r.sessions, 0),
       setupMs: Math.max(...readies.map((r) => r.setupMs)),
     };
-    if (ready.endedEarly > 0 || ready.minPosition !== rounds + 1 || ready.maxPosition !== rounds + watchers) {
+    const [firstPosition, lastPosition] = [rounds + ahead + 1, rounds + ahead + watchers];
+    if (ready.endedEarly > 0 || ready.minPosition !== firstPosition || ready.maxPosition !== lastPosition) {
       throw new Error(
         `${label}: ${ready.endedEarly} streams ended early (${ready.endReasons.join("; ")}); positions ${ready.minPosition}…${ready.maxPosition}, ` +
-          `expected ${rounds + 1}…${rounds + watchers}`,
+          `expected ${firstPosition}…${lastPosition}`,
       );
     }
     process.stdout.write(`${Math.round(ready.setupMs)} ms over ${ready.sessions} connections; leaves:`);

@@ -51,7 +51,8 @@ export class FrameReader {
  * so every frame has the same length and they can be laid out in one slab
  * ahead of the measurement (no encoding work on the load generator's hot
  * path). The last frame is checked against protobuf-es's own encoding.
- * WatchPositionRequest has the same two fields, so it is laid out alike.
+ * WatchPositionRequest and GetPositionRequest have the same two fields, so
+ * they are laid out alike.
  */
 export class JoinBodies {
   readonly #slab: Buffer;
@@ -62,7 +63,7 @@ export class JoinBodies {
 
   constructor(schema: DescMessage, eventId: string, userPrefix: string, count: number) {
     const width = String(count - 1).length;
-    const userId = (n: number): string => `${userPrefix}${String(n).padStart(width, "0")}`;
+    const userId = (n: number): string => numberedUserId(userPrefix, n, count);
     this.userId = userId;
     const template = framedRequest(schema, { eventId, userId: userId(0) } as MessageInitShape<DescMessage>);
     const digitsAt = template.length - width;
@@ -84,6 +85,11 @@ export class JoinBodies {
   body(n: number): Buffer {
     return this.#slab.subarray(n * this.#size, (n + 1) * this.#size);
   }
+}
+
+/** User n of `count` as `JoinBodies` names them: `<prefix><n>`, n zero-padded to the width of `count - 1`. */
+export function numberedUserId(prefix: string, n: number, count: number): string {
+  return `${prefix}${String(n).padStart(String(count - 1).length, "0")}`;
 }
 
 /** The p-th percentile (0–100) of ascending `sorted`, nearest-rank. */

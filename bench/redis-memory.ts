@@ -21,7 +21,7 @@ import { QueueStore } from "../src/queue/queue-store.js";
 import { startEmbeddedRedis } from "../src/redis/embedded-redis.js";
 import { SeatStore } from "../src/seats/seat-store.js";
 import { describeMachine, machineLines } from "./machine.js";
-import { expectKind, grid, median, parseCommandStats, positive, seatPair } from "./script-bench-kit.js";
+import { expectKind, grid, infoField as field, median, parseCommandStats, positive, seatPair, usedMemory } from "./script-bench-kit.js";
 
 const USERS = positive("BENCH_MEMORY_USERS", 200_000);
 const BATCH = positive("BENCH_SCRIPT_BATCH", 2_000);
@@ -104,10 +104,6 @@ function structureOf(key: string, eventId: string): string {
   return key.slice(`${PREFIX}{${eventId}}:`.length).replace(/:\d+$/, ":*");
 }
 
-async function usedMemory(redis: Redis): Promise<number> {
-  return Number(field(await redis.info("memory"), "used_memory"));
-}
-
 async function measure(redis: Redis, title: string, command: string, call: () => Promise<void>, batch = BATCH): Promise<void> {
   await drive(0, batch, call); // warm-up
   const perCall: number[] = [];
@@ -143,10 +139,6 @@ async function drive(from: number, to: number, call: (i: number) => Promise<void
     }
   };
   await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
-}
-
-function field(info: string, name: string): string {
-  return new RegExp(`^${name}:(\\S+)`, "m").exec(info)?.[1] ?? "?";
 }
 
 await main();

@@ -28,6 +28,8 @@ import { feedPassed, feedTables, feedTargets } from "./feed-report.js";
 import { QuietWindow } from "./foreign-load.js";
 import { runFresh, type FreshRow } from "./fresh.js";
 import { describeMachine, machineLines } from "./machine.js";
+import { type MillionResult, runMillion } from "./million.js";
+import { millionTables, millionTargets } from "./million-report.js";
 import { ONSALE_VARIANTS, runOnSale, type OnSaleResult } from "./onsale.js";
 import { runPaced, type PacedResult } from "./paced.js";
 import { pacedTable, pacedTargets } from "./paced-report.js";
@@ -80,6 +82,7 @@ async function main(): Promise<void> {
     let seats: SeatResults | undefined;
     const onsale: OnSaleResult[] = [];
     let feed: FeedResults | undefined;
+    let million: MillionResult | undefined;
 
     const defaultInterval = loadConfig({}).watchIntervalMs;
     // The scenarios that share one service process (the default WATCH_INTERVAL_MS).
@@ -163,6 +166,12 @@ async function main(): Promise<void> {
       feed = await ledger.around("feed", () => runFeed(ctx));
     }
 
+    if (settings.million) {
+      const s = settings;
+      console.log(`\nOne million waiting (${s.millionUsers} users in one line against ${s.millionSmall}; ${s.millionWatchers} watchers; a service of its own):`);
+      million = await ledger.around("million", () => runMillion(ctx));
+    }
+
     console.log(`\n## Results\n\nNode ${process.version}, redis-server ${machine.redis}\n`);
     if (rows.length + fresh.length > 0) console.log(unaryTable(rows, fresh));
     if (paced) console.log(`\n${pacedTable(paced)}`);
@@ -170,6 +179,7 @@ async function main(): Promise<void> {
     if (fanout.length > 0 || large) console.log(`\n${fanoutTable(large ? [...fanout, large] : fanout)}`);
     if (onsale.length > 0) console.log(`\n${onsaleTable(onsale)}`);
     if (feed) console.log(`\n${feedTables(feed)}`);
+    if (million) console.log(`\n${millionTables(million)}`);
     if (ledger.rows.length > 0) console.log(`\nRedis functions (INFO commandstats, per scenario):\n\n${fcallTable(ledger.rows)}`);
     const lines = [
       ...targets(rows, fanout),
@@ -178,6 +188,7 @@ async function main(): Promise<void> {
       ...(seats ? seatTargets(seats.rows, rows.find((r) => r.key === "baseline")) : []),
       ...onsaleTargets(onsale),
       ...(feed ? feedTargets(feed) : []),
+      ...(million ? millionTargets(million) : []),
     ];
     console.log(`\n${lines.map((line) => `- ${line}`).join("\n")}`);
     if (feed && !feedPassed(feed)) throw new Error("the change feed scenario failed its checks (see FAIL above)");

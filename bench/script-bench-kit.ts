@@ -1,3 +1,4 @@
+import type { Redis } from "ioredis";
 import type { SeatMapSection } from "../src/seats/types.js";
 
 /** What the bench scripts that time single Redis functions share. */
@@ -44,4 +45,14 @@ export function positive(name: string, fallback: number): number {
   const value = Number(raw);
   if (!Number.isSafeInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer, got ${raw}`);
   return value;
+}
+
+/** One field of an `INFO` section's text; "?" when absent. */
+export function infoField(info: string, name: string): string {
+  return new RegExp(`^${name}:(\\S+)`, "m").exec(info)?.[1] ?? "?";
+}
+
+/** `INFO memory` used_memory, bytes. */
+export async function usedMemory(redis: Redis): Promise<number> {
+  return Number(infoField(await redis.info("memory"), "used_memory"));
 }

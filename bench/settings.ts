@@ -71,6 +71,15 @@ export interface BenchSettings {
   readonly largeOpening: number;
   /** REDIS_COMMAND_TIMEOUT_MS of the large fan-out's service; its default when unset. */
   readonly largeRedisTimeoutMs: number | undefined;
+  /** The one-million scenario (`million.ts`): Join, GetPosition, fan-out, memory and the idle sweep with a very long line. */
+  readonly million: boolean;
+  /** Users waiting in its large line, and in the small line it is compared with. */
+  readonly millionUsers: number;
+  readonly millionSmall: number;
+  /** WatchPosition streams at the back of each line in its fan-out. */
+  readonly millionWatchers: number;
+  /** Joins sent together (one pipelined round trip) while the lines are filled. */
+  readonly millionFillBatch: number;
   /** Most seconds the whole run may spend waiting for, or re-measuring after, other processes' CPU use. */
   readonly quietBudgetSeconds: number;
   /** Row keys to run (e.g. `peer,join-grpc`, `seats-explicit`, `onsale-opening`); all when unset. */
@@ -147,6 +156,11 @@ export function loadBenchSettings(env: Readonly<Record<string, string | undefine
     largeClients: num("BENCH_LARGE_CLIENTS", 4, 1, 32),
     largeOpening: num("BENCH_LARGE_OPENING", 250, 1, 500_000),
     largeRedisTimeoutMs: env["BENCH_LARGE_REDIS_TIMEOUT_MS"] ? num("BENCH_LARGE_REDIS_TIMEOUT_MS", 1000, 50, 60_000) : undefined,
+    million: flag("BENCH_MILLION", false),
+    millionUsers: num("BENCH_MILLION_USERS", 1_000_000, 1, 10_000_000),
+    millionSmall: num("BENCH_MILLION_SMALL", 10_000, 1, 10_000_000),
+    millionWatchers: num("BENCH_MILLION_WATCHERS", 10_000, 1, 100_000),
+    millionFillBatch: num("BENCH_MILLION_FILL_BATCH", 10_000, 1, 100_000),
     quietBudgetSeconds: num("BENCH_QUIET_BUDGET_SECONDS", 60, 0, 3600),
     only: rowKeys(env["BENCH_ONLY"]),
     cpuProfileDir: env["BENCH_CPU_PROFILE_DIR"] || undefined,
@@ -176,6 +190,7 @@ export const SCENARIOS: readonly Scenario[] = [
   { name: "fanout-large", flag: "BENCH_FANOUT_LARGE", byDefault: false, about: "50,000 WatchPosition streams from several client processes, updated by one Leave" },
   { name: "onsale", flag: "BENCH_ONSALE", byDefault: true, about: "50,000 users join and watch while the admitter lets them in" },
   { name: "feed", flag: "BENCH_FEED", byDefault: true, about: "change feed: a backlog drained by a consumer group, then followed live" },
+  { name: "million", flag: "BENCH_MILLION", byDefault: false, about: "1,000,000 waiting: Join, GetPosition, fan-out, Redis memory, the idle sweep expiring them all" },
 ];
 
 /** `--scenario a,b` / `--scenario=a`, else `BENCH_SCENARIO`, plus scenario names in `BENCH_ONLY`; undefined when none is named. */
