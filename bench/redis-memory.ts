@@ -14,10 +14,13 @@
  * included), which other processes on the machine inflate less:
  * a fresh Join (a new user every call, on its own event), a repeated Join (an
  * already waiting user), GetPosition, one idle sweep step over a full batch of
- * the line, and an explicit 2-seat HoldSeats.
+ * the line, a step that expires every waiter it meets (500, and 100: a store
+ * whose clock runs past the idle timeout makes the line idle), and an
+ * explicit 2-seat HoldSeats.
  */
 import { Redis } from "ioredis";
 import { QueueStore } from "../src/queue/queue-store.js";
+import { QueueDefaults } from "../src/queue/scripts.js";
 import { startEmbeddedRedis } from "../src/redis/embedded-redis.js";
 import { SeatStore } from "../src/seats/seat-store.js";
 import { describeMachine, machineLines } from "./machine.js";
@@ -27,6 +30,8 @@ const USERS = positive("BENCH_MEMORY_USERS", 200_000);
 const BATCH = positive("BENCH_SCRIPT_BATCH", 2_000);
 const BATCHES = positive("BENCH_SCRIPT_BATCHES", 8);
 const IN_FLIGHT = 64;
+/** Sweep steps per batch when every step expires its whole limit (each batch needs limit × this many users). */
+const SWEEP_STEPS = 10;
 const SEATS_PER_ROW = 200;
 const PREFIX = "bo:";
 
@@ -84,6 +89,26 @@ async function main(): Promise<void> {
       },
       BATCH / 20,
     );
+
+    // A step when everyone it meets is idle (a crowd gone at once): as many expiries as its limit.
+    // A second store whose clock runs past the idle timeout makes the line idle without waiting.
+    const late = new QueueStore(redis, { clockSkewMs: () => (QueueDefaults.idleTimeoutSeconds + 1) * 1000 });
+    for (const limit of [500, 100]) {
+      const idleEvent = `cpu-sweep-idle-${limit}`;
+      await queue.configure(idleEvent, { admitRatePerSec: 1 });
+      const steps = SWEEP_STEPS * (BATCHES + 1);
+      await drive(0, steps * limit + 1, async (i) => expectKind(await queue.join(idleEvent, `user-${i}`), "joined"));
+      await measure(
+        redis,
+        `Idle sweep, a step expiring ${limit} idle waiters (sweepQueue)`,
+        "fcall",
+        async () => {
+          const result = await late.sweep(idleEvent, limit);
+          if (result.kind !== "swept" || result.expired !== limit) throw new Error(`unexpected sweep ${JSON.stringify(result)}`);
+        },
+        SWEEP_STEPS,
+      );
+    }
 
     const holdEvent = "cpu-hold";
     const rows = Math.ceil((2 * BATCH * (BATCHES + 1)) / SEATS_PER_ROW);
