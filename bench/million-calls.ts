@@ -60,7 +60,7 @@ export async function runCalls(ctx: BenchContext, service: ServiceProcess, lines
       const { eventId } = await line();
       const job: JoinLoadJob = { ...drive, path: JOIN, eventId, userPrefix: `j${++run}-`, maxUsers: maxRequests };
       const before = await joinedTotal(ctx, eventId);
-      return measure(ctx, service, key, label, eventId, "bench/join-client.ts", job, async (report: JoinLoadReport) => {
+      return measure(ctx, service, { key, label, eventId, entry: "bench/join-client.ts", job }, async (report: JoinLoadReport) => {
         const joined = (await joinedTotal(ctx, eventId)) - before;
         if (Object.keys(report.failures).length > 0 || report.ok !== report.done) return `failures by grpc-status ${JSON.stringify(report.failures)}`;
         if (joined !== report.okTotal || report.exhausted) {
@@ -75,7 +75,7 @@ export async function runCalls(ctx: BenchContext, service: ServiceProcess, lines
     label,
     run: () => {
       const job: PositionLoadJob = { ...drive, eventId: line.eventId, userPrefix: line.prefix, users: line.users, firstPosition: line.firstPosition, maxRequests };
-      return measure(ctx, service, key, label, line.eventId, "bench/position-client.ts", job, async (report: PositionLoadReport) =>
+      return measure(ctx, service, { key, label, eventId: line.eventId, entry: "bench/position-client.ts", job }, async (report: PositionLoadReport) =>
         report.wrong > 0 ? `${report.wrong} answers not WAITING at the user's place` : failed(report),
       );
     },
@@ -85,9 +85,8 @@ export async function runCalls(ctx: BenchContext, service: ServiceProcess, lines
     label: "Health/Check (baseline, same client)",
     run: () => {
       const job: SeatLoadJob = { ...drive, scenario: "baseline", eventId: lines.small.eventId, userPrefix: "b-", maxRequests };
-      return measure(ctx, service, "million-baseline", "Health/Check (baseline, same client)", lines.small.eventId, "bench/seat-client.ts", job, async (report: SeatLoadReport) =>
-        failed(report),
-      );
+      const client = { key: "million-baseline", label: baseline.label, eventId: lines.small.eventId, entry: "bench/seat-client.ts", job };
+      return measure(ctx, service, client, async (report: SeatLoadReport) => failed(report));
     },
   };
   const n = (count: number): string => count.toLocaleString("en-US");
@@ -106,14 +105,19 @@ function failed(report: DriveResult): string | undefined {
   return Object.keys(report.failuresTotal).length > 0 ? `failures by grpc-status ${JSON.stringify(report.failuresTotal)}` : undefined;
 }
 
+/** One run of a lean client: its row key and label, the event it calls (for the line's length), its entry file and job. */
+interface ClientRun {
+  readonly key: string;
+  readonly label: string;
+  readonly eventId: string;
+  readonly entry: string;
+  readonly job: { readonly seconds: number; readonly warmupSeconds: number };
+}
+
 async function measure<R extends Report>(
   ctx: BenchContext,
   service: ServiceProcess,
-  key: string,
-  label: string,
-  eventId: string,
-  entry: string,
-  job: { readonly seconds: number; readonly warmupSeconds: number },
+  { key, label, eventId, entry, job }: ClientRun,
   check: (report: R) => Promise<string | undefined>,
 ): Promise<CallRow> {
   const waiting = await waitingCount(ctx, eventId);

@@ -5,8 +5,9 @@
  * separate processes, drives unary load with h2load and a Node client, holds
  * and sells seats of a 100,000-seat map, opens thousands of WatchPosition
  * streams from another process, lets 50,000 users through an on-sale, drains
- * and follows an event's change feed through a consumer group, prints the
- * results, and stops everything it started, also on failure or Ctrl-C.
+ * and follows an event's change feed through a consumer group (when named:
+ * a fan-out over several client processes, and a line of one million), prints
+ * the results, and stops everything it started, also on failure or Ctrl-C.
  * Knobs: see `settings.ts` (BENCH_SECONDS, BENCH_WATCHERS, …); one part
  * alone: `npm run bench -- --scenario <name>` (`--scenario list` names them).
  */
