@@ -21,7 +21,7 @@ import { buildApp, type App } from "../src/app.js";
 import { loadConfig } from "../src/config.js";
 import { startEmbeddedRedis } from "../src/redis/embedded-redis.js";
 import { createRedisClient } from "../src/redis/redis-client.js";
-import { createReplicaWaitClients, REPLICA_WAIT_CONNECTIONS } from "../src/redis/replica-wait.js";
+import { REPLICA_WAIT_CONNECTIONS, ServerWaitConnections } from "../src/redis/wait-connections.js";
 
 const COUNT = Number(process.env["CONFIRM_COUNT"] ?? 400);
 const CONCURRENCY = Number(process.env["CONFIRM_CONCURRENCY"] ?? 16);
@@ -80,12 +80,12 @@ async function start(url: string, replicas: number): Promise<{ app: App; seats: 
   const logger = pino({ level: "silent" });
   const redis = createRedisClient(url, { commandTimeoutMs: config.redisCommandTimeoutMs, logger });
   const waitRedis =
-    replicas > 0 ? createReplicaWaitClients(url, { commandTimeoutMs: config.redisCommandTimeoutMs, waitTimeoutMs: WAIT_TIMEOUT_MS, logger }) : [];
-  await Promise.all([redis, ...waitRedis].map((r) => r.connect()));
+    replicas > 0 ? new ServerWaitConnections(url, { commandTimeoutMs: config.redisCommandTimeoutMs, waitTimeoutMs: WAIT_TIMEOUT_MS, logger }) : undefined;
+  await Promise.all([redis.connect(), waitRedis?.connect()]);
   const app = buildApp({ config, redis, waitRedis, logger });
   const { grpcPort } = await app.listen();
   const seats = createClient(SeatService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${grpcPort}` }));
-  return { app, seats, close: async () => [redis, ...waitRedis].forEach((r) => r.disconnect()) };
+  return { app, seats, close: async () => [redis, ...(waitRedis?.clients ?? [])].forEach((r) => r.disconnect()) };
 }
 
 let events = 0;
