@@ -27,6 +27,8 @@ interface Call<Name extends string> {
   readonly args: ReadonlyArray<string | number>;
   /** Sent again once already, after Redis had lost the library. */
   readonly resent: boolean;
+  /** Sent again once already, to the node a MOVED reply named. */
+  readonly redirected: boolean;
   readonly resolve: (reply: ReplicatedReply) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -70,9 +72,11 @@ interface Lane<Name extends string> {
  * serves its first key's slot now, and a batch only ever holds calls for the
  * one primary its connection reaches. The functions library is loaded on
  * that node by the connection's own runner (again when the node lost it). A
- * script refused with MOVED or ASK did not run: it fails (UNAVAILABLE, the
- * caller retries with the same request) and the slot table is read again,
- * so the retry goes to the slot's new primary.
+ * script refused with MOVED did not run: it is sent once more, with a WAIT,
+ * to the node the reply names, and the slot table is read again. One
+ * refused with ASK (its slot is moving, and its keys are not all on the
+ * node yet) fails UNAVAILABLE, for the caller to retry with the same
+ * request.
  */
 export class ReplicatedScripts<Name extends string> {
   readonly #connections: ReplicaWaitConnections;
@@ -102,14 +106,13 @@ export class ReplicatedScripts<Name extends string> {
    */
   run(name: Name, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<ReplicatedReply> {
     return new Promise<ReplicatedReply>((resolve, reject) => {
-      const lane = this.#pickLane(keys[0] ?? "");
-      this.#enqueue(lane, { name, keys, args, resent: false, resolve, reject });
+      const lane = this.#pickLane(this.#connections.route(keys[0] ?? ""));
+      this.#enqueue(lane, { name, keys, args, resent: false, redirected: false, resolve, reject });
     });
   }
 
-  /** An idle connection to the key's primary, else the one with the shortest queue. */
-  #pickLane(key: string): Lane<Name> {
-    const node = this.#connections.route(key);
+  /** An idle connection to the node, else the one with the shortest queue. */
+  #pickLane(node: WaitNode): Lane<Name> {
     if (node.clients.length === 0) {
       throw new Error("ReplicatedScripts needs at least one connection per primary");
     }
@@ -171,10 +174,14 @@ export class ReplicatedScripts<Name extends string> {
     batch.forEach((call, i) => {
       const [scriptError, reply] = results?.[i] ?? [new Error("the replicated pipeline returned no results"), undefined];
       if (scriptError) {
-        moved ||= isRedirection(scriptError);
+        const movedTo = movedTarget(scriptError);
+        moved ||= movedTo !== undefined || scriptError.message.startsWith("ASK ");
         // The function did not exist, so nothing ran: the runner is loading it again, and the next batch waits for that.
         if (isFunctionMissing(scriptError) && !call.resent) {
           lane.queued.push({ ...call, resent: true });
+        } else if (movedTo !== undefined && !call.redirected) {
+          // Nothing ran either: the slot has a new primary (a failover, a resharding), so the script and a WAIT go there.
+          this.#redirect(movedTo, { ...call, redirected: true });
         } else {
           call.reject(scriptError);
         }
@@ -190,9 +197,20 @@ export class ReplicatedScripts<Name extends string> {
       this.#connections.moved();
     }
   }
+
+  #redirect(node: string, call: Call<Name>): void {
+    let lane: Lane<Name>;
+    try {
+      lane = this.#pickLane(this.#connections.at(node));
+    } catch (error) {
+      call.reject(error);
+      return;
+    }
+    this.#enqueue(lane, call);
+  }
 }
 
-/** The node that got the script does not serve its slot (now, or for these keys): nothing ran. */
-function isRedirection(error: Error): boolean {
-  return /^(MOVED|ASK) /.test(error.message);
+/** `host:port` of a `MOVED slot host:port` reply: the node that got the script does not serve its slot, so nothing ran. */
+function movedTarget(error: Error): string | undefined {
+  return /^MOVED \d+ (\S+)$/.exec(error.message)?.[1];
 }

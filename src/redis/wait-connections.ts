@@ -39,6 +39,8 @@ export interface ReplicaWaitConnections {
    * known for the slot.
    */
   route(key: string): WaitNode;
+  /** The primary `host:port` (as a MOVED reply names it), with its connections. */
+  at(node: string): WaitNode;
   /** A node answered MOVED: the slot is served elsewhere now; read the slot table again. */
   moved(): void;
   /** Closes every connection. */
@@ -78,6 +80,10 @@ export class ServerWaitConnections implements ReplicaWaitConnections {
   }
 
   route(): WaitNode {
+    return this.#node;
+  }
+
+  at(): WaitNode {
     return this.#node;
   }
 
@@ -121,7 +127,11 @@ export class ClusterWaitConnections implements ReplicaWaitConnections {
     if (owner === undefined) {
       throw new Error(`Cluster has no known primary for slot ${slot}`);
     }
-    return this.#nodes.get(owner) ?? this.#open(owner);
+    return this.at(owner);
+  }
+
+  at(node: string): WaitNode {
+    return this.#nodes.get(node) ?? this.#open(node);
   }
 
   moved(): void {
