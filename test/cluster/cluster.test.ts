@@ -16,6 +16,7 @@ import { loadSeatScripts } from "../../src/seats/scripts.js";
 import { listLibrary } from "../support/functions.js";
 import { startLocalCluster, type LocalCluster } from "../support/redis-cluster.js";
 import { uniqueId } from "../support/redis.js";
+import { replicaWaitBlocks } from "./replica-wait.js";
 import { startClusterServer, type ClusterServer } from "./server.js";
 
 /**
@@ -218,6 +219,9 @@ describe("npm start with REDIS_CLUSTER_NODES", () => {
     expect(code).toBe(0);
   }, 90_000);
 });
+
+// Sales that wait for a replica, on a server of their own; they leave every shard with its replica.
+replicaWaitBlocks(() => cluster);
 
 describe("a primary lost under load", () => {
   const HOLDS = 40;
