@@ -175,7 +175,7 @@ export class ReplicatedScripts<Name extends string> {
       const [scriptError, reply] = results?.[i] ?? [new Error("the replicated pipeline returned no results"), undefined];
       if (scriptError) {
         const movedTo = movedTarget(scriptError);
-        moved ||= movedTo !== undefined || scriptError.message.startsWith("ASK ");
+        moved ||= movedTo !== undefined;
         // The function did not exist, so nothing ran: the runner is loading it again, and the next batch waits for that.
         if (isFunctionMissing(scriptError) && !call.resent) {
           lane.queued.push({ ...call, resent: true });
