@@ -9,6 +9,11 @@
  * CONFIRM_PAUSED_SALES sales sent at once take to answer NOT_REPLICATED, and
  * what a GetAvailability on the shared connection takes meanwhile.
  *
+ * With CONFIRM_CLUSTER=1: a local Redis Cluster of 3 primaries and 3
+ * replicas instead (test/support/redis-cluster.ts), the app over it with
+ * REDIS_CLUSTER_NODES, and the same two runs without and with waiting for
+ * the replica of the event's shard (no paused run).
+ *
  * Knobs: CONFIRM_COUNT (default 400), CONFIRM_CONCURRENCY (default 16),
  * CONFIRM_PAUSED_SALES (default 64), REDIS_WAIT_TIMEOUT_MS (default 200).
  */
@@ -20,17 +25,24 @@ import { SeatService } from "../gen/boxoffice/v1/seats_pb.js";
 import { buildApp, type App } from "../src/app.js";
 import { loadConfig } from "../src/config.js";
 import { startEmbeddedRedis } from "../src/redis/embedded-redis.js";
-import { createRedisClient } from "../src/redis/redis-client.js";
-import { createReplicaWaitClients, REPLICA_WAIT_CONNECTIONS } from "../src/redis/replica-wait.js";
+import { closeRedisClient, createRedisClient } from "../src/redis/redis-client.js";
+import { connectRedisCluster, createRedisCluster } from "../src/redis/redis-cluster.js";
+import { ClusterWaitConnections, REPLICA_WAIT_CONNECTIONS, ServerWaitConnections } from "../src/redis/wait-connections.js";
+import { startLocalCluster } from "../test/support/redis-cluster.js";
 
 const COUNT = Number(process.env["CONFIRM_COUNT"] ?? 400);
 const CONCURRENCY = Number(process.env["CONFIRM_CONCURRENCY"] ?? 16);
 const WAIT_TIMEOUT_MS = Number(process.env["REDIS_WAIT_TIMEOUT_MS"] ?? 200);
 const PAUSED_SALES = Number(process.env["CONFIRM_PAUSED_SALES"] ?? 64);
+const ON_CLUSTER = process.env["CONFIRM_CLUSTER"] === "1";
 
 type Seats = Client<typeof SeatService>;
 
 async function main(): Promise<void> {
+  if (ON_CLUSTER) {
+    await onCluster();
+    return;
+  }
   const [primaryServer, replicaServer] = await Promise.all([startEmbeddedRedis(), startEmbeddedRedis()]);
   const primary = new Redis(primaryServer.url);
   try {
@@ -80,12 +92,60 @@ async function start(url: string, replicas: number): Promise<{ app: App; seats: 
   const logger = pino({ level: "silent" });
   const redis = createRedisClient(url, { commandTimeoutMs: config.redisCommandTimeoutMs, logger });
   const waitRedis =
-    replicas > 0 ? createReplicaWaitClients(url, { commandTimeoutMs: config.redisCommandTimeoutMs, waitTimeoutMs: WAIT_TIMEOUT_MS, logger }) : [];
-  await Promise.all([redis, ...waitRedis].map((r) => r.connect()));
+    replicas > 0 ? new ServerWaitConnections(url, { commandTimeoutMs: config.redisCommandTimeoutMs, waitTimeoutMs: WAIT_TIMEOUT_MS, logger }) : undefined;
+  await Promise.all([redis.connect(), waitRedis?.connect()]);
   const app = buildApp({ config, redis, waitRedis, logger });
   const { grpcPort } = await app.listen();
   const seats = createClient(SeatService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${grpcPort}` }));
-  return { app, seats, close: async () => [redis, ...waitRedis].forEach((r) => r.disconnect()) };
+  return { app, seats, close: async () => [redis, ...(waitRedis?.clients ?? [])].forEach((r) => r.disconnect()) };
+}
+
+async function onCluster(): Promise<void> {
+  const cluster = await startLocalCluster();
+  try {
+    for (const replicas of [0, 1]) {
+      const { app, seats, close } = await startOnCluster(cluster.seeds, replicas);
+      try {
+        const one = await confirmRun(seats, COUNT, 1);
+        const many = await confirmRun(seats, COUNT, CONCURRENCY);
+        report(`cluster 3+3, REDIS_WAIT_REPLICAS=${replicas}`, one, many);
+      } finally {
+        await app.shutdown();
+        await close();
+      }
+    }
+  } finally {
+    await cluster.stop();
+  }
+}
+
+async function startOnCluster(seeds: string, replicas: number): Promise<{ app: App; seats: Seats; close: () => Promise<void> }> {
+  const config = loadConfig({
+    PORT: "0",
+    CONNECT_PORT: "0",
+    METRICS_PORT: "off",
+    ADMIT_INTERVAL_MS: "0",
+    REDIS_CLUSTER_NODES: seeds,
+    REDIS_KEY_PREFIX: `bench${replicas}:`,
+    REDIS_WAIT_REPLICAS: String(replicas),
+    REDIS_WAIT_TIMEOUT_MS: String(WAIT_TIMEOUT_MS),
+  });
+  const logger = pino({ level: "silent" });
+  const redis = createRedisCluster(config.redisClusterNodes ?? [], { commandTimeoutMs: config.redisCommandTimeoutMs, logger });
+  await connectRedisCluster(redis);
+  const waitRedis =
+    replicas > 0 ? new ClusterWaitConnections(redis, { commandTimeoutMs: config.redisCommandTimeoutMs, waitTimeoutMs: WAIT_TIMEOUT_MS, logger }) : undefined;
+  const app = buildApp({ config, redis, waitRedis, logger });
+  const { grpcPort } = await app.listen();
+  const seats = createClient(SeatService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${grpcPort}` }));
+  return {
+    app,
+    seats,
+    close: async () => {
+      await waitRedis?.close();
+      await closeRedisClient(redis);
+    },
+  };
 }
 
 let events = 0;

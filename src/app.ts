@@ -1,4 +1,3 @@
-import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import { file_boxoffice_v1_errors } from "../gen/boxoffice/v1/errors_pb.js";
@@ -27,6 +26,7 @@ import { positionWatch, type PositionHub } from "./queue/position-watch.js";
 import { QueueStore } from "./queue/queue-store.js";
 import { EventSweeper } from "./redis/event-sweeper.js";
 import { subscriberConnection, type RedisConnection } from "./redis/redis-cluster.js";
+import type { ReplicaWaitConnections } from "./redis/wait-connections.js";
 import { RedisMonitor } from "./redis/redis-monitor.js";
 import { createReflectionServices, reflectionServiceDescriptors } from "./reflection/reflection-services.js";
 import { withBackendGuard } from "./rpc/backend-guard.js";
@@ -56,9 +56,10 @@ export interface AppDeps {
   readonly loadRedis?: RedisConnection;
   /**
    * Connections used only by writes that wait for replicas (ConfirmHold with
-   * `WAIT`, see `ReplicatedScripts`); required when REDIS_WAIT_REPLICAS > 0.
+   * `WAIT`, see `ReplicatedScripts`), to the one server or to each primary of
+   * the cluster; required when REDIS_WAIT_REPLICAS > 0. Owned by the caller.
    */
-  readonly waitRedis?: readonly Redis[];
+  readonly waitRedis?: ReplicaWaitConnections;
   readonly logger: Logger;
   /**
    * The connection that receives the outbox notifications (sharded Pub/Sub),
@@ -270,14 +271,14 @@ export function buildApp({ config, redis, loadRedis, waitRedis, subscriber, logg
   };
 }
 
-function confirmWait({ redisWait }: Config, clients: readonly Redis[] | undefined): SeatStoreOptions["confirmWait"] {
+function confirmWait({ redisWait }: Config, connections: ReplicaWaitConnections | undefined): SeatStoreOptions["confirmWait"] {
   if (redisWait.replicas === 0) {
     return undefined;
   }
-  if (clients === undefined || clients.length === 0) {
+  if (connections === undefined) {
     throw new Error("REDIS_WAIT_REPLICAS > 0 needs connections of their own for waiting writes (AppDeps.waitRedis)");
   }
-  return { clients, policy: redisWait };
+  return { connections, policy: redisWait };
 }
 
 function deliveryPolicy({ feed }: Config): DeliveryPolicy {

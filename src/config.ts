@@ -81,7 +81,8 @@ export interface Config {
 /**
  * `WAIT numreplicas timeout` after each sale: ConfirmHold answers OK only once
  * `replicas` replicas acknowledged the write, and UNAVAILABLE (NOT_REPLICATED)
- * when they did not within `timeoutMs`. `replicas` 0 waits for nothing.
+ * when they did not within `timeoutMs`. `replicas` 0 waits for nothing. On a
+ * Redis Cluster, the replicas counted are those of the event's shard.
  */
 export interface ReplicaWaitConfig {
   readonly replicas: number;
@@ -233,9 +234,6 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, re
     replicas: int("REDIS_WAIT_REPLICAS", 0, 0, 16),
     timeoutMs: int("REDIS_WAIT_TIMEOUT_MS", 500, 1, 60_000),
   });
-  if (redisWait.replicas > 0 && redisClusterNodes !== undefined) {
-    problems.push("REDIS_WAIT_REPLICAS is not supported with REDIS_CLUSTER_NODES yet; unset it (sales are then replicated asynchronously)");
-  }
   const keepaliveTimeMs = int("KEEPALIVE_TIME_MS", 30_000, 0, 86_400_000);
   const keepaliveTimeoutMs = int("KEEPALIVE_TIMEOUT_MS", 10_000, 1, 600_000);
   const maxConcurrentStreams = int("MAX_CONCURRENT_STREAMS", 1_000, 1, 2_147_483_647);

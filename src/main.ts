@@ -1,12 +1,11 @@
-import type { Redis } from "ioredis";
 import { buildApp } from "./app.js";
 import { ConfigError, loadConfig, type Config } from "./config.js";
 import { createLogger } from "./logger.js";
 import { startEmbeddedRedis, type EmbeddedRedis } from "./redis/embedded-redis.js";
 import { hostPort } from "./transport/transport-server.js";
 import { closeRedisClient, createRedisClient, LOAD_COMMAND_TIMEOUT_MS } from "./redis/redis-client.js";
-import { createReplicaWaitClients } from "./redis/replica-wait.js";
 import { connectRedisCluster, createRedisCluster, type RedisConnection } from "./redis/redis-cluster.js";
+import { ClusterWaitConnections, ServerWaitConnections, type ReplicaWaitConnections } from "./redis/wait-connections.js";
 
 /**
  * `npm start`: validates the configuration, connects to REDIS_CLUSTER_NODES
@@ -81,7 +80,7 @@ async function main(): Promise<void> {
       await app.shutdown();
       // After the calls: the spans of the last ones are exported too.
       await tracing?.shutdown();
-      await Promise.all([redis, loadRedis, ...waitRedis].map(closeRedisClient));
+      await Promise.all([closeRedisClient(redis), closeRedisClient(loadRedis), waitRedis?.close()]);
       await embedded?.stop();
       logger.info("stopped");
       process.exit(0);
@@ -98,20 +97,26 @@ interface Connected {
   readonly redis: RedisConnection;
   readonly loadRedis: RedisConnection;
   /** Connections of their own for sales that wait for replicas (REDIS_WAIT_REPLICAS > 0). */
-  readonly waitRedis: readonly Redis[];
+  readonly waitRedis: ReplicaWaitConnections | undefined;
   readonly embedded: EmbeddedRedis | undefined;
 }
 
-/** The two connected clients (LoadSeatMap's with its long timeout), and the private server if one was started. */
+/**
+ * The two connected clients (LoadSeatMap's with its long timeout), the
+ * waiting connections when sales wait for replicas (to a cluster's primaries:
+ * opened on each one's first sale), and the private server if one was started.
+ */
 async function connectRedis(config: Config, logger: ReturnType<typeof createLogger>): Promise<Connected> {
   const commandTimeoutMs = config.redisCommandTimeoutMs;
+  const waitOptions = { commandTimeoutMs, waitTimeoutMs: config.redisWait.timeoutMs, logger };
   if (config.redisClusterNodes !== undefined) {
     const nodes = config.redisClusterNodes;
     const redis = createRedisCluster(nodes, { commandTimeoutMs, logger });
     const loadRedis = createRedisCluster(nodes, { commandTimeoutMs: LOAD_COMMAND_TIMEOUT_MS, logger });
     await Promise.all([connectRedisCluster(redis), connectRedisCluster(loadRedis)]);
     logger.info({ seeds: nodes.map((n) => `${n.host}:${n.port}`), primaries: redis.nodes("master").length }, "connected to the redis cluster");
-    return { redis, loadRedis, waitRedis: [], embedded: undefined };
+    const waitRedis = config.redisWait.replicas > 0 ? new ClusterWaitConnections(redis, waitOptions) : undefined;
+    return { redis, loadRedis, waitRedis, embedded: undefined };
   }
   let embedded: EmbeddedRedis | undefined;
   let redisUrl = config.redisUrl;
@@ -125,9 +130,8 @@ async function connectRedis(config: Config, logger: ReturnType<typeof createLogg
   }
   const redis = createRedisClient(redisUrl, { commandTimeoutMs, logger });
   const loadRedis = createRedisClient(redisUrl, { commandTimeoutMs: LOAD_COMMAND_TIMEOUT_MS, logger });
-  const waitRedis =
-    config.redisWait.replicas > 0 ? createReplicaWaitClients(redisUrl, { commandTimeoutMs, waitTimeoutMs: config.redisWait.timeoutMs, logger }) : [];
-  await Promise.all([redis.connect(), loadRedis.connect(), ...waitRedis.map((r) => r.connect())]);
+  const waitRedis = config.redisWait.replicas > 0 ? new ServerWaitConnections(redisUrl, waitOptions) : undefined;
+  await Promise.all([redis.connect(), loadRedis.connect(), waitRedis?.connect()]);
   return { redis, loadRedis, waitRedis, embedded };
 }
 

@@ -73,13 +73,17 @@ export function redisClientOptions(commandTimeoutMs: number): RedisOptions {
 }
 
 /**
- * A client for `url`, not yet connected: call `connect()` and await it before
+ * A client for `url` (or for a node given by its ioredis options: host, port,
+ * credentials), not yet connected: call `connect()` and await it before
  * serving (with the offline queue off, commands sent earlier fail). Connection
  * errors are logged once per distinct failure, not once per reconnection
  * attempt, and a recovery is logged once.
  */
-export function createRedisClient(url: string, { commandTimeoutMs, logger }: RedisClientOptions): Redis {
-  const redis = new Redis(url, redisClientOptions(commandTimeoutMs));
+export function createRedisClient(target: string | RedisOptions, { commandTimeoutMs, logger }: RedisClientOptions): Redis {
+  const redis =
+    typeof target === "string"
+      ? new Redis(target, redisClientOptions(commandTimeoutMs))
+      : new Redis({ ...target, ...redisClientOptions(commandTimeoutMs) });
   let lastError = "";
   redis.on("error", (err: Error) => {
     if (err.message !== lastError) {

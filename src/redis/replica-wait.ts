@@ -1,8 +1,7 @@
 import type { Redis } from "ioredis";
-import type { Logger } from "pino";
 import type { LuaLibrary } from "./function-library.js";
-import { createRedisClient } from "./redis-client.js";
 import { isFunctionMissing, ScriptRunner } from "./script-loader.js";
+import type { ReplicaWaitConnections, WaitNode } from "./wait-connections.js";
 
 /** How many replicas must acknowledge a write, and how long to wait for them. */
 export interface ReplicaWaitPolicy {
@@ -19,27 +18,6 @@ export interface ReplicatedReply {
   readonly replicated: boolean;
 }
 
-/**
- * Connections kept for waiting writes. `WAIT` blocks its connection until it
- * answers, so the calls behind one WAIT queue behind it; with a replica gone,
- * each waits out the whole timeout. Several connections let that many waits
- * run at once.
- */
-export const REPLICA_WAIT_CONNECTIONS = 4;
-
-/**
- * Connections of their own for `ReplicatedScripts`, not yet connected: each
- * command may take the wait timeout on top of the usual command timeout.
- */
-export function createReplicaWaitClients(
-  url: string,
-  { commandTimeoutMs, waitTimeoutMs, logger }: { commandTimeoutMs: number; waitTimeoutMs: number; logger: Logger },
-): Redis[] {
-  return Array.from({ length: REPLICA_WAIT_CONNECTIONS }, () =>
-    createRedisClient(url, { commandTimeoutMs: commandTimeoutMs + waitTimeoutMs, logger }),
-  );
-}
-
 /** Most scripts one pipeline carries ahead of its WAIT. */
 export const MAX_BATCH = 64;
 
@@ -49,15 +27,20 @@ interface Call<Name extends string> {
   readonly args: ReadonlyArray<string | number>;
   /** Sent again once already, after Redis had lost the library. */
   readonly resent: boolean;
+  /** Sent again once already, to the node a MOVED reply named. */
+  readonly redirected: boolean;
   readonly resolve: (reply: ReplicatedReply) => void;
   readonly reject: (error: unknown) => void;
 }
 
+/** One waiting connection, to one primary, and the calls queued on it. */
 interface Lane<Name extends string> {
   readonly redis: Redis;
   readonly runner: ScriptRunner<Name>;
   /** Calls waiting for the lane's pipeline in flight to answer. */
   readonly queued: Array<Call<Name>>;
+  /** The primary the connection reaches. */
+  readonly node: WaitNode;
   busy: boolean;
 }
 
@@ -81,19 +64,33 @@ interface Lane<Name extends string> {
  * earlier write (an idempotent retry answering "already done") must write
  * again, even the same value, so that its WAIT covers the earlier write
  * whichever connection made it.
+ *
+ * On a Redis Cluster, `WAIT` counts the replicas of the node it reaches, so
+ * it must reach the primary of the script's slot, on the connection that ran
+ * the script: every primary has waiting connections of its own
+ * (`ReplicaWaitConnections`), a call goes to those of the primary that
+ * serves its first key's slot now, and a batch only ever holds calls for the
+ * one primary its connection reaches. The functions library is loaded on
+ * that node by the connection's own runner (again when the node lost it). A
+ * script refused with MOVED did not run: it is sent once more, with a WAIT,
+ * to the node the reply names, and the slot table is read again. One
+ * refused with ASK (its slot is moving, and its keys are not all on the
+ * node yet) fails UNAVAILABLE, for the caller to retry with the same
+ * request.
  */
 export class ReplicatedScripts<Name extends string> {
-  readonly #lanes: Array<Lane<Name>>;
+  readonly #connections: ReplicaWaitConnections;
+  readonly #library: LuaLibrary;
   readonly #policy: ReplicaWaitPolicy;
+  /** Per waiting connection, made on its first call; forgotten with the connection. */
+  readonly #lanes = new WeakMap<Redis, Lane<Name>>();
 
-  constructor(clients: readonly Redis[], library: LuaLibrary, policy: ReplicaWaitPolicy) {
-    if (clients.length === 0) {
-      throw new Error("ReplicatedScripts needs at least one connection");
-    }
+  constructor(connections: ReplicaWaitConnections, library: LuaLibrary, policy: ReplicaWaitPolicy) {
     if (!Number.isSafeInteger(policy.replicas) || policy.replicas < 1) {
       throw new Error(`replicas must be a positive integer, got ${policy.replicas}`);
     }
-    this.#lanes = clients.map((redis) => ({ redis, runner: new ScriptRunner<Name>(redis, library), queued: [], busy: false }));
+    this.#connections = connections;
+    this.#library = library;
     this.#policy = policy;
   }
 
@@ -109,21 +106,31 @@ export class ReplicatedScripts<Name extends string> {
    */
   run(name: Name, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<ReplicatedReply> {
     return new Promise<ReplicatedReply>((resolve, reject) => {
-      this.#enqueue(this.#pickLane(), { name, keys, args, resent: false, resolve, reject });
+      const lane = this.#pickLane(this.#connections.route(keys[0] ?? ""));
+      this.#enqueue(lane, { name, keys, args, resent: false, redirected: false, resolve, reject });
     });
   }
 
-  #pickLane(): Lane<Name> {
-    let best = this.#lanes[0]!;
-    for (const lane of this.#lanes) {
+  /** An idle connection to the node, else the one with the shortest queue. */
+  #pickLane(node: WaitNode): Lane<Name> {
+    if (node.clients.length === 0) {
+      throw new Error("ReplicatedScripts needs at least one connection per primary");
+    }
+    let best: Lane<Name> | undefined;
+    for (const redis of node.clients) {
+      let lane = this.#lanes.get(redis);
+      if (lane === undefined) {
+        lane = { redis, runner: new ScriptRunner<Name>(redis, this.#library), queued: [], node, busy: false };
+        this.#lanes.set(redis, lane);
+      }
       if (!lane.busy) {
         return lane;
       }
-      if (lane.queued.length < best.queued.length) {
+      if (best === undefined || lane.queued.length < best.queued.length) {
         best = lane;
       }
     }
-    return best;
+    return best as Lane<Name>;
   }
 
   #enqueue(lane: Lane<Name>, call: Call<Name>): void {
@@ -137,6 +144,10 @@ export class ReplicatedScripts<Name extends string> {
   async #drain(lane: Lane<Name>): Promise<void> {
     lane.busy = true;
     try {
+      // A connection just opened (a cluster primary's first waiting write): its first attempt, whatever its outcome.
+      if (lane.node.connecting !== undefined) {
+        await lane.node.connecting;
+      }
       while (lane.queued.length > 0) {
         await this.#send(lane, lane.queued.splice(0, MAX_BATCH));
       }
@@ -159,12 +170,18 @@ export class ReplicatedScripts<Name extends string> {
       return;
     }
     const [waitError, acked] = results?.[batch.length] ?? [new Error("the replicated pipeline returned no results"), undefined];
+    let moved = false;
     batch.forEach((call, i) => {
       const [scriptError, reply] = results?.[i] ?? [new Error("the replicated pipeline returned no results"), undefined];
       if (scriptError) {
+        const movedTo = movedTarget(scriptError);
+        moved ||= movedTo !== undefined;
         // The function did not exist, so nothing ran: the runner is loading it again, and the next batch waits for that.
         if (isFunctionMissing(scriptError) && !call.resent) {
           lane.queued.push({ ...call, resent: true });
+        } else if (movedTo !== undefined && !call.redirected) {
+          // Nothing ran either: the slot has a new primary (a failover, a resharding), so the script and a WAIT go there.
+          this.#redirect(movedTo, { ...call, redirected: true });
         } else {
           call.reject(scriptError);
         }
@@ -176,5 +193,24 @@ export class ReplicatedScripts<Name extends string> {
         call.resolve({ reply, acked, replicated: acked >= this.#policy.replicas });
       }
     });
+    if (moved) {
+      this.#connections.moved();
+    }
   }
+
+  #redirect(node: string, call: Call<Name>): void {
+    let lane: Lane<Name>;
+    try {
+      lane = this.#pickLane(this.#connections.at(node));
+    } catch (error) {
+      call.reject(error);
+      return;
+    }
+    this.#enqueue(lane, call);
+  }
+}
+
+/** `host:port` of a `MOVED slot host:port` reply: the node that got the script does not serve its slot, so nothing ran. */
+function movedTarget(error: Error): string | undefined {
+  return /^MOVED \d+ (\S+)$/.exec(error.message)?.[1];
 }

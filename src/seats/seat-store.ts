@@ -1,10 +1,11 @@
-import type { ChainableCommander, Redis } from "ioredis";
+import type { ChainableCommander } from "ioredis";
 import { pipelineReply, type PipelineResults } from "../redis/pipeline-read.js";
 import type { RedisConnection } from "../redis/redis-cluster.js";
 import { checkRetention, trimBefore } from "../redis/event-log.js";
 import { decodeSweepReply, type SweepResult } from "../redis/event-sweeper.js";
 import { ReplicatedScripts, type ReplicaWaitPolicy } from "../redis/replica-wait.js";
 import { ScriptRunner } from "../redis/script-loader.js";
+import type { ReplicaWaitConnections } from "../redis/wait-connections.js";
 import type { ScriptObserver } from "../observe/script-observer.js";
 import { memoByKey } from "../util/memo.js";
 import { queueKeys, ticketBucketKey } from "../queue/keys.js";
@@ -49,10 +50,11 @@ export interface SeatStoreOptions {
   readonly loadRedis?: RedisConnection;
   /**
    * Sales wait for replicas: ConfirmHold runs with `WAIT` on these
-   * connections of its own (see `ReplicatedScripts`). Unset: sales answer
-   * as soon as the primary wrote them.
+   * connections of its own, to the primary of the event's slot (see
+   * `ReplicatedScripts`). Unset: sales answer as soon as the primary wrote
+   * them.
    */
-  readonly confirmWait?: { readonly clients: readonly Redis[]; readonly policy: ReplicaWaitPolicy };
+  readonly confirmWait?: { readonly connections: ReplicaWaitConnections; readonly policy: ReplicaWaitPolicy };
   /** Sees every script call (metrics, tracing); undefined: nothing does. */
   readonly scriptObserver?: ScriptObserver | undefined;
 }
@@ -88,7 +90,7 @@ export class SeatStore {
     this.#scripts = new ScriptRunner(redis, scripts, options.scriptObserver);
     this.#loadRedis = options.loadRedis ?? redis;
     this.#loadScripts = options.loadRedis ? new ScriptRunner(options.loadRedis, scripts, options.scriptObserver) : this.#scripts;
-    this.#confirmScripts = options.confirmWait && new ReplicatedScripts(options.confirmWait.clients, scripts, options.confirmWait.policy);
+    this.#confirmScripts = options.confirmWait && new ReplicatedScripts(options.confirmWait.connections, scripts, options.confirmWait.policy);
     const prefix = options.keyPrefix ?? "bo:";
     this.#prefix = prefix;
     this.#skew = options.clockSkewMs ?? (() => 0);

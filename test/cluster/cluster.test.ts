@@ -16,6 +16,7 @@ import { loadSeatScripts } from "../../src/seats/scripts.js";
 import { listLibrary } from "../support/functions.js";
 import { startLocalCluster, type LocalCluster } from "../support/redis-cluster.js";
 import { uniqueId } from "../support/redis.js";
+import { replicaWaitBlocks } from "./replica-wait.js";
 import { startClusterServer, type ClusterServer } from "./server.js";
 
 /**
@@ -151,8 +152,17 @@ describe("the Functions libraries", () => {
 });
 
 describe("npm start with REDIS_CLUSTER_NODES", () => {
-  it("connects to the cluster (no private redis-server) and serves every RPC", async () => {
-    const env: NodeJS.ProcessEnv = { ...process.env, PORT: "0", CONNECT_PORT: "0", METRICS_PORT: "0", LOG_LEVEL: "info", REDIS_CLUSTER_NODES: cluster.seeds };
+  it("connects to the cluster (no private redis-server) and serves every RPC, sales waiting for their shard's replica", async () => {
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      PORT: "0",
+      CONNECT_PORT: "0",
+      METRICS_PORT: "0",
+      LOG_LEVEL: "info",
+      REDIS_CLUSTER_NODES: cluster.seeds,
+      REDIS_WAIT_REPLICAS: "1",
+      REDIS_WAIT_TIMEOUT_MS: "5000",
+    };
     delete env["REDIS_URL"];
     const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
     const exited = once(child, "exit");
@@ -218,6 +228,9 @@ describe("npm start with REDIS_CLUSTER_NODES", () => {
     expect(code).toBe(0);
   }, 90_000);
 });
+
+// Sales that wait for a replica, on a server of their own; they leave every shard with its replica.
+replicaWaitBlocks(() => cluster);
 
 describe("a primary lost under load", () => {
   const HOLDS = 40;

@@ -8,11 +8,14 @@ import { buildApp, type App } from "../../src/app.js";
 import { loadConfig } from "../../src/config.js";
 import { closeRedisClient } from "../../src/redis/redis-client.js";
 import { connectRedisCluster, createRedisCluster } from "../../src/redis/redis-cluster.js";
+import { ClusterWaitConnections } from "../../src/redis/wait-connections.js";
 import type { LocalCluster } from "../support/redis-cluster.js";
 
 export interface ClusterServer {
   readonly app: App;
   readonly redis: Cluster;
+  /** The connections of sales that wait for replicas, with REDIS_WAIT_REPLICAS > 0. */
+  readonly waitRedis: ClusterWaitConnections | undefined;
   /** The key prefix of this server's events. */
   readonly prefix: string;
   client<S extends DescService>(service: S): Client<S>;
@@ -41,12 +44,17 @@ export async function startClusterServer(cluster: LocalCluster, env: Record<stri
   const logger = pino({ level: process.env["TEST_LOG_LEVEL"] ?? "silent" });
   const redis = createRedisCluster(config.redisClusterNodes ?? [], { commandTimeoutMs: config.redisCommandTimeoutMs, logger });
   await connectRedisCluster(redis);
-  const app = buildApp({ config, redis, logger });
+  const waitRedis =
+    config.redisWait.replicas > 0
+      ? new ClusterWaitConnections(redis, { commandTimeoutMs: config.redisCommandTimeoutMs, waitTimeoutMs: config.redisWait.timeoutMs, logger })
+      : undefined;
+  const app = buildApp({ config, redis, waitRedis, logger });
   const { grpcPort } = await app.listen();
   const transport = createGrpcTransport({ baseUrl: `http://127.0.0.1:${grpcPort}` });
   return {
     app,
     redis,
+    waitRedis,
     prefix,
     client: (service) => createClient(service, transport),
     untilAvailable: () =>
@@ -61,6 +69,7 @@ export async function startClusterServer(cluster: LocalCluster, env: Record<stri
       }),
     async stop() {
       await app.shutdown();
+      await waitRedis?.close();
       await closeRedisClient(redis);
     },
   };

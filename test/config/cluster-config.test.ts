@@ -37,6 +37,12 @@ describe("REDIS_CLUSTER_NODES", () => {
     expect(problems({ REDIS_CLUSTER_NODES: "a:7000", REDIS_URL: "redis://b:6379" })).toEqual(["REDIS_URL and REDIS_CLUSTER_NODES are both set; use one"]);
   });
 
+  it("goes with REDIS_WAIT_REPLICAS: sales wait for the replicas of their event's shard", () => {
+    const config = loadConfig({ REDIS_CLUSTER_NODES: "a:7000", REDIS_WAIT_REPLICAS: "1", REDIS_WAIT_TIMEOUT_MS: "250" });
+    expect(config.redisWait).toEqual({ replicas: 1, timeoutMs: 250 });
+    expect(config.redisClusterNodes).toEqual([{ host: "a", port: 7000 }]);
+  });
+
   it("stands in for REDIS_URL in production", () => {
     const config = loadConfig({
       NODE_ENV: "production",

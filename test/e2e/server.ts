@@ -9,7 +9,7 @@ import { loadConfig } from "../../src/config.js";
 import type { RpcObserver } from "../../src/observe/rpc-observer.js";
 import type { ScriptObserver } from "../../src/observe/script-observer.js";
 import { createRedisClient } from "../../src/redis/redis-client.js";
-import { createReplicaWaitClients } from "../../src/redis/replica-wait.js";
+import { ServerWaitConnections } from "../../src/redis/wait-connections.js";
 import { connectRedis, redisUrl } from "../support/redis.js";
 
 export interface RunningServer {
@@ -73,13 +73,13 @@ export async function startServer(env: Record<string, string> = {}, options: Ser
   }
   const waitRedis =
     config.redisWait.replicas > 0
-      ? createReplicaWaitClients(options.redisUrl ?? redisUrl(), {
+      ? new ServerWaitConnections(options.redisUrl ?? redisUrl(), {
           commandTimeoutMs: config.redisCommandTimeoutMs,
           waitTimeoutMs: config.redisWait.timeoutMs,
           logger,
         })
-      : [];
-  await Promise.all(waitRedis.map((r) => r.connect()));
+      : undefined;
+  await waitRedis?.connect();
   let skew = 0;
   const app = buildApp({
     config,
@@ -114,7 +114,7 @@ export async function startServer(env: Record<string, string> = {}, options: Ser
     },
     async stop() {
       await app.shutdown();
-      waitRedis.forEach((r) => r.disconnect());
+      waitRedis?.clients.forEach((r) => r.disconnect());
       if (options.redisUrl !== undefined) {
         redis.disconnect();
       }

@@ -1,7 +1,7 @@
 import type { Redis } from "ioredis";
 import pino from "pino";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { REPLICA_WAIT_CONNECTIONS, createReplicaWaitClients } from "../../src/redis/replica-wait.js";
+import { REPLICA_WAIT_CONNECTIONS, ServerWaitConnections } from "../../src/redis/wait-connections.js";
 import { createRedisClient } from "../../src/redis/redis-client.js";
 import { SeatStore } from "../../src/seats/seat-store.js";
 import { startReplicatedRedis, type ReplicatedRedis } from "../support/replicated-redis.js";
@@ -11,20 +11,20 @@ import { uniqueId } from "../support/redis.js";
 
 let redis: ReplicatedRedis;
 let shared: Redis;
-let waitClients: Redis[];
+let waiting: ServerWaitConnections;
 let store: SeatStore;
 
 beforeAll(async () => {
   redis = await startReplicatedRedis();
   const logger = pino({ level: "silent" });
   shared = createRedisClient(redis.primaryUrl, { commandTimeoutMs: 10_000, logger });
-  waitClients = createReplicaWaitClients(redis.primaryUrl, { commandTimeoutMs: 10_000, waitTimeoutMs: 300, logger });
-  await Promise.all([shared, ...waitClients].map((r) => r.connect()));
-  store = new SeatStore(shared, { keyPrefix: "cw:", confirmWait: { clients: waitClients, policy: { replicas: 1, timeoutMs: 300 } } });
+  waiting = new ServerWaitConnections(redis.primaryUrl, { commandTimeoutMs: 10_000, waitTimeoutMs: 300, logger });
+  await Promise.all([shared.connect(), waiting.connect()]);
+  store = new SeatStore(shared, { keyPrefix: "cw:", confirmWait: { connections: waiting, policy: { replicas: 1, timeoutMs: 300 } } });
 });
 
 afterAll(async () => {
-  [shared, ...(waitClients ?? [])].forEach((r) => r?.disconnect());
+  [shared, ...(waiting?.clients ?? [])].forEach((r) => r?.disconnect());
   await redis?.stop();
 });
 

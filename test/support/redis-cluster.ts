@@ -29,6 +29,10 @@ export interface LocalCluster {
   shards(): Promise<Array<{ readonly primary: number; readonly replicas: number[] }>>;
   /** SIGKILL, and waits for the process to be gone. */
   kill(port: number): Promise<void>;
+  /** SIGSTOP: the node keeps its connections and answers nothing (a replica acknowledges nothing). */
+  freeze(port: number): void;
+  /** SIGCONT; harmless when not frozen. */
+  thaw(port: number): void;
   /** Starts a killed node again on its port and directory. */
   restart(port: number): Promise<void>;
   /** Starts one more node, empty, and has it join the cluster as a primary without slots; resolves with its port. */
@@ -51,6 +55,8 @@ export interface LocalCluster {
    * topology: the role, the primary and the slots of every node.
    */
   waitHealthy(): Promise<void>;
+  /** Resolves once the replica on `port` has applied everything its primary had written when this was called. */
+  caughtUp(port: number): Promise<void>;
   /** Resolves once the node on `port` is a replica in sync with its primary; resolves with that primary's port. */
   waitReplica(port: number): Promise<number>;
   /** Stops every node and removes the directories. */
@@ -123,7 +129,11 @@ export async function startLocalCluster(): Promise<LocalCluster> {
 
   const stop = async (): Promise<void> => {
     for (const node of nodes.values()) {
-      if (node.child && node.child.exitCode === null && node.child.signalCode === null) node.child.kill("SIGTERM");
+      if (node.child && node.child.exitCode === null && node.child.signalCode === null) {
+        // A frozen node would never act on SIGTERM.
+        node.child.kill("SIGCONT");
+        node.child.kill("SIGTERM");
+      }
     }
     await Promise.all([...nodes.values()].map((node) => node.exited));
     await Promise.all([...nodes.values()].map((node) => rm(node.dir, { recursive: true, force: true })));
@@ -222,6 +232,12 @@ function localCluster(
       node?.child?.kill("SIGKILL");
       await node?.exited;
     },
+    freeze(port) {
+      nodes.get(port)?.child?.kill("SIGSTOP");
+    },
+    thaw(port) {
+      nodes.get(port)?.child?.kill("SIGCONT");
+    },
     async killCaughtUp(port) {
       const replicas = (await this.shards()).find((shard) => shard.primary === port)?.replicas ?? [];
       if (replicas.length === 0) throw new Error(`${port} is not a primary with replicas`);
@@ -272,6 +288,15 @@ function localCluster(
       for (const port of [to, from, ...primaries.filter((p) => p !== to && p !== from)]) {
         await ask((redis) => redis.call("CLUSTER", "SETSLOT", String(slot), "NODE", toId), port);
       }
+    },
+    async caughtUp(port) {
+      const primary = await this.waitReplica(port);
+      const offsetOf = (info: string): number => Number(/master_repl_offset:(\d+)/.exec(info)?.[1]);
+      const target = offsetOf(await ask((redis) => redis.info("replication"), primary));
+      await until(async () => {
+        const got = offsetOf(await ask((redis) => redis.info("replication"), port));
+        return got >= target ? "" : `${port} at ${got} of ${target}`;
+      });
     },
     async waitReplica(port) {
       let primary = 0;
