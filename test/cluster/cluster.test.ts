@@ -383,3 +383,67 @@ describe("a resharding onto a new, empty primary", () => {
     expect(await server.app.redisMonitor.check()).toBe(true);
   }, 90_000);
 });
+
+describe("a slot caught half-way between two primaries", () => {
+  it("answers every call OK or UNAVAILABLE, never INTERNAL, while the event's keys are split or all on a node without the libraries", async () => {
+    await cluster.waitHealthy();
+    // The primary the resharding above added: it has the libraries since it owns a slot; flushed below.
+    const target = cluster.ports[cluster.ports.length - 1]!;
+    let eventId = uniqueId();
+    while ((await cluster.ownerOf(`{${eventId}}`)) === target) eventId = uniqueId();
+    const queue = server.client(QueueService);
+    const seats = server.client(SeatService);
+    await seats.loadSeatMap({ eventId, sections: [{ sectionId: "A", rows: [{ rowId: "1", seatIds: ["A1", "A2"] }] }] });
+    await queue.configureQueue({ eventId, state: QueueState.PAUSED });
+    for (let i = 0; i < 3; i++) await queue.join({ eventId, userId: `u${i}` });
+
+    const node = cluster.connect(target);
+    onTestFinished(() => node.disconnect());
+    const slot = Number(await node.cluster("KEYSLOT", `{${eventId}}`));
+    const origin = await cluster.beginMove(slot, target);
+    const source = cluster.connect(origin);
+    onTestFinished(() => source.disconnect());
+    const keys = (await source.call("CLUSTER", "GETKEYSINSLOT", String(slot), "1000")) as string[];
+    const mine = keys.filter((key) => key.startsWith(server.prefix));
+
+    /** Each RPC of the event once: its outcome, "ok" or the code, reason and outcome of its failure. */
+    const calls = async (): Promise<Record<string, string>> => {
+      const outcome = (pending: Promise<unknown>): Promise<string> =>
+        pending.then(
+          () => "ok",
+          (err: unknown) => {
+            const error = ConnectError.from(err);
+            const info = error.findDetails(ErrorInfoSchema)[0];
+            return `${Code[error.code]} ${info?.reason} ${info?.metadata["outcome"]}`;
+          },
+        );
+      return {
+        getPosition: await outcome(queue.getPosition({ eventId, userId: "u1" })),
+        join: await outcome(queue.join({ eventId, userId: "u1" })),
+        stats: await outcome(queue.getQueueStats({ eventId })),
+        availability: await outcome(seats.getAvailability({ eventId })),
+      };
+    };
+    const allowed = ["ok", "Unavailable BACKEND_UNAVAILABLE NOT_APPLIED", "Unavailable BACKEND_UNAVAILABLE UNKNOWN"];
+    const unexpected = (seen: Record<string, string>): string[] =>
+      Object.entries(seen).filter(([, outcome]) => !allowed.includes(outcome)).map(([rpc, outcome]) => `${rpc}: ${outcome}`);
+
+    // The queue's tickets have moved, its line and configuration not yet: a multi-key FCALL meets
+    // ASK then TRYAGAIN. Nothing ran, and the caller is told so.
+    await cluster.migrate(origin, target, mine.filter((key) => key.includes(":q:t:")));
+    const split = await calls();
+    expect(unexpected(split)).toEqual([]);
+    expect(split.getPosition).toBe("Unavailable BACKEND_UNAVAILABLE NOT_APPLIED");
+
+    // Every key has moved, to a node whose libraries are gone: ASK-redirected calls meet
+    // "function not found" there, before the slot table lists the node as the slot's owner.
+    await node.function("FLUSH", "SYNC");
+    await cluster.migrate(origin, target, mine.filter((key) => !key.includes(":q:t:")));
+    for (let round = 0; round < 5; round++) expect(unexpected(await calls())).toEqual([]);
+
+    await cluster.finishMove(slot, origin, target);
+    expect(await cluster.ownerOf(`{${eventId}}`)).toBe(target);
+    expect(await calls()).toEqual({ getPosition: "ok", join: "ok", stats: "ok", availability: "ok" });
+    expect((await queue.getPosition({ eventId, userId: "u2" })).ticket?.position).toBe(3);
+  }, 60_000);
+});
