@@ -10,10 +10,15 @@ import { QueueService, QueueState, TicketState } from "../../gen/boxoffice/v1/qu
 import { HoldState, SeatService, SeatStatus } from "../../gen/boxoffice/v1/seats_pb.js";
 import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { HealthCheckResponse_ServingStatus, Health } from "../../gen/grpc/health/v1/health_pb.js";
+import pino from "pino";
 import { consume } from "../../src/client/consume.js";
 import { loadFeedScripts } from "../../src/feed/scripts.js";
 import { loadQueueScripts } from "../../src/queue/scripts.js";
+import { eventLogKey } from "../../src/redis/event-log.js";
+import { closeRedisClient } from "../../src/redis/redis-client.js";
+import { connectRedisCluster, createRedisCluster, subscriberConnection } from "../../src/redis/redis-cluster.js";
 import { loadSeatScripts } from "../../src/seats/scripts.js";
+import { OutboxNotifications, type ShardedSubscriber } from "../../src/watch/outbox-notifications.js";
 import { listLibrary } from "../support/functions.js";
 import { startLocalCluster, type LocalCluster } from "../support/redis-cluster.js";
 import { uniqueId } from "../support/redis.js";
@@ -565,5 +570,55 @@ describe("outbox notifications on the cluster", () => {
       const delivered = feeds.get(eventId)!.seen.map((e) => e.id);
       expect([...new Set(delivered)]).toEqual(all);
     }
+  }, 60_000);
+
+  it("subscribe a channel again, and look at its event, once the subscribers follow its slot to a new owner", async () => {
+    await cluster.waitHealthy();
+    // A command connection of its own that sends nothing: only the subscription itself learns of the move.
+    const commands = createRedisCluster(cluster.seeds.split(",").map((seed) => ({ host: "127.0.0.1", port: Number(seed.split(":")[1]) })), {
+      commandTimeoutMs: 2_000,
+      logger: pino({ level: "silent" }),
+    });
+    await connectRedisCluster(commands);
+    const subscriber = subscriberConnection(commands);
+    const notifications = new OutboxNotifications(subscriber as unknown as ShardedSubscriber, pino({ level: "silent" }));
+    onTestFinished(async () => {
+      notifications.close();
+      await closeRedisClient(commands);
+    });
+    // Connected before anything is subscribed: the subscribers made for its first slot table are
+    // made within the turn that connects it, not later, under the subscription below.
+    await subscriber.connect();
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    const [moving, other] = await eventsOnDistinctPrimaries(2);
+    const channel = eventLogKey("tnotify:", moving!.eventId);
+    let calls = 0;
+    let called = (): void => undefined;
+    const nextCall = (): Promise<void> => new Promise<void>((resolve) => (called = resolve));
+    await new Promise<void>((resolve) =>
+      notifications.add(
+        channel,
+        () => {
+          calls += 1;
+          called();
+        },
+        resolve,
+      ),
+    );
+
+    // The slot moves: its old owner drops the subscription (SUNSUBSCRIBE), ioredis refreshes the
+    // subscribers' slot table and subscribes the channel on the new owner. What was published
+    // in between went nowhere, so the event is looked at once the new subscription is confirmed.
+    expect(calls).toBe(0);
+    const looked = nextCall();
+    const slot = Number(await commands.cluster("KEYSLOT", channel));
+    await cluster.moveSlot(slot, other!.primary);
+    await looked;
+    // And the subscription is on the new owner: a message published there arrives.
+    const before = calls;
+    const heard = nextCall();
+    await commands.spublish(channel, "1-1");
+    await heard;
+    expect(calls).toBe(before + 1);
   }, 60_000);
 });
