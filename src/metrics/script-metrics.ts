@@ -8,13 +8,14 @@ export type ScriptErrorKind = "reply" | "timeout" | "connection" | "load" | "oth
 /**
  * `reply`: Redis answered with an error (a script bug, OOM, a refused
  * command); `timeout`: no reply within the command timeout; `connection`:
- * Redis could not be reached; `load`: the library could not be loaded.
+ * Redis could not be reached; `load`: the library could not be loaded, or
+ * was still missing on the cluster node that answered (a node importing a slot).
  */
 export function scriptErrorKind(error: unknown): ScriptErrorKind {
   if (!(error instanceof Error)) {
     return "other";
   }
-  if (error.name === "LibraryLoadError") {
+  if (error.name === "LibraryLoadError" || error.name === "FunctionUnavailableError") {
     return "load";
   }
   if (error.name === "ReplyError") {

@@ -175,7 +175,20 @@ export function parseClusterNodes(spec: string): { nodes: ClusterNode[] } | { pr
  * that owns its slot (the event's hash tag).
  */
 export function subscriberConnection(redis: RedisConnection): RedisConnection {
-  return isCluster(redis)
-    ? redis.duplicate(undefined, { shardedSubscribers: true, lazyConnect: true, enableOfflineQueue: true })
-    : redis.duplicate({ lazyConnect: true, enableOfflineQueue: true });
+  if (!isCluster(redis)) {
+    return redis.duplicate({ lazyConnect: true, enableOfflineQueue: true });
+  }
+  const subscriber = redis.duplicate(undefined, { shardedSubscribers: true, lazyConnect: true, enableOfflineQueue: true });
+  // The subscriber's slot table is its own, refreshed only by what its subscriptions meet: a
+  // MOVED reply, a SUNSUBSCRIBE pushed by a node that lost the slot, a lost node (then with
+  // backoff, up to 2 s). The command connection often learns of a failover or a resharding
+  // first (the event's scripts get MOVED there; the health monitor probes every slot): the
+  // subscriber's table is refreshed with it, and ioredis subscribes each channel whose slot
+  // moved again, on the new owner.
+  const follow = (): void => {
+    if (subscriber.status === "ready") subscriber.refreshSlotsCache();
+  };
+  redis.on("refresh", follow);
+  subscriber.once("end", () => redis.off("refresh", follow));
+  return subscriber;
 }

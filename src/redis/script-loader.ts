@@ -20,8 +20,10 @@ type Exec = ChainableCommander["exec"];
  *
  * On a Redis Cluster a load goes to every primary of the slot table (replicas
  * get the library from their primary). A function missing on one node (a
- * node restarted empty, a flush) loads the library on every primary again
- * and resends the call once, as above; and whenever a refresh of the slot
+ * node restarted empty, a flush, a node importing a slot in a resharding)
+ * loads the library on every primary the client knows again and resends the
+ * call, up to `CLUSTER_RESENDS` times, then fails it with
+ * `FunctionUnavailableError`; and whenever a refresh of the slot
  * table shows a primary the library was not loaded on (a failover, a
  * resharding onto a new node), calls wait until it has been loaded there.
  * An `observer` (metrics, tracing) sees each call, `run` or `queue`, from
@@ -116,15 +118,28 @@ export class ScriptRunner<Name extends string> {
   }
 
   async #call(fn: LuaFunction, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<unknown> {
-    const generation = this.#generation;
-    try {
-      return await this.#send(fn, keys, args);
-    } catch (error) {
-      if (!isFunctionMissing(error)) {
-        throw error;
+    const cluster = isCluster(this.#redis);
+    const resends = cluster ? CLUSTER_RESENDS : 1;
+    let readAgain = fn.readOnly && cluster;
+    for (let sent = 0; ; sent++) {
+      const generation = this.#generation;
+      try {
+        return await this.#send(fn, keys, args);
+      } catch (error) {
+        // A read sent again is harmless: one whose connection a refresh of the
+        // slot table closed (an ASK-redirected read, in a resharding) is, once.
+        if (readAgain && isConnectionClosed(error)) {
+          readAgain = false;
+          continue;
+        }
+        if (!isFunctionMissing(error)) {
+          throw error;
+        }
+        if (sent === resends) {
+          throw cluster ? new FunctionUnavailableError(fn.functionName, error as Error) : error;
+        }
+        await this.#reload(generation);
       }
-      await this.#reload(generation);
-      return this.#send(fn, keys, args);
     }
   }
 
@@ -215,6 +230,29 @@ export class ScriptRunner<Name extends string> {
 }
 
 /**
+ * How many times a call that met a missing function on a cluster is sent
+ * again, each after loading the library on every primary the client knows.
+ * In a resharding the node importing a slot answers ASK-redirected calls
+ * before the slot table lists it: the client knows it between the ASK and
+ * its next refresh of the slot table, which drops it (and a load may miss
+ * it). The library reaches it for good once it owns the slot.
+ */
+const CLUSTER_RESENDS = 2;
+
+/**
+ * A function still missing on the cluster node that answered after the
+ * library was loaded again: a node not yet in the slot table (importing a
+ * slot) that the loads did not reach. FCALL of a missing function runs
+ * nothing, so the call can be retried; callers see UNAVAILABLE (NOT_APPLIED).
+ */
+export class FunctionUnavailableError extends Error {
+  override readonly name = "FunctionUnavailableError";
+  constructor(functionName: string, cause: Error) {
+    super(`function ${functionName} is not loaded yet on the cluster node serving its slot: ${cause.message}`, { cause });
+  }
+}
+
+/**
  * Redis refused `FUNCTION LOAD`: a library that does not compile, a server
  * older than 7.0 (unknown command), or a user whose ACL forbids it.
  */
@@ -232,6 +270,11 @@ function isLibraryRefused(error: unknown): error is Error {
     error.name === "ReplyError" &&
     !/^(READONLY|LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|MOVED|ASK)\b/.test(error.message)
   );
+}
+
+/** ioredis's failure of a command whose connection closed before the reply. */
+function isConnectionClosed(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith("Connection is closed");
 }
 
 /**

@@ -10,6 +10,7 @@ import type { RpcObserver, Transport } from "../observe/rpc-observer.js";
 import { CallLog, type CallLogOptions } from "./call-log.js";
 import { hookedStream } from "./hooked-stream.js";
 import { backendUnavailable, boundError, invalidRequest } from "./errors.js";
+import { redisFailure } from "./redis-failure.js";
 import { wrapMethods, type AnyMethodImpl, type ServiceRegistration } from "./registration.js";
 import { scopedStream } from "./scoped-stream.js";
 
@@ -193,30 +194,11 @@ export function mapError(err: unknown, ctx: HandlerContext, log: () => Logger): 
     }
     return boundError(err);
   }
-  if (isRedisUnavailable(err)) {
+  const outcome = redisFailure(err);
+  if (outcome !== undefined) {
     log().warn({ err }, "redis unavailable");
-    return backendUnavailable();
+    return backendUnavailable(outcome);
   }
   log().error({ err }, "call failed with an unexpected error");
   return new ConnectError("internal error", Code.Internal);
-}
-
-/** ioredis failures that mean "cannot reach Redis", as opposed to a script bug. */
-function isRedisUnavailable(err: unknown): boolean {
-  if (!(err instanceof Error)) {
-    return false;
-  }
-  if (err.name === "MaxRetriesPerRequestError" || err.name === "ClusterAllFailedError") {
-    return true;
-  }
-  const code = (err as { code?: unknown }).code;
-  if (typeof code === "string" && ["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND"].includes(code)) {
-    return true;
-  }
-  return (
-    /^(Connection is closed|Stream isn't writeable|Command timed out)/.test(err.message) ||
-    /^(LOADING|MASTERDOWN|READONLY|CLUSTERDOWN|TRYAGAIN|NOREPLICAS|MOVED|ASK)\b/.test(err.message) ||
-    // A Redis Cluster in the middle of a failover, a resharding or a restart.
-    /^(Cluster isn't ready|Cluster has no known primary|Too many Cluster redirections|Failed to refresh slots cache|None of startup nodes is available)/.test(err.message)
-  );
 }

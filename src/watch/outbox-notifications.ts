@@ -11,6 +11,8 @@ export interface ShardedSubscriber {
   sunsubscribe(channel: string): Promise<unknown>;
   on(event: "smessage", listener: (channel: string, message: string) => void): unknown;
   on(event: "ready", listener: () => void): unknown;
+  /** A `Cluster`'s sharded subscribers were made again for a new slot table (a failover, a resharding, a lost node). */
+  on(event: "subscribersReady", listener: () => void): unknown;
   on(event: "error", listener: (err: Error) => void): unknown;
   disconnect(): void;
 }
@@ -48,6 +50,20 @@ export class OutboxNotifications {
         this.#subscriber.ssubscribe(channel).catch(() => undefined);
       }
       this.#onLost();
+    });
+    // On a cluster, a failover or a resharding moves a channel's slot to another node: ioredis
+    // notices when it refreshes the subscriber's slot table, makes a subscriber for each primary
+    // again and subscribes it to its slots' channels, without waiting for the replies. What was
+    // published on the new owner before that is lost, and a subscription that failed meanwhile
+    // (sent to the old owner) is made then too. So each channel is subscribed again, and once
+    // Redis has confirmed it, its event is looked at.
+    subscriber.on("subscribersReady", () => {
+      for (const [channel, listener] of this.#listeners) {
+        this.#subscriber.ssubscribe(channel).then(listener, (err: unknown) => {
+          // The next slot table change subscribes it again; the poll covers the event meanwhile.
+          this.#logger.debug({ err, channel }, "outbox notifications: subscribe after a slot table change failed");
+        });
+      }
     });
     // Connection errors are the command connection's to report (the health monitor); the poll covers the gap.
     subscriber.on("error", (err) => this.#logger.debug({ err }, "outbox notifications: connection error"));

@@ -10,9 +10,15 @@ import { QueueService, QueueState, TicketState } from "../../gen/boxoffice/v1/qu
 import { HoldState, SeatService, SeatStatus } from "../../gen/boxoffice/v1/seats_pb.js";
 import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { HealthCheckResponse_ServingStatus, Health } from "../../gen/grpc/health/v1/health_pb.js";
+import pino from "pino";
+import { consume } from "../../src/client/consume.js";
 import { loadFeedScripts } from "../../src/feed/scripts.js";
 import { loadQueueScripts } from "../../src/queue/scripts.js";
+import { eventLogKey } from "../../src/redis/event-log.js";
+import { closeRedisClient } from "../../src/redis/redis-client.js";
+import { connectRedisCluster, createRedisCluster, subscriberConnection } from "../../src/redis/redis-cluster.js";
 import { loadSeatScripts } from "../../src/seats/scripts.js";
+import { OutboxNotifications, type ShardedSubscriber } from "../../src/watch/outbox-notifications.js";
 import { listLibrary } from "../support/functions.js";
 import { startLocalCluster, type LocalCluster } from "../support/redis-cluster.js";
 import { uniqueId } from "../support/redis.js";
@@ -395,4 +401,237 @@ describe("a resharding onto a new, empty primary", () => {
     }
     expect(await server.app.redisMonitor.check()).toBe(true);
   }, 90_000);
+});
+
+describe("a slot caught half-way between two primaries", () => {
+  it("answers every call OK or UNAVAILABLE, never INTERNAL, while the event's keys are split or all on a node without the libraries", async () => {
+    await cluster.waitHealthy();
+    // The primary the resharding above added: it has the libraries since it owns a slot; flushed below.
+    const target = cluster.ports[cluster.ports.length - 1]!;
+    let eventId = uniqueId();
+    while ((await cluster.ownerOf(`{${eventId}}`)) === target) eventId = uniqueId();
+    const queue = server.client(QueueService);
+    const seats = server.client(SeatService);
+    await seats.loadSeatMap({ eventId, sections: [{ sectionId: "A", rows: [{ rowId: "1", seatIds: ["A1", "A2"] }] }] });
+    await queue.configureQueue({ eventId, state: QueueState.PAUSED });
+    for (let i = 0; i < 3; i++) await queue.join({ eventId, userId: `u${i}` });
+
+    const node = cluster.connect(target);
+    onTestFinished(() => node.disconnect());
+    const slot = Number(await node.cluster("KEYSLOT", `{${eventId}}`));
+    const origin = await cluster.beginMove(slot, target);
+    const source = cluster.connect(origin);
+    onTestFinished(() => source.disconnect());
+    const keys = (await source.call("CLUSTER", "GETKEYSINSLOT", String(slot), "1000")) as string[];
+    const mine = keys.filter((key) => key.startsWith(server.prefix));
+
+    /** Each RPC of the event once: its outcome, "ok" or the code, reason and outcome of its failure. */
+    const calls = async (): Promise<Record<string, string>> => {
+      const outcome = (pending: Promise<unknown>): Promise<string> =>
+        pending.then(
+          () => "ok",
+          (err: unknown) => {
+            const error = ConnectError.from(err);
+            const info = error.findDetails(ErrorInfoSchema)[0];
+            return `${Code[error.code]} ${info?.reason} ${info?.metadata["outcome"]}`;
+          },
+        );
+      return {
+        getPosition: await outcome(queue.getPosition({ eventId, userId: "u1" })),
+        join: await outcome(queue.join({ eventId, userId: "u1" })),
+        stats: await outcome(queue.getQueueStats({ eventId })),
+        availability: await outcome(seats.getAvailability({ eventId })),
+      };
+    };
+    const allowed = ["ok", "Unavailable BACKEND_UNAVAILABLE NOT_APPLIED", "Unavailable BACKEND_UNAVAILABLE UNKNOWN"];
+    const unexpected = (seen: Record<string, string>): string[] =>
+      Object.entries(seen).filter(([, outcome]) => !allowed.includes(outcome)).map(([rpc, outcome]) => `${rpc}: ${outcome}`);
+
+    // The queue's tickets have moved, its line and configuration not yet: a multi-key FCALL meets
+    // ASK then TRYAGAIN. Nothing ran, and the caller is told so.
+    await cluster.migrate(origin, target, mine.filter((key) => key.includes(":q:t:")));
+    const split = await calls();
+    expect(unexpected(split)).toEqual([]);
+    expect(split.getPosition).toBe("Unavailable BACKEND_UNAVAILABLE NOT_APPLIED");
+
+    // Every key has moved, to a node whose libraries are gone: ASK-redirected calls meet
+    // "function not found" there, before the slot table lists the node as the slot's owner.
+    await node.function("FLUSH", "SYNC");
+    await cluster.migrate(origin, target, mine.filter((key) => !key.includes(":q:t:")));
+    for (let round = 0; round < 2; round++) expect(unexpected(await calls())).toEqual([]);
+
+    await cluster.finishMove(slot, origin, target);
+    expect(await cluster.ownerOf(`{${eventId}}`)).toBe(target);
+    expect(await calls()).toEqual({ getPosition: "ok", join: "ok", stats: "ok", availability: "ok" });
+    expect((await queue.getPosition({ eventId, userId: "u2" })).ticket?.position).toBe(3);
+  }, 60_000);
+});
+
+describe("outbox notifications on the cluster", () => {
+  /**
+   * A second server whose feed subscriptions look at their outbox only every
+   * 60 s and whose watchers read it hourly once a read found something: only
+   * the scripts' notifications (SPUBLISH on the event's shard channel) make
+   * either see a change within a test.
+   */
+  let notified: ClusterServer;
+  beforeAll(async () => {
+    notified = await startClusterServer(cluster, { FEED_POLL_MS: "60000" }, (config) => ({ ...config, watchIntervalMs: 3_600_000 }));
+  }, 60_000);
+  afterAll(async () => notified?.stop(), 60_000);
+
+  /** Consumes an event's feed (as a backend would, reconnecting after a broken stream) and lets the test await a change. */
+  function feedOf(eventId: string) {
+    const seen: ChangeEvent[] = [];
+    let arrived = (): void => undefined;
+    const stop = new AbortController();
+    const done = consume({
+      client: notified.client(ChangeFeedService),
+      eventId,
+      group: "notified",
+      consumer: "c1",
+      start: SubscribeStart.BEGINNING,
+      backoff: { initialMs: 20, maxMs: 200 },
+      signal: stop.signal,
+      handler: (event) => {
+        seen.push(event);
+        arrived();
+      },
+    });
+    onTestFinished(async () => {
+      stop.abort();
+      await done;
+    });
+    const userOf = (event: ChangeEvent): string | undefined => (event.payload.value as { userId?: string } | undefined)?.userId;
+    return {
+      seen,
+      /** Resolves once the change of `type` for `userId` has been delivered. */
+      async arrival(type: string, userId: string): Promise<void> {
+        while (!seen.some((e) => e.type === type && userOf(e) === userId)) await new Promise<void>((resolve) => (arrived = resolve));
+      },
+    };
+  }
+
+  /** Opens a watch of `userId`, checks its first message, runs `change`, and resolves with the position the next message carries. */
+  async function positionAfter(eventId: string, userId: string, first: number, change: () => Promise<unknown>): Promise<number | undefined> {
+    const abort = new AbortController();
+    const watch = notified.client(QueueService).watchPosition({ eventId, userId }, { signal: abort.signal })[Symbol.asyncIterator]();
+    try {
+      expect((await watch.next()).value?.ticket?.position).toBe(first);
+      await change();
+      return (await watch.next()).value?.ticket?.position;
+    } finally {
+      abort.abort();
+      await watch.return?.().catch(() => undefined);
+    }
+  }
+
+  it("deliver every change of events on different shards, and follow an event's slot through a failover and a resharding", async () => {
+    await cluster.waitHealthy();
+    await notified.untilAvailable();
+    const [a, b] = await eventsOnDistinctPrimaries(2);
+    expect(a!.primary).not.toBe(b!.primary);
+    const queue = notified.client(QueueService);
+    const events = [a!.eventId, b!.eventId];
+    for (const eventId of events) await queue.configureQueue({ eventId, state: QueueState.PAUSED });
+    const feeds = new Map(events.map((eventId) => [eventId, feedOf(eventId)]));
+    const join = async (eventId: string, userId: string): Promise<void> => {
+      await queue.join({ eventId, userId });
+      await feeds.get(eventId)!.arrival("queue.joined", userId);
+    };
+
+    // Healthy: each Join and Leave reaches the feed, and the watchers, of its event.
+    for (const eventId of events) {
+      for (const userId of ["u1", "u2", "u3"]) await join(eventId, userId);
+      expect(await positionAfter(eventId, "u3", 3, () => queue.leave({ eventId, userId: "u1" }))).toBe(2);
+      await feeds.get(eventId)!.arrival("queue.left", "u1");
+    }
+
+    // The primary of the first event fails over to its replica: the feeds' streams break and
+    // reconnect, and the notifications of that event now come from the promoted replica.
+    const replica = (await cluster.shards()).find((shard) => shard.primary === a!.primary)?.replicas[0];
+    expect(replica).toBeDefined();
+    await cluster.killCaughtUp(a!.primary);
+    const promote = cluster.connect(replica!);
+    try {
+      await promote.cluster("FAILOVER", "FORCE");
+    } finally {
+      promote.disconnect();
+    }
+    await cluster.waitHealthy();
+    expect(await cluster.ownerOf(`{${a!.eventId}}`)).toBe(replica);
+    await notified.untilAvailable();
+    for (const eventId of events) {
+      // The first change may reach a feed stream reconnecting (its first read delivers it); the second meets it open.
+      await join(eventId, "u4");
+      await join(eventId, "u5");
+      expect(await positionAfter(eventId, "u5", 4, () => queue.leave({ eventId, userId: "u2" }))).toBe(3);
+    }
+
+    // The first event's slot moves to the second event's primary: the feed stream stays open,
+    // and the notifications follow the slot.
+    const slot = Number(await server.redis.cluster("KEYSLOT", `{${a!.eventId}}`));
+    await cluster.moveSlot(slot, b!.primary);
+    expect(await cluster.ownerOf(`{${a!.eventId}}`)).toBe(b!.primary);
+    await join(a!.eventId, "u6");
+    expect(await positionAfter(a!.eventId, "u6", 4, () => queue.leave({ eventId: a!.eventId, userId: "u3" }))).toBe(3);
+
+    // Nothing lost: every entry of each outbox was delivered, at least once, in order.
+    for (const eventId of events) {
+      await feeds.get(eventId)!.arrival("queue.left", eventId === a!.eventId ? "u3" : "u2");
+      const all = (await server.redis.xrange(`${notified.prefix}{${eventId}}:log`, "-", "+")).map(([id]) => id);
+      const delivered = feeds.get(eventId)!.seen.map((e) => e.id);
+      expect([...new Set(delivered)]).toEqual(all);
+    }
+  }, 60_000);
+
+  it("subscribe a channel again, and look at its event, once the subscribers follow its slot to a new owner", async () => {
+    await cluster.waitHealthy();
+    // A command connection of its own that sends nothing: only the subscription itself learns of the move.
+    const commands = createRedisCluster(cluster.seeds.split(",").map((seed) => ({ host: "127.0.0.1", port: Number(seed.split(":")[1]) })), {
+      commandTimeoutMs: 2_000,
+      logger: pino({ level: "silent" }),
+    });
+    await connectRedisCluster(commands);
+    const subscriber = subscriberConnection(commands);
+    const notifications = new OutboxNotifications(subscriber as unknown as ShardedSubscriber, pino({ level: "silent" }));
+    onTestFinished(async () => {
+      notifications.close();
+      await closeRedisClient(commands);
+    });
+    // Connected before anything is subscribed: the subscribers made for its first slot table are
+    // made within the turn that connects it, not later, under the subscription below.
+    await subscriber.connect();
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    const [moving, other] = await eventsOnDistinctPrimaries(2);
+    const channel = eventLogKey("tnotify:", moving!.eventId);
+    let calls = 0;
+    let called = (): void => undefined;
+    const nextCall = (): Promise<void> => new Promise<void>((resolve) => (called = resolve));
+    await new Promise<void>((resolve) =>
+      notifications.add(
+        channel,
+        () => {
+          calls += 1;
+          called();
+        },
+        resolve,
+      ),
+    );
+
+    // The slot moves: its old owner drops the subscription (SUNSUBSCRIBE), ioredis refreshes the
+    // subscribers' slot table and subscribes the channel on the new owner. What was published
+    // in between went nowhere, so the event is looked at once the new subscription is confirmed.
+    expect(calls).toBe(0);
+    const looked = nextCall();
+    const slot = Number(await commands.cluster("KEYSLOT", channel));
+    await cluster.moveSlot(slot, other!.primary);
+    await looked;
+    // And the subscription is on the new owner: a message published there arrives.
+    const before = calls;
+    const heard = nextCall();
+    await commands.spublish(channel, "1-1");
+    await heard;
+    expect(calls).toBe(before + 1);
+  }, 60_000);
 });

@@ -5,7 +5,7 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import type { Cluster } from "ioredis";
 import pino from "pino";
 import { buildApp, type App } from "../../src/app.js";
-import { loadConfig } from "../../src/config.js";
+import { loadConfig, type Config } from "../../src/config.js";
 import { closeRedisClient } from "../../src/redis/redis-client.js";
 import { connectRedisCluster, createRedisCluster } from "../../src/redis/redis-cluster.js";
 import { ClusterWaitConnections } from "../../src/redis/wait-connections.js";
@@ -24,10 +24,17 @@ export interface ClusterServer {
   stop(): Promise<void>;
 }
 
-/** The real app on a free gRPC port of 127.0.0.1, over the local cluster, configured as `npm start` would be. */
-export async function startClusterServer(cluster: LocalCluster, env: Record<string, string> = {}): Promise<ClusterServer> {
+/**
+ * The real app on a free gRPC port of 127.0.0.1, over the local cluster, configured as `npm start` would be
+ * (plus `env`); `tune` may change what no variable can, such as a watch interval longer than a test.
+ */
+export async function startClusterServer(
+  cluster: LocalCluster,
+  env: Record<string, string> = {},
+  tune: (config: Config) => Config = (config) => config,
+): Promise<ClusterServer> {
   const prefix = `t${randomBytes(6).toString("hex")}:`;
-  const config = loadConfig({
+  const config = tune(loadConfig({
     PORT: "0",
     CONNECT_PORT: "0",
     HOST: "127.0.0.1",
@@ -40,7 +47,7 @@ export async function startClusterServer(cluster: LocalCluster, env: Record<stri
     REDIS_HEALTH_INTERVAL_MS: "100",
     METRICS_PORT: "0",
     ...env,
-  });
+  }));
   const logger = pino({ level: process.env["TEST_LOG_LEVEL"] ?? "silent" });
   const redis = createRedisCluster(config.redisClusterNodes ?? [], { commandTimeoutMs: config.redisCommandTimeoutMs, logger });
   await connectRedisCluster(redis);

@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { ScriptMetrics, scriptErrorKind } from "../../src/metrics/script-metrics.js";
 import { buildLibrary } from "../../src/redis/function-library.js";
 import { ScriptRunner } from "../../src/redis/script-loader.js";
-import { LibraryLoadError } from "../../src/redis/script-loader.js";
+import { FunctionUnavailableError, LibraryLoadError } from "../../src/redis/script-loader.js";
 import { composeScriptObservers, type ScriptObserver } from "../../src/observe/script-observer.js";
 import { connectRedis, uniqueId } from "../support/redis.js";
 import { parsePromText, Scrape } from "./prom-text.js";
@@ -65,6 +65,7 @@ describe("script metrics", () => {
     const reply = Object.assign(new Error("ERR boom"), { name: "ReplyError" });
     expect(scriptErrorKind(reply)).toBe("reply");
     expect(scriptErrorKind(new Error("Command timed out"))).toBe("timeout");
+    expect(scriptErrorKind(new FunctionUnavailableError("getPosition_0", new Error("ERR Function not found")))).toBe("load");
     expect(scriptErrorKind(new Error("Connection is closed."))).toBe("connection");
     expect(scriptErrorKind(Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" }))).toBe("connection");
     expect(scriptErrorKind(new LibraryLoadError("lib", reply))).toBe("load");

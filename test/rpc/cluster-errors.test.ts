@@ -3,6 +3,7 @@ import { ReplyError } from "ioredis";
 import pino from "pino";
 import { describe, expect, it } from "vitest";
 import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
+import { FunctionUnavailableError } from "../../src/redis/script-loader.js";
 import { mapError } from "../../src/rpc/policy.js";
 
 const ctx = { signal: new AbortController().signal } as HandlerContext;
@@ -21,6 +22,19 @@ describe("errors of a Redis Cluster client", () => {
     const mapped = mapError(err, ctx, log);
     expect(mapped.code).toBe(Code.Unavailable);
     expect(mapped.findDetails(ErrorInfoSchema)[0]?.reason).toBe("BACKEND_UNAVAILABLE");
+  });
+
+  it.each([
+    ["TRYAGAIN until ioredis gives up", new Error("Too many Cluster redirections. Last error: ReplyError: TRYAGAIN Multiple keys request during rehashing of slot"), "NOT_APPLIED"],
+    ["redirections ending in MOVED", new Error("Too many Cluster redirections. Last error: ReplyError: MOVED 6739 127.0.0.1:7002"), "NOT_APPLIED"],
+    ["redirections ending in a lost connection", new Error("Too many Cluster redirections. Last error: Error: Connection is closed."), "UNKNOWN"],
+    ["a TRYAGAIN handed back", new ReplyError("TRYAGAIN Multiple keys request during rehashing of slot") as Error, "NOT_APPLIED"],
+    ["a function missing on the node importing the slot", new FunctionUnavailableError("getPosition_0", new Error("ERR Function not found")), "NOT_APPLIED"],
+    ["a connection a slot table refresh closed", new Error("Connection is closed."), "UNKNOWN"],
+  ])("says whether %s ran: %s", (_, err, outcome) => {
+    const mapped = mapError(err, ctx, log);
+    expect(mapped.code).toBe(Code.Unavailable);
+    expect(mapped.findDetails(ErrorInfoSchema)[0]).toMatchObject({ reason: "BACKEND_UNAVAILABLE", metadata: { outcome } });
   });
 
   it("keeps a script error INTERNAL", () => {
