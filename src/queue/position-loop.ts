@@ -3,7 +3,7 @@ import { ChangeType } from "../redis/change-types.js";
 import { compareStreamIds, type OutboxEntry } from "../redis/outbox-entry.js";
 import { StoredTicketState } from "../redis/outcomes.js";
 import type { OutboxRead, OutboxReader } from "../watch/outbox-reader.js";
-import { WatchLoop } from "../watch/watch-loop.js";
+import { WatchLoop, type Deliver } from "../watch/watch-loop.js";
 import { sessionFields } from "./decode.js";
 import { estimatedWaitSeconds } from "./estimate.js";
 import { PositionWalk } from "./position-walk.js";
@@ -78,16 +78,22 @@ export class PositionLoop extends WatchLoop<Watcher> {
     this.#failAll({ kind: "unavailable", cause });
   }
 
-  protected override async step(read: Promise<OutboxRead>): Promise<boolean> {
+  protected override async step(read: Promise<OutboxRead>): Promise<Deliver> {
     const { watchers, users } = this.#nextToRead();
     const now = this.#now();
     // A read refreshes presence too; the others are refreshed when due, whether being read or live.
+    // (Should the tick fail, they count as refreshed all the same: a refresh
+    // comes three times per idle timeout, and the reader gives up long before.)
     this.#presence.refreshed(users, now);
     const touch = this.#presence.due(now, this.#touchEveryMs, this.#options.batchSize);
     const ticking = this.#store.watchTick(this.eventId, { touch, read: users });
     ticking.catch(() => undefined);
     const outbox = await read;
     const tick = await ticking;
+    return () => this.#deliver(outbox, tick, watchers);
+  }
+
+  async #deliver(outbox: OutboxRead, tick: WatchTick, watchers: readonly Watcher[]): Promise<boolean> {
     if (tick.kind === "event_not_found") {
       this.#failAll({ kind: "event_not_found" });
       return false;
