@@ -68,10 +68,13 @@ async function setUp(graceMs: number) {
   });
   const log = logSink();
   const server: RunningServer = await startServer(
-    { REDIS_COMMAND_TIMEOUT_MS: "300", REDIS_HEALTH_INTERVAL_MS: "60000", WATCH_RETRY_GRACE_MS: String(graceMs) },
+    // The default command timeout, so that a busy test machine does not read as a failure before the pause.
+    { REDIS_COMMAND_TIMEOUT_MS: "1000", REDIS_HEALTH_INTERVAL_MS: "60000", WATCH_RETRY_GRACE_MS: String(graceMs) },
     { redisUrl: redis.url, logger: log.logger },
   );
   onTestFinished(() => server.stop());
+  // Redis answers the monitor (its next ping of its own is a minute away).
+  expect(await server.app.redisMonitor.check()).toBe(true);
   const queue = server.client(QueueService);
   const eventId = uniqueId();
   await queue.configureQueue({ eventId, state: QueueState.PAUSED });
@@ -122,7 +125,7 @@ describe("a watch loop whose tick fails", () => {
   });
 
   it("ends its streams UNAVAILABLE once the failure outlasts WATCH_RETRY_GRACE_MS", async () => {
-    const t = await setUp(1_000);
+    const t = await setUp(2_000);
     const seats = t.server.client(SeatService);
     await seats.loadSeatMap({ eventId: t.eventId, sections: [{ sectionId: "A", rows: [{ rowId: "1", seatIds: ["A-1", "A-2"] }] }] });
     const availability = pull(seats.watchAvailability({ eventId: t.eventId }, { timeoutMs: 60_000 }));
