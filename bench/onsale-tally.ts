@@ -39,6 +39,8 @@ export interface OnSaleTallySummary {
   /** With a pre-queue: when the median and the last stream heard their first place (or their pass), epoch ms. */
   readonly placedP50AtMs: number;
   readonly placedLastAtMs: number;
+  /** With a pre-queue: when the last of the head tenth of the line (by the place they first heard; a pass counts as the head) heard it, epoch ms. */
+  readonly placedHeadAtMs: number;
   /** Every broken expectation, by kind: empty when the run was right. */
   readonly failures: Readonly<Record<string, number>>;
 }
@@ -62,6 +64,8 @@ export class OnSaleTally {
   readonly #deliveredMs: Float64Array;
   /** With a pre-queue: arrival of the first message after position 0, epoch ms; 0 until then. */
   readonly #placedMs: Float64Array;
+  /** With a pre-queue: the first place user n heard (0 when it was the pass). */
+  readonly #firstPlace: Int32Array;
   /** 1 when user n's pass came before any place (see `unplaced`). */
   readonly #unplaced: Uint8Array;
   readonly #tokens: Array<string | undefined>;
@@ -81,6 +85,7 @@ export class OnSaleTally {
     this.#issuedMs = new Float64Array(users);
     this.#deliveredMs = new Float64Array(users);
     this.#placedMs = new Float64Array(preQueue ? users : 0);
+    this.#firstPlace = new Int32Array(preQueue ? users : 0);
     this.#unplaced = new Uint8Array(users);
     this.#tokens = new Array<string | undefined>(users);
   }
@@ -133,7 +138,10 @@ export class OnSaleTally {
     }
     const { state, position } = peekTicket(message);
     const last = this.#position[n] as number;
-    if (this.#preQueue && last === 0 && (position !== 0 || state === ADMITTED)) this.#placedMs[n] = at;
+    if (this.#preQueue && last === 0 && (position !== 0 || state === ADMITTED)) {
+      this.#placedMs[n] = at;
+      this.#firstPlace[n] = state === ADMITTED ? 0 : position;
+    }
     if (state === WAITING) {
       // 0 is the pre-queue: allowed until the first real place, which may be anything.
       if (position === 0 ? last !== 0 : last !== 0 && position > last) {
@@ -213,8 +221,18 @@ export class OnSaleTally {
       byWindow: this.#byWindow(firstIssuedMs),
       placedP50AtMs: percentile(placed, 50),
       placedLastAtMs: percentile(placed, 100),
+      placedHeadAtMs: this.#placedHeadAtMs(),
       failures: { ...this.#failures },
     };
+  }
+
+  #placedHeadAtMs(): number {
+    const head = Math.ceil(this.#firstPlace.length / 10);
+    let at = 0;
+    for (let n = 0; n < this.#firstPlace.length; n++) {
+      if ((this.#firstPlace[n] as number) <= head) at = Math.max(at, this.#placedMs[n] as number);
+    }
+    return at;
   }
 
   #byWindow(firstIssuedMs: number): OnSaleTallySummary["byWindow"] {

@@ -125,6 +125,7 @@ export function buildApp({ config, redis, loadRedis, waitRedis, subscriber, logg
     keyPrefix: config.redisKeyPrefix,
     intervalMs: config.watchIntervalMs,
     maxEntriesPerRead: 10_000,
+    retryGraceMs: config.watchRetryGraceMs,
     logger,
     // A subscription may wait for the connection (the offline queue): it is not a call with a deadline.
     notifications: new OutboxNotifications(subscriber ?? subscriberConnection(redis), logger),

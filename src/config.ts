@@ -20,6 +20,8 @@ export interface Config {
   readonly logLevel: string;
   /** Pause between ticks of a WatchPosition loop (coalescing window). */
   readonly watchIntervalMs: number;
+  /** How long a watch loop's ticks may keep failing, retried with a backoff, before its streams end UNAVAILABLE. */
+  readonly watchRetryGraceMs: number;
   /** Pause between sweeps of idle waiters over all events. */
   readonly sweepIntervalMs: number;
   /** How long shutdown waits for in-flight calls before closing connections. */
@@ -209,6 +211,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, re
     problems.push(`REDIS_KEY_PREFIX may hold at most 32 of [A-Za-z0-9._:-], got "${redisKeyPrefix}"`);
   }
   const watchIntervalMs = int("WATCH_INTERVAL_MS", 250, 20, 10_000);
+  const watchRetryGraceMs = int("WATCH_RETRY_GRACE_MS", 10_000, 0, 600_000);
   const sweepIntervalMs = int("SWEEP_INTERVAL_MS", 1000, 50, 60_000);
   const shutdownGraceMs = int("SHUTDOWN_GRACE_MS", 10_000, 0, 600_000);
   const admitIntervalMs = int("ADMIT_INTERVAL_MS", 250, 0, 999);
@@ -284,6 +287,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, re
     redisKeyPrefix,
     logLevel,
     watchIntervalMs,
+    watchRetryGraceMs,
     sweepIntervalMs,
     shutdownGraceMs,
     admitIntervalMs,

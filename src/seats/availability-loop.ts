@@ -2,11 +2,11 @@ import type { Logger } from "pino";
 import { ChangeType } from "../redis/change-types.js";
 import type { OutboxRead, OutboxReader } from "../watch/outbox-reader.js";
 import type { WatchHub, WatchKind } from "../watch/watch-hub.js";
-import { WatchLoop } from "../watch/watch-loop.js";
+import { WatchLoop, type Deliver } from "../watch/watch-loop.js";
 import { AvailabilityWatcher, type AvailabilityItem } from "./availability-watcher.js";
 import { parseSeatChange } from "./changes.js";
 import type { SeatStore } from "./seat-store.js";
-import type { AvailabilityView, SeatStatusView } from "./types.js";
+import type { AvailabilityResult, AvailabilityView, SeatStatusView } from "./types.js";
 
 export interface AvailabilityWatchOptions {
   readonly logger: Logger;
@@ -45,7 +45,7 @@ class AvailabilityLoop extends WatchLoop<AvailabilityWatcher> {
     this.#failAll({ kind: "unavailable", cause });
   }
 
-  protected override async step(read: Promise<OutboxRead>): Promise<boolean> {
+  protected override async step(read: Promise<OutboxRead>): Promise<Deliver> {
     const outbox = await read;
     const changes: SeatStatusView[] = [];
     let seatsChanged = false;
@@ -62,32 +62,52 @@ class AvailabilityLoop extends WatchLoop<AvailabilityWatcher> {
         }
       }
     }
+    // Every read is made before any stream hears of this tick, so a failed
+    // one leaves nothing half delivered. The counts for the live streams
+    // come first, then one snapshot per distinct section of the streams
+    // being read (every stream after a resync), read after the changes: it
+    // may include some of the next read's changes too; applying a seat's
+    // change again leaves it at the same, latest status.
+    const counts = !resync && seatsChanged && this.live.size > 0 ? await this.#store.availability(this.eventId, undefined) : undefined;
+    const bySection = new Map<string | undefined, AvailabilityWatcher[]>();
+    for (const watcher of resync ? [...this.pending, ...this.live] : this.pending) {
+      const group = bySection.get(watcher.section);
+      if (group) group.push(watcher);
+      else bySection.set(watcher.section, [watcher]);
+    }
+    const snapshots: Array<{ watchers: AvailabilityWatcher[]; result: AvailabilityResult }> = [];
+    for (const [section, watchers] of bySection) {
+      snapshots.push({ watchers, result: await this.#store.availability(this.eventId, section) });
+    }
+    return () => this.#deliver(resync, counts, changes, snapshots);
+  }
+
+  #deliver(
+    resync: boolean,
+    counts: AvailabilityResult | undefined,
+    changes: readonly SeatStatusView[],
+    snapshots: ReadonlyArray<{ watchers: AvailabilityWatcher[]; result: AvailabilityResult }>,
+  ): boolean {
     if (resync) {
       for (const watcher of this.live) {
         this.pending.add(watcher);
       }
       this.live.clear();
-    } else if (seatsChanged && this.live.size > 0) {
-      const counts = await this.#snapshot(undefined);
-      if (!counts) {
+    } else if (counts) {
+      const availability = this.#outcome(counts, []);
+      if (!availability) {
         return false;
       }
       for (const watcher of this.live) {
-        watcher.update(counts, changes);
+        watcher.update(availability, changes);
       }
     }
-    // Streams being read: one snapshot per distinct section, read after the
-    // changes above. It may include some of the next read's changes too;
-    // applying a seat's change again leaves it at the same, latest status.
-    const bySection = new Map<string | undefined, AvailabilityWatcher[]>();
-    for (const watcher of this.pending) {
-      const group = bySection.get(watcher.section);
-      if (group) group.push(watcher);
-      else bySection.set(watcher.section, [watcher]);
-    }
-    for (const [section, watchers] of bySection) {
-      const snapshot = await this.#snapshot(section, watchers);
+    for (const { watchers, result } of snapshots) {
+      const snapshot = this.#outcome(result, watchers);
       if (!snapshot) {
+        if (result.kind === "event_not_found") {
+          return false;
+        }
         continue;
       }
       for (const watcher of watchers) {
@@ -100,9 +120,8 @@ class AvailabilityLoop extends WatchLoop<AvailabilityWatcher> {
     return false;
   }
 
-  /** The availability (with `section`'s seats); failures go to `failing` (default: everyone) and yield undefined. */
-  async #snapshot(section: string | undefined, failing?: readonly AvailabilityWatcher[]): Promise<AvailabilityView | undefined> {
-    const result = await this.#store.availability(this.eventId, section);
+  /** The availability read; failures go to `failing` (everyone when the event is gone) and yield undefined. */
+  #outcome(result: AvailabilityResult, failing: readonly AvailabilityWatcher[]): AvailabilityView | undefined {
     switch (result.kind) {
       case "availability":
         return result.availability;
@@ -110,9 +129,10 @@ class AvailabilityLoop extends WatchLoop<AvailabilityWatcher> {
         this.#failAll({ kind: "event_not_found" });
         return undefined;
       case "unknown_section":
-        for (const watcher of failing ?? []) {
-          this.pending.delete(watcher);
-          watcher.fail({ kind: "unknown_section" });
+        for (const watcher of failing) {
+          if (this.pending.delete(watcher)) {
+            watcher.fail({ kind: "unknown_section" });
+          }
         }
         return undefined;
     }

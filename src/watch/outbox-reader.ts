@@ -6,6 +6,7 @@ import { STREAM_START } from "../redis/outbox-entry.js";
 import { OutboxFollower, type OutboxFollow } from "./outbox-follower.js";
 import type { OutboxNotifications } from "./outbox-notifications.js";
 import { newestId, readAfter, type OutboxRead } from "./outbox-stream.js";
+import { joinReads, retryPauseMs, type FailingConsumer } from "./tick-retry.js";
 
 export type { OutboxFollow } from "./outbox-follower.js";
 
@@ -24,8 +25,14 @@ export interface OutboxConsumer {
    * One tick. The consumer sends its own commands for the tick before its
    * first `await` (they reach Redis before the outbox read, which the reader
    * sends after calling every consumer), then awaits `read`. Resolves true
-   * when another tick is due at once. A rejection fails the consumer: the
-   * reader unsubscribes it and calls `failed`.
+   * when another tick is due at once.
+   *
+   * A rejection says the tick's Redis calls (or the read) failed and the
+   * consumer applied nothing of it: the reader tries again after a backoff,
+   * handing the entries of the failed tick again ahead of the next read's.
+   * Once its ticks have failed for `retryGraceMs`, the reader unsubscribes
+   * it and calls `failed`. (A consumer that cannot go on, a bug, ends itself
+   * and unsubscribes.)
    */
   tick(read: Promise<OutboxRead>): Promise<boolean>;
   failed(cause: unknown): void;
@@ -50,6 +57,15 @@ export interface OutboxReaderOptions {
   readonly notifications?: OutboxNotifications;
   /** Least time between two looks of a change feed subscription woken by notifications (`follow`); default 10 ms. */
   readonly followGapMs?: number;
+  /**
+   * How long a consumer's ticks may keep failing (a read or a script timed
+   * out, Redis answered an error) before it fails for good; meanwhile it
+   * keeps its watchers and the tick is tried again with a backoff (from
+   * `intervalMs`, doubling, at most 2 s). Default 0: the first failure is
+   * final. A Redis that is really gone ends the streams sooner, through the
+   * health monitor (see `withBackendGuard`).
+   */
+  readonly retryGraceMs?: number;
 }
 
 /** One event being read: its cursor, its consumers and whoever waits on it. */
@@ -74,6 +90,12 @@ interface Feed {
   wake: (() => void) | undefined;
   /** Someone asked for a tick at once while one was running: the next starts without a pause. */
   woken: boolean;
+  /** Consumers whose last ticks failed, with what they have not applied. */
+  readonly failing: Map<OutboxConsumer, FailingConsumer>;
+  /** Ticks in a row that failed for some consumer: sets the backoff. */
+  failures: number;
+  /** The pause is a backoff after a failed tick: notifications and new watchers do not end it. */
+  backingOff: boolean;
   /** Resolves once the feed has stopped. */
   done: Promise<void>;
 }
@@ -156,6 +178,7 @@ export class OutboxReader {
   /** Stops feeding `consumer`; a tick it is in finishes. The event is read no more once nobody follows it. */
   unsubscribe(eventId: string, consumer: OutboxConsumer): void {
     const feed = this.#feeds.get(eventId);
+    feed?.failing.delete(consumer);
     if (feed?.consumers.delete(consumer) && feed.consumers.size === 0) {
       feed.wake?.();
     }
@@ -166,7 +189,9 @@ export class OutboxReader {
     const feed = this.#feeds.get(eventId);
     if (feed) {
       feed.woken = true;
-      feed.wake?.();
+      if (!feed.backingOff) {
+        feed.wake?.();
+      }
     }
   }
 
@@ -242,6 +267,9 @@ export class OutboxReader {
         tickWaiters: [],
         wake: undefined,
         woken: false,
+        failing: new Map(),
+        failures: 0,
+        backingOff: false,
         done: Promise.resolve(),
       };
       feed = created;
@@ -284,7 +312,7 @@ export class OutboxReader {
       feed.changeWaiters.clear();
     }
     feed.signalled = true;
-    if (feed.quiet) {
+    if (feed.quiet && !feed.backingOff) {
       feed.wake?.();
     }
   }
@@ -300,21 +328,24 @@ export class OutboxReader {
         feed.signalled = false;
         feed.quiet = false;
         let again = false;
+        let failed = true;
         try {
-          again = await this.#tick(eventId, feed);
+          ({ again, failed } = await this.#tick(eventId, feed));
         } catch (err) {
-          // Its consumers have failed; whoever waits in `changed` waits for a read that works.
+          // A bug: whoever waits in `changed` waits for a read that works.
           this.#options.logger.error({ err, eventId }, "outbox read failed");
         } finally {
           waiters.forEach((resolve) => resolve());
         }
+        feed.failures = failed ? feed.failures + 1 : 0;
         if (feed.consumers.size > 0 || feed.changeWaiters.size > 0) {
           // Back to back or after the pause, the next tick starts on a turn of
           // its own: sockets and callers (of `ticked` too) run first. A
           // notification during a tick that found nothing may be of an entry
-          // the read missed: no pause then.
-          const now = again || feed.woken || (feed.quiet && feed.signalled);
-          await (now ? new Promise<void>((resolve) => setImmediate(resolve)) : this.#pause(feed));
+          // the read missed: no pause then. After a failure, the backoff.
+          const now = !failed && (again || feed.woken || (feed.quiet && feed.signalled));
+          const pauseMs = failed ? retryPauseMs(this.#options.intervalMs, feed.failures) : this.#options.intervalMs;
+          await (now ? new Promise<void>((resolve) => setImmediate(resolve)) : this.#pause(feed, pauseMs, failed));
         }
       }
     } finally {
@@ -325,25 +356,29 @@ export class OutboxReader {
     }
   }
 
-  /** One tick: every consumer's own commands, then the read they all share. True when one asked for more at once. */
-  async #tick(eventId: string, feed: Feed): Promise<boolean> {
+  /**
+   * One tick: every consumer's own commands, then the read they all share.
+   * `again` when one asked for more at once; `failed` when the read or some
+   * consumer's tick failed (the cursor moves only when the read worked).
+   */
+  async #tick(eventId: string, feed: Feed): Promise<{ again: boolean; failed: boolean }> {
     const consumers = [...feed.consumers];
     if (feed.cursor === undefined) {
       // Before any consumer's own reads: they must not predate the cursor.
       try {
         feed.cursor = await newestId(this.#redis, feed.key);
       } catch (err) {
-        consumers.forEach((consumer) => this.#fail(eventId, consumer, err));
-        throw err;
+        consumers.forEach((consumer) => this.#tickFailed(eventId, feed, consumer, err, undefined));
+        return { again: false, failed: true };
       }
     }
     let settle: { resolve: (read: OutboxRead) => void; reject: (err: unknown) => void } | undefined;
     const read = new Promise<OutboxRead>((resolve, reject) => (settle = { resolve, reject }));
     read.catch(() => undefined);
-    const ticks = consumers.map((consumer) => consumer.tick(read));
-    let failure: { err: unknown } | undefined;
+    const ticks = consumers.map((consumer) => consumer.tick(this.#readFor(feed, consumer, read)));
+    let result: OutboxRead | undefined;
     try {
-      const result = await readAfter(this.#redis, feed.key, feed.cursor ?? STREAM_START, this.#options.maxEntriesPerRead);
+      result = await readAfter(this.#redis, feed.key, feed.cursor ?? STREAM_START, this.#options.maxEntriesPerRead);
       feed.cursor = result.cursor;
       settle?.resolve(result);
       if (result.kind === "resync" || result.entries.length > 0) {
@@ -354,22 +389,64 @@ export class OutboxReader {
       }
     } catch (err) {
       settle?.reject(err);
-      failure = { err };
     }
     const outcomes = await Promise.allSettled(ticks);
     let again = false;
+    let failed = result === undefined;
     outcomes.forEach((outcome, i) => {
       const consumer = consumers[i] as OutboxConsumer;
       if (outcome.status === "fulfilled") {
         again ||= outcome.value;
+        this.#tickWorked(eventId, feed, consumer);
       } else {
-        this.#fail(eventId, consumer, outcome.reason);
+        failed = true;
+        this.#tickFailed(eventId, feed, consumer, outcome.reason, result);
       }
     });
-    if (failure) {
-      throw failure.err;
+    return { again, failed };
+  }
+
+  /** The read a consumer gets: the shared one, behind what its failed ticks did not apply. */
+  #readFor(feed: Feed, consumer: OutboxConsumer, read: Promise<OutboxRead>): Promise<OutboxRead> {
+    const carried = feed.failing.get(consumer)?.carried;
+    if (carried === undefined) {
+      return read;
     }
-    return again;
+    const joined = read.then((later) => joinReads(carried, later, this.#options.maxEntriesPerRead));
+    joined.catch(() => undefined);
+    return joined;
+  }
+
+  /** A consumer's tick failed: it keeps what it did not apply and is tried again, unless it has been failing for the grace. */
+  #tickFailed(eventId: string, feed: Feed, consumer: OutboxConsumer, cause: unknown, read: OutboxRead | undefined): void {
+    if (!feed.consumers.has(consumer)) {
+      // It left during the tick (its last watcher went): nothing to keep.
+      return;
+    }
+    const now = Date.now();
+    let failing = feed.failing.get(consumer);
+    if (failing === undefined) {
+      failing = { since: now, attempts: 0, carried: undefined };
+      feed.failing.set(consumer, failing);
+    }
+    failing.attempts++;
+    if (read !== undefined) {
+      failing.carried = joinReads(failing.carried, read, this.#options.maxEntriesPerRead);
+    }
+    const graceMs = this.#options.retryGraceMs ?? 0;
+    if (this.#closed || now - failing.since >= graceMs) {
+      this.#fail(eventId, consumer, cause);
+    } else if (failing.attempts === 1) {
+      this.#options.logger.warn({ err: cause, eventId, graceMs }, "watch tick failed, retrying");
+    }
+  }
+
+  #tickWorked(eventId: string, feed: Feed, consumer: OutboxConsumer): void {
+    const failing = feed.failing.get(consumer);
+    if (failing !== undefined) {
+      feed.failing.delete(consumer);
+      this.#options.logger.info({ eventId, failedForMs: Date.now() - failing.since, attempts: failing.attempts }, "watch tick recovered");
+    }
   }
 
   #fail(eventId: string, consumer: OutboxConsumer, cause: unknown): void {
@@ -377,12 +454,15 @@ export class OutboxReader {
     consumer.failed(cause);
   }
 
-  #pause(feed: Feed): Promise<void> {
+  /** Waits `ms`, or until woken; a backoff is woken only when the feed stops (no consumers left, or `close`). */
+  #pause(feed: Feed, ms: number, backoff: boolean): Promise<void> {
+    feed.backingOff = backoff;
     return new Promise<void>((resolve) => {
-      const timer = setTimeout(done, this.#options.intervalMs);
+      const timer = setTimeout(done, ms);
       function done(): void {
         clearTimeout(timer);
         feed.wake = undefined;
+        feed.backingOff = false;
         resolve();
       }
       feed.wake = done;

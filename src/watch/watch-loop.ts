@@ -1,11 +1,19 @@
 import type { OutboxConsumer, OutboxRead, OutboxReader } from "./outbox-reader.js";
 
+/** What a tick does once its Redis calls have answered: local work only, so a throw there is a bug. True when another tick is due at once. */
+export type Deliver = () => boolean | Promise<boolean>;
+
 /**
  * The local watchers of one event and one kind (WatchPosition or
  * WatchAvailability), fed by the process's outbox reader: started by its
  * first watcher, ticking with the reader while anyone watches, stopped as
  * soon as the last watcher leaves. Subclasses say what a tick does with the
  * shared read and how their watchers fail.
+ *
+ * A tick has two halves: `step` makes its Redis calls and reads nothing
+ * into the watchers, so when one of them fails the reader can run it again
+ * (with the same entries) and the watchers keep their streams and places;
+ * the `Deliver` it returns then applies what was read, once.
  */
 export abstract class WatchLoop<W> implements OutboxConsumer {
   readonly eventId: string;
@@ -59,7 +67,7 @@ export abstract class WatchLoop<W> implements OutboxConsumer {
       await read.catch(() => undefined);
       return false;
     }
-    const ticking = this.step(read);
+    const ticking = this.#tick(read);
     this.#ticking = ticking;
     try {
       return await ticking;
@@ -75,10 +83,14 @@ export abstract class WatchLoop<W> implements OutboxConsumer {
     this.#stop();
   }
 
-  /** One tick: send this kind's commands before the first await, then use `read`. True when another is due at once. */
-  protected abstract step(read: Promise<OutboxRead>): Promise<boolean>;
+  /**
+   * One tick's Redis half: send this kind's commands before the first await,
+   * then await them and `read`, changing no watcher; resolves with what
+   * delivers the results. A rejection is a failed tick, run again later.
+   */
+  protected abstract step(read: Promise<OutboxRead>): Promise<Deliver>;
 
-  /** A tick threw (Redis gone, or a bug): every watcher must hear of it. */
+  /** The ticks kept failing past the reader's grace (Redis gone), or a tick hit a bug: every watcher must hear of it. */
   protected abstract fail(cause: unknown): void;
 
   /** A watcher arrived (the first one included). */
@@ -86,6 +98,20 @@ export abstract class WatchLoop<W> implements OutboxConsumer {
 
   /** A watcher left, however its stream ended. */
   protected removed(_watcher: W): void {}
+
+  async #tick(read: Promise<OutboxRead>): Promise<boolean> {
+    const deliver = await this.step(read);
+    if (this.#stopped) {
+      return false;
+    }
+    try {
+      return await deliver();
+    } catch (err) {
+      // Part of the tick may be delivered: running it again could deliver it twice.
+      this.failed(err);
+      return false;
+    }
+  }
 
   #stop(): void {
     if (this.#stopped) {

@@ -70,6 +70,8 @@ export interface TestHubOptions {
   /** Most outbox entries one read applies before the loop resyncs. */
   readonly maxChangesPerTick: number;
   readonly batchSize: number;
+  /** Most tick script calls a tick sends to read the pre-queue again after the opening (default 64). */
+  readonly rereadBatches: number;
   /** The loop's clock (default `Date.now`). */
   readonly now: () => number;
 }
@@ -85,7 +87,7 @@ export function testWatch(f: QueueFixture, overrides: Partial<TestHubOptions> = 
   });
   // Before the fixture's connection closes: no read may race its QUIT.
   onTestFinished(() => reader.close());
-  const hub = new WatchHub(reader, positionWatch(f.store, { batchSize: overrides.batchSize ?? 500, logger, now: overrides.now }));
+  const hub = new WatchHub(reader, positionWatch(f.store, { batchSize: overrides.batchSize ?? 500, rereadBatches: overrides.rereadBatches, logger, now: overrides.now }));
   return { hub, reader };
 }
 

@@ -270,7 +270,7 @@ describe("admissions right after the opening", () => {
     const f = await queueFixture();
     await beforeOpening(f);
     // One ticket read per tick: most watchers are still unread when the admissions come.
-    const hub = testHub(f, { batchSize: 1 });
+    const hub = testHub(f, { batchSize: 1, rereadBatches: 1 });
     const early = named("early", 40);
     await joinAll(f.store, f.eventId, early);
     const signal = new AbortController().signal;
@@ -288,5 +288,45 @@ describe("admissions right after the opening", () => {
       expect(item).toMatchObject({ kind: "ticket", ticket: { state: T.ADMITTED, issuedAtMs: expect.any(Number), expiresAtMs: expect.any(Number) } });
       expect((await w.next()).done).toBe(true);
     }
+  });
+});
+
+describe("places after the opening", () => {
+  it("read in several batches at once and sent over several turns stay exact while admissions move the line", async () => {
+    const f = await queueFixture();
+    await beforeOpening(f);
+    // 700 watchers in batches of 100: one tick reads them all, and their places take three slices to send.
+    const hub = testHub(f, { batchSize: 100 });
+    const early = named("early", 700);
+    await joinAll(f.store, f.eventId, early);
+    const signal = new AbortController().signal;
+    const watches = early.map((u) => hub.watch(f.eventId, u, signal));
+    for (const w of watches) expect((await w.next()).value).toMatchObject({ kind: "ticket", ticket: { position: 0 } });
+    f.advance(MINUTE);
+    await open(f, 1000);
+    // Admissions at once, while places are being read and sent: 30, then 20 more.
+    expect(await f.store.admit(f.eventId, { maxAdmissions: 30 })).toMatchObject({ admitted: 30 });
+    expect(await f.store.admit(f.eventId, { maxAdmissions: 20 })).toMatchObject({ admitted: 20 });
+    const order = await line(f);
+    expect(order.length).toBe(650);
+    // Each stream's places only fall, and end on its place in the line (or its pass, for the 50 admitted).
+    await Promise.all(
+      watches.map(async (w, i) => {
+        const user = early[i] as string;
+        const want = order.indexOf(user) + 1;
+        let last = Number.POSITIVE_INFINITY;
+        for (;;) {
+          const item = (await w.next()).value as WatchItem;
+          if (item.kind !== "ticket") throw new Error(`${user}: ${item.kind}`);
+          if (item.ticket.state === T.ADMITTED) {
+            expect(want, `${user} admitted`).toBe(0);
+            return;
+          }
+          expect(item.ticket.position, `${user} moved back`).toBeLessThanOrEqual(last);
+          last = item.ticket.position;
+          if (want > 0 && last === want) return;
+        }
+      }),
+    );
   });
 });

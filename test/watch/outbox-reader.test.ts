@@ -8,10 +8,16 @@ import { connectRedis, uniqueId } from "../support/redis.js";
  * A reader that only ticks when woken (or when a consumer asks for more), so
  * each test decides what the stream holds at every read.
  */
-function setup(maxEntriesPerRead = 100) {
+function setup(maxEntriesPerRead = 100, options: { intervalMs?: number; retryGraceMs?: number } = {}) {
   const redis = connectRedis();
   const prefix = `${uniqueId("p")}:`;
-  const reader = new OutboxReader(redis, { keyPrefix: prefix, intervalMs: 3_600_000, maxEntriesPerRead, logger: pino({ level: "silent" }) });
+  const reader = new OutboxReader(redis, {
+    keyPrefix: prefix,
+    intervalMs: options.intervalMs ?? 3_600_000,
+    maxEntriesPerRead,
+    retryGraceMs: options.retryGraceMs,
+    logger: pino({ level: "silent" }),
+  });
   onTestFinished(async () => {
     await reader.close();
     await redis.quit();
@@ -152,4 +158,94 @@ describe("OutboxReader", () => {
     expect(r.failures).toEqual([new Error("connection lost")]);
     expect(s.reader.eventsRead).toBe(0);
   });
+
+  it("hands a consumer whose tick failed the same entries again, ahead of the next read's, while the others go on", async () => {
+    // A short interval: a failed tick is retried after a backoff that nothing but time ends.
+    const s = setup(100, { intervalMs: 10, retryGraceMs: 60_000 });
+    const steady = applier();
+    const failing = applier();
+    s.reader.subscribe(s.eventId, steady.consumer);
+    s.reader.subscribe(s.eventId, failing.consumer);
+    await s.reader.ticked(s.eventId);
+    // Its next two ticks fail after the shared read worked: as when its own script times out.
+    failing.failTicks(2);
+    const ids = [await s.add("queue.left", "user", "u1", "seq", "1"), await s.add("queue.left", "user", "u2", "seq", "2")];
+    await failing.failedTicks(2);
+    ids.push(await s.add("queue.left", "user", "u3", "seq", "3"));
+    await Promise.all([steady.seen(3), failing.seen(3)]);
+    // Each entry applied once, in order, by both.
+    expect(steady.applied).toEqual(ids);
+    expect(failing.applied).toEqual(ids);
+    expect(failing.failures).toEqual([]);
+  });
+
+  it("fails a consumer whose ticks keep failing once the grace has passed, having retried", async () => {
+    const s = setup(100, { intervalMs: 10, retryGraceMs: 100 });
+    const failing = applier();
+    s.reader.subscribe(s.eventId, failing.consumer);
+    await s.reader.ticked(s.eventId);
+    failing.failTicks(Number.POSITIVE_INFINITY);
+    await failing.failedTicks(1);
+    await failing.ended;
+    expect(failing.failures).toEqual([new Error("tick failed")]);
+    expect(failing.attempts).toBeGreaterThan(1);
+    await s.reader.ticked(s.eventId);
+    expect(s.reader.eventsRead).toBe(0);
+  });
 });
+
+/**
+ * A consumer that applies the entries of each read it is handed, unless told
+ * to fail its next ticks (after the read worked: its own part failed).
+ */
+function applier() {
+  const applied: string[] = [];
+  const failures: unknown[] = [];
+  let toFail = 0;
+  let failed = 0;
+  let attempts = 0;
+  const waiters: Array<{ ready: () => boolean; resolve: () => void }> = [];
+  const settle = (): void => {
+    for (const waiter of waiters.filter((w) => w.ready())) {
+      waiters.splice(waiters.indexOf(waiter), 1);
+      waiter.resolve();
+    }
+  };
+  const until = (ready: () => boolean): Promise<void> => (ready() ? Promise.resolve() : new Promise((resolve) => waiters.push({ ready, resolve })));
+  let end = (): void => undefined;
+  const ended = new Promise<void>((resolve) => (end = resolve));
+  const consumer: OutboxConsumer = {
+    async tick(read) {
+      const outbox = await read;
+      attempts++;
+      if (toFail > 0) {
+        toFail--;
+        failed++;
+        settle();
+        throw new Error("tick failed");
+      }
+      if (outbox.kind !== "entries") throw new Error(`unexpected ${outbox.kind}`);
+      applied.push(...outbox.entries.map((e) => e.id));
+      settle();
+      return false;
+    },
+    failed(cause) {
+      failures.push(cause);
+      end();
+    },
+  };
+  return {
+    consumer,
+    applied,
+    failures,
+    ended,
+    get attempts() {
+      return attempts;
+    },
+    failTicks(n: number): void {
+      toFail = n;
+    },
+    failedTicks: (n: number) => until(() => failed >= n),
+    seen: (n: number) => until(() => applied.length >= n),
+  };
+}
