@@ -21,17 +21,23 @@ import { QueueStore } from "../src/queue/queue-store.js";
 import { startEmbeddedRedis, type EmbeddedRedis } from "../src/redis/embedded-redis.js";
 import { type Child, ChildSet } from "./children.js";
 import type { BenchContext, ResultRow, Servers } from "./context.js";
+import { runClusterScale, type ClusterScaleResult } from "./cluster-scale.js";
+import { runFailover, type FailoverResult } from "./failover.js";
+import { failoverTable } from "./failover-report.js";
 import { runFanout, type FanoutResult } from "./fanout.js";
 import { FcallLedger, fcallTable } from "./fcall-stats.js";
 import { runFeed, type FeedResults } from "./feed.js";
 import { feedPassed, feedTables, feedTargets } from "./feed-report.js";
 import { QuietWindow } from "./foreign-load.js";
 import { runFresh, type FreshRow } from "./fresh.js";
+import { runInstances } from "./instances.js";
 import { describeMachine, machineLines } from "./machine.js";
 import { ONSALE_VARIANTS, runOnSale, type OnSaleResult } from "./onsale.js";
 import { runPaced, type PacedResult } from "./paced.js";
 import { pacedTable, pacedTargets } from "./paced-report.js";
 import { fanoutTable, onsaleTable, onsaleTargets, seatTable, seatTargets, targets, unaryTable } from "./report.js";
+import { nodeTable, scaleTable, scalingTable } from "./scale-report.js";
+import type { ScaleRow } from "./scale-runs.js";
 import { runSeats, type SeatResults } from "./seats.js";
 import { startService, type ServiceProcess } from "./service.js";
 import { loadBenchSettings, SCENARIOS, type BenchSettings } from "./settings.js";
@@ -80,6 +86,9 @@ async function main(): Promise<void> {
     let seats: SeatResults | undefined;
     const onsale: OnSaleResult[] = [];
     let feed: FeedResults | undefined;
+    let instances: ScaleRow[] | undefined;
+    let cluster: ClusterScaleResult | undefined;
+    let failover: FailoverResult | undefined;
 
     const defaultInterval = loadConfig({}).watchIntervalMs;
     // The scenarios that share one service process (the default WATCH_INTERVAL_MS).
@@ -163,6 +172,19 @@ async function main(): Promise<void> {
       feed = await ledger.around("feed", () => runFeed(ctx));
     }
 
+    if (settings.instances) {
+      console.log(`\nOne service process against two (load split over 2 generators, one event):`);
+      instances = await ledger.around("instances", () => runInstances(ctx));
+    }
+    if (settings.cluster) {
+      console.log(`\nOne redis-server against a local cluster (${settings.clusterServices} service process${settings.clusterServices > 1 ? "es" : ""}, 3 generators):`);
+      cluster = await ledger.around("cluster (single node part)", () => runClusterScale(ctx));
+    }
+    if (settings.failover) {
+      console.log(`\nFailover (ConfirmHold at ${settings.failoverRate}/s, the event's primary killed):`);
+      failover = await runFailover(ctx);
+    }
+
     console.log(`\n## Results\n\nNode ${process.version}, redis-server ${machine.redis}\n`);
     if (rows.length + fresh.length > 0) console.log(unaryTable(rows, fresh));
     if (paced) console.log(`\n${pacedTable(paced)}`);
@@ -170,6 +192,15 @@ async function main(): Promise<void> {
     if (fanout.length > 0 || large) console.log(`\n${fanoutTable(large ? [...fanout, large] : fanout)}`);
     if (onsale.length > 0) console.log(`\n${onsaleTable(onsale)}`);
     if (feed) console.log(`\n${feedTables(feed)}`);
+    if (instances) console.log(`\n${scaleTable(instances, machine.cores)}\n\n${scalingTable(instances, "one", "two")}`);
+    if (cluster) {
+      const where = cluster.placement.map((e) => `${e.eventId} slot ${e.slot} on :${e.primary}`).join("; ");
+      console.log(`\nEvents placed (CLUSTER KEYSLOT, CLUSTER SLOTS): ${where}\n\n${scaleTable(cluster.rows, machine.cores)}`);
+      console.log(`\n${scalingTable(cluster.rows, "single", "cluster")}\n\n${scalingTable(cluster.rows, "cluster", "hot")}`);
+      console.log(`\nPer Redis node, 3 events on 3 shards:\n\n${nodeTable(cluster.rows, "cluster")}`);
+      console.log(`\nPer Redis node, 1 hot event:\n\n${nodeTable(cluster.rows, "hot")}`);
+    }
+    if (failover) console.log(`\n${failoverTable(failover)}`);
     if (ledger.rows.length > 0) console.log(`\nRedis functions (INFO commandstats, per scenario):\n\n${fcallTable(ledger.rows)}`);
     const lines = [
       ...targets(rows, fanout),

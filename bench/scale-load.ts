@@ -1,0 +1,155 @@
+/**
+ * One measured run of the scale-out scenarios: several load generators
+ * (`join-client.ts` or `seat-client.ts`, each its own process) started at
+ * once against one or more service processes, with the CPU of every process
+ * involved read around it — each service from /proc, each Redis node from
+ * `INFO cpu`, each load generator from its own report — and the FCALLs each
+ * Redis node served (`INFO commandstats`), so per-shard rates need no guess
+ * about where an event's slot lives.
+ */
+import type { Redis } from "ioredis";
+import { type ChildSet, cpuMs } from "./children.js";
+import { redisCpuMs } from "./cpu-meter.js";
+import { ForeignLoad } from "./foreign-load.js";
+import type { JoinLoadJob, JoinLoadReport } from "./join-client.js";
+import type { SeatLoadJob, SeatLoadReport } from "./seat-client.js";
+
+/** One load generator of a run. */
+export type LoadPart =
+  | { readonly kind: "join"; readonly job: JoinLoadJob }
+  | { readonly kind: "seat"; readonly job: SeatLoadJob };
+
+/** A Redis server whose CPU and FCALLs a run reads (a single node, or each node of a cluster). */
+export interface RedisNode {
+  readonly name: string;
+  readonly redis: Redis;
+}
+
+export interface NodeUsage {
+  readonly name: string;
+  /** Cores used (CPU seconds per wall second over the whole run, warm-up included). */
+  readonly cores: number;
+  /** FCALL and FCALL_RO served per wall second. */
+  readonly fcallsPerSec: number;
+}
+
+export interface GroupResult {
+  /** Sum of the generators' measured-window rates. */
+  readonly reqPerSec: number;
+  /** Each generator's rate, in the order of the parts. */
+  readonly perPart: readonly number[];
+  /** The worst of the generators' p50 and p99. */
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  /** Successful calls over the whole run, warm-up included, and the failures by grpc-status. */
+  readonly okTotal: number;
+  readonly failures: Readonly<Record<string, number>>;
+  /** Cores used by each service process, by each Redis node, and by the load generators together. */
+  readonly serviceCores: readonly number[];
+  readonly redis: readonly NodeUsage[];
+  readonly clientCores: number;
+  /** Share of the machine other processes used meanwhile (0–1). */
+  readonly otherLoad: number;
+  /** A generator ran out of prepared requests before its time was up. */
+  readonly exhausted: boolean;
+  readonly reports: ReadonlyArray<JoinLoadReport | SeatLoadReport>;
+}
+
+/** Runs the parts at once and meters them; throws if any call failed (a scale-out figure counts successes only). */
+export async function runGroup(
+  children: ChildSet,
+  parts: readonly LoadPart[],
+  servicePids: readonly number[],
+  nodes: readonly RedisNode[],
+): Promise<GroupResult> {
+  const before = await Promise.all(nodes.map((n) => nodeSample(n.redis)));
+  const serviceBefore = servicePids.map(cpuMs);
+  const foreign = new ForeignLoad();
+  foreign.start();
+  const t0 = performance.now();
+  const reports = await Promise.all(
+    parts.map(async (part, i) => {
+      const entry = part.kind === "join" ? "bench/join-client.ts" : "bench/seat-client.ts";
+      const child = children.node(`${part.kind}-client ${i}`, entry, { env: { BENCH_JOB: JSON.stringify(part.job) } });
+      const timeoutMs = (part.job.seconds + part.job.warmupSeconds) * 1000 + 120_000;
+      const report = await child.message(
+        (m): m is JoinLoadReport | SeatLoadReport => (m as { kind?: string })?.kind === "report",
+        timeoutMs,
+      );
+      await child.exited;
+      return report;
+    }),
+  );
+  const wallMs = performance.now() - t0;
+  const otherLoad = foreign.stop();
+  const serviceCores = servicePids.map((pid, i) => (cpuMs(pid) - (serviceBefore[i] ?? 0)) / wallMs);
+  const after = await Promise.all(nodes.map((n) => nodeSample(n.redis)));
+
+  const failures: Record<string, number> = {};
+  for (const report of reports) {
+    const all = "failuresTotal" in report ? report.failuresTotal : report.failures;
+    for (const [status, count] of Object.entries(all)) failures[status] = (failures[status] ?? 0) + count;
+  }
+  return {
+    reqPerSec: reports.reduce((sum, r) => sum + r.reqPerSec, 0),
+    perPart: reports.map((r) => r.reqPerSec),
+    p50Ms: Math.max(...reports.map((r) => r.p50Ms)),
+    p99Ms: Math.max(...reports.map((r) => r.p99Ms)),
+    okTotal: reports.reduce((sum, r) => sum + r.okTotal, 0),
+    failures,
+    serviceCores,
+    redis: nodes.map((n, i) => ({
+      name: n.name,
+      cores: ((after[i]?.cpuMs ?? 0) - (before[i]?.cpuMs ?? 0)) / wallMs,
+      fcallsPerSec: (((after[i]?.fcalls ?? 0) - (before[i]?.fcalls ?? 0)) * 1000) / wallMs,
+    })),
+    // A generator's CPU per call over its measured window, at its rate: its cores.
+    clientCores: reports.reduce((sum, r) => sum + (r.clientCpuUsPerCall * r.reqPerSec) / 1e6, 0),
+    otherLoad,
+    exhausted: reports.some((r) => r.exhausted),
+    reports,
+  };
+}
+
+async function nodeSample(redis: Redis): Promise<{ cpuMs: number; fcalls: number }> {
+  const [cpu, stats] = await Promise.all([redisCpuMs(redis), redis.info("commandstats")]);
+  let fcalls = 0;
+  for (const match of stats.matchAll(/^cmdstat_(fcall|fcall_ro):calls=(\d+),/gm)) fcalls += Number(match[2]);
+  return { cpuMs: cpu, fcalls };
+}
+
+/**
+ * Where a run's limit was, from the cores each part used: a Node service or
+ * a Redis server tops out near one core (one main thread), and all of them
+ * together with the load generators and everyone else cannot pass the
+ * machine's cores. Names the part closest to its own ceiling, and says when
+ * the machine as a whole was full.
+ */
+export function bottleneck(result: GroupResult, cores: number): string {
+  const candidates: Array<[string, number]> = [
+    ...result.serviceCores.map((c, i): [string, number] => [result.serviceCores.length > 1 ? `service ${i + 1}` : "service", c]),
+    ...result.redis.map((n): [string, number] => [n.name, n.cores]),
+    ["load generators", result.clientCores / Math.max(1, result.reports.length)],
+  ];
+  const [name, share] = candidates.reduce((a, b) => (b[1] > a[1] ? b : a));
+  const ours = result.serviceCores.reduce((a, b) => a + b, 0) + result.redis.reduce((a, n) => a + n.cores, 0) + result.clientCores;
+  const others = result.otherLoad * cores;
+  const top = `${name} at ${share.toFixed(2)} core${name === "load generators" ? " each" : ""}`;
+  if (ours + others < 0.85 * cores) return top;
+  return `machine full (${(ours + others).toFixed(1)} of ${cores} cores, ${others.toFixed(1)} others'); busiest: ${top}`;
+}
+
+/** "12 ok; 3 × 14" — the failures of a run, for its error message. */
+export function failureText(result: GroupResult): string {
+  return `${result.okTotal} ok; failures by grpc-status ${JSON.stringify(result.failures)}`;
+}
+
+/** The load generators' shared job fields for a run of `seconds` after `warmupSeconds` on `port`. */
+export interface DriveShape {
+  readonly sessions: number;
+  readonly streamsPerSession: number;
+  readonly warmupSeconds: number;
+  readonly seconds: number;
+}
+
+export const JOIN_PATH = "/boxoffice.v1.QueueService/Join";
