@@ -50,6 +50,8 @@ export interface FailoverLoadReport {
 }
 
 export const orderOf = (holdId: string): string => `o-${holdId}`;
+/** `Code.Unavailable` as gRPC spells it: UNAVAILABLE. */
+const codeName = (code: Code): string => (Code[code] ?? String(code)).replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase();
 const now = (): number => performance.timeOrigin + performance.now();
 
 async function run(job: FailoverLoadJob): Promise<void> {
@@ -90,7 +92,7 @@ async function run(job: FailoverLoadJob): Promise<void> {
         (err: unknown) => {
           const error = ConnectError.from(err);
           const reason = error.findDetails(ErrorInfoSchema)[0]?.reason ?? "";
-          confirms.push({ hold: n, sentAt, doneAt: now(), code: Code[error.code], reason });
+          confirms.push({ hold: n, sentAt, doneAt: now(), code: codeName(error.code), reason });
         },
       )
       .then(() => void pending.delete(call));

@@ -38,6 +38,8 @@ export function timeline(r: FailoverResult): FailoverTimeline {
   };
 }
 
+const signed = (ms: number): string => `${ms < 0 ? "−" : "+"}${(Math.abs(ms) / 1000).toFixed(2)}`;
+
 export function failoverTable(r: FailoverResult): string {
   const t = timeline(r);
   const s = (ms: number): string => (Number.isFinite(ms) ? (ms / 1000).toFixed(2) : "–");
@@ -50,8 +52,8 @@ export function failoverTable(r: FailoverResult): string {
     "",
     `- primary :${r.event.primary} (slot ${r.event.slot}) SIGKILLed ${s(r.killAt - r.startAt)} s into the confirms; ` +
       `CLUSTER FAILOVER FORCE on :${r.replica} ${r.forceAt - r.killAt} ms later; :${r.replica} primary ${r.promotedAt - r.killAt} ms after the kill`,
-    `- gap: last OK before ${s(r.killAt - t.lastOkBefore)} s before the kill → first OK after ${s(t.firstOkAfter - r.killAt)} s after it: ` +
-      `${s(t.firstOkAfter - t.lastOkBefore)} s without a sale`,
+    `- gap: last OK answer to a confirm sent before the kill at kill ${signed(t.lastOkBefore - r.killAt)} s, ` +
+      `first OK answer to one sent after it at kill ${signed(t.firstOkAfter - r.killAt)} s: ${s(t.firstOkAfter - t.lastOkBefore)} s without a sale`,
     `- failed confirms: ${Object.entries(t.failures).map(([k, v]) => `${v} × ${k}`).join(", ") || "none"}` +
       ` (${r.failedButApplied} of them took effect all the same)`,
     `- lost confirmed sales (OK, not CONFIRMED afterwards): ${r.lost} of ${r.confirms.filter((c: ConfirmOutcome) => c.code === "OK").length} OK` +

@@ -69,13 +69,17 @@ export async function runFailover(ctx: BenchContext): Promise<FailoverResult> {
         deadlineMs: 5_000,
       };
       const child = ctx.children.node("failover-client", "bench/failover-client.ts", { env: { BENCH_JOB: JSON.stringify(job) } });
+      // Every listener at once: messages sent back to back may arrive in one read and be emitted together.
       const report = child.message((m): m is FailoverLoadReport => (m as { kind?: string })?.kind === "report", 600_000);
-      process.stdout.write(`  ${holds} holds … `);
-      await child.message((m): m is { kind: "held" } => (m as { kind?: string })?.kind === "held", 300_000);
-      const { at: startAt } = await child.message(
+      const held = child.message((m): m is { kind: "held" } => (m as { kind?: string })?.kind === "held", 300_000);
+      const confirming = child.message(
         (m): m is { kind: "confirming"; at: number } => (m as { kind?: string })?.kind === "confirming",
-        10_000,
+        300_000,
       );
+      for (const p of [report, held, confirming]) p.catch(() => {});
+      process.stdout.write(`  ${holds} holds … `);
+      await held;
+      const { at: startAt } = await confirming;
       const cpuStart = cpuMs(service.child.pid);
       process.stdout.write(`confirming ${s.failoverRate}/s; the primary dies in ${s.failoverBeforeSeconds} s … `);
       await new Promise((resolve) => setTimeout(resolve, startAt + s.failoverBeforeSeconds * 1000 - Date.now()));

@@ -27,7 +27,7 @@ export interface RedisNode {
 
 export interface NodeUsage {
   readonly name: string;
-  /** Cores used (CPU seconds per wall second over the whole run, warm-up included). */
+  /** Cores used (CPU seconds per wall second while every generator was in its measured window). */
   readonly cores: number;
   /** FCALL and FCALL_RO served per wall second. */
   readonly fcallsPerSec: number;
@@ -44,7 +44,7 @@ export interface GroupResult {
   /** Successful calls over the whole run, warm-up included, and the failures by grpc-status. */
   readonly okTotal: number;
   readonly failures: Readonly<Record<string, number>>;
-  /** Cores used by each service process, by each Redis node, and by the load generators together. */
+  /** Cores used by each service process and by each Redis node while every generator measured, and by the load generators together. */
   readonly serviceCores: readonly number[];
   readonly redis: readonly NodeUsage[];
   readonly clientCores: number;
@@ -62,15 +62,37 @@ export async function runGroup(
   servicePids: readonly number[],
   nodes: readonly RedisNode[],
 ): Promise<GroupResult> {
-  const before = await Promise.all(nodes.map((n) => nodeSample(n.redis)));
-  const serviceBefore = servicePids.map(cpuMs);
+  // The meters run from the moment every generator is in its measured window to the moment the first one leaves it.
+  let started = 0;
+  let ended = false;
+  let windowStart: Promise<Sample> | undefined;
+  let windowEnd: Promise<Sample> | undefined;
   const foreign = new ForeignLoad();
-  foreign.start();
-  const t0 = performance.now();
+  const sample = async (): Promise<Sample> => {
+    const at = performance.now();
+    const services = servicePids.map(cpuMs);
+    return { at, services, nodes: await Promise.all(nodes.map((n) => nodeSample(n.redis))) };
+  };
+  const onWindow = (phase: "start" | "end"): void => {
+    if (phase === "start" && ++started === parts.length) {
+      foreign.start();
+      windowStart = sample();
+    } else if (phase === "end" && !ended && started === parts.length) {
+      ended = true;
+      windowEnd = windowStart?.then(() => {
+        otherLoad = foreign.stop();
+        return sample();
+      });
+    }
+  };
+  let otherLoad = 0;
   const reports = await Promise.all(
     parts.map(async (part, i) => {
       const entry = part.kind === "join" ? "bench/join-client.ts" : "bench/seat-client.ts";
       const child = children.node(`${part.kind}-client ${i}`, entry, { env: { BENCH_JOB: JSON.stringify(part.job) } });
+      child.process.on("message", (m: { kind?: string; phase?: "start" | "end" }) => {
+        if (m?.kind === "window" && m.phase) onWindow(m.phase);
+      });
       const timeoutMs = (part.job.seconds + part.job.warmupSeconds) * 1000 + 120_000;
       const report = await child.message(
         (m): m is JoinLoadReport | SeatLoadReport => (m as { kind?: string })?.kind === "report",
@@ -80,10 +102,15 @@ export async function runGroup(
       return report;
     }),
   );
-  const wallMs = performance.now() - t0;
-  const otherLoad = foreign.stop();
-  const serviceCores = servicePids.map((pid, i) => (cpuMs(pid) - (serviceBefore[i] ?? 0)) / wallMs);
-  const after = await Promise.all(nodes.map((n) => nodeSample(n.redis)));
+  if (!windowStart) throw new Error("a load generator never started its measured window");
+  // A generator that ran out before the last one started: the meters run until all are done.
+  windowEnd ??= windowStart.then(() => {
+    otherLoad = foreign.stop();
+    return sample();
+  });
+  const [before, after] = await Promise.all([windowStart, windowEnd]);
+  const wallMs = after.at - before.at;
+  const serviceCores = servicePids.map((_, i) => ((after.services[i] ?? 0) - (before.services[i] ?? 0)) / wallMs);
 
   const failures: Record<string, number> = {};
   for (const report of reports) {
@@ -100,8 +127,8 @@ export async function runGroup(
     serviceCores,
     redis: nodes.map((n, i) => ({
       name: n.name,
-      cores: ((after[i]?.cpuMs ?? 0) - (before[i]?.cpuMs ?? 0)) / wallMs,
-      fcallsPerSec: (((after[i]?.fcalls ?? 0) - (before[i]?.fcalls ?? 0)) * 1000) / wallMs,
+      cores: ((after.nodes[i]?.cpuMs ?? 0) - (before.nodes[i]?.cpuMs ?? 0)) / wallMs,
+      fcallsPerSec: (((after.nodes[i]?.fcalls ?? 0) - (before.nodes[i]?.fcalls ?? 0)) * 1000) / wallMs,
     })),
     // A generator's CPU per call over its measured window, at its rate: its cores.
     clientCores: reports.reduce((sum, r) => sum + (r.clientCpuUsPerCall * r.reqPerSec) / 1e6, 0),
@@ -109,6 +136,12 @@ export async function runGroup(
     exhausted: reports.some((r) => r.exhausted),
     reports,
   };
+}
+
+interface Sample {
+  readonly at: number;
+  readonly services: readonly number[];
+  readonly nodes: ReadonlyArray<{ readonly cpuMs: number; readonly fcalls: number }>;
 }
 
 async function nodeSample(redis: Redis): Promise<{ cpuMs: number; fcalls: number }> {

@@ -121,12 +121,15 @@ export async function drive(job: DriveJob, requests: Requests, onSuccess?: (n: n
   }
   await Promise.race([sleep(job.warmupSeconds * 1000), windowOver]);
   measuring = !exhausted;
+  // A parent metering several generators at once reads its meters between these (no-op in-process).
+  process.send?.({ kind: "window", phase: "start" });
   const cpuStart = process.cpuUsage();
   const t0 = performance.now();
   const timer = setTimeout(endWindow, job.seconds * 1000);
   await windowOver;
   clearTimeout(timer);
   measuring = false;
+  process.send?.({ kind: "window", phase: "end" });
   const elapsed = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpuStart);
   stopping = true;
