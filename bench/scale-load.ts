@@ -8,7 +8,7 @@
  * about where an event's slot lives.
  */
 import type { Redis } from "ioredis";
-import { type ChildSet, cpuMs } from "./children.js";
+import { type Child, type ChildSet, cpuMs } from "./children.js";
 import { redisCpuMs } from "./cpu-meter.js";
 import { ForeignLoad } from "./foreign-load.js";
 import type { JoinLoadJob, JoinLoadReport } from "./join-client.js";
@@ -86,12 +86,18 @@ export async function runGroup(
     }
   };
   let otherLoad = 0;
+  // Each generator connects, says ready, and waits for the go every one of them gets at once.
+  const launched: Child[] = [];
+  let ready = 0;
   const reports = await Promise.all(
     parts.map(async (part, i) => {
       const entry = part.kind === "join" ? "bench/join-client.ts" : "bench/seat-client.ts";
-      const child = children.node(`${part.kind}-client ${i}`, entry, { env: { BENCH_JOB: JSON.stringify(part.job) } });
+      const job = { ...part.job, startTogether: true };
+      const child = children.node(`${part.kind}-client ${i}`, entry, { env: { BENCH_JOB: JSON.stringify(job) } });
+      launched.push(child);
       child.process.on("message", (m: { kind?: string; phase?: "start" | "end" }) => {
         if (m?.kind === "window" && m.phase) onWindow(m.phase);
+        if (m?.kind === "ready" && ++ready === parts.length) for (const c of launched) c.send({ kind: "go" });
       });
       const timeoutMs = (part.job.seconds + part.job.warmupSeconds) * 1000 + 120_000;
       const report = await child.message(
