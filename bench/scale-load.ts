@@ -34,7 +34,7 @@ export interface NodeUsage {
 }
 
 export interface GroupResult {
-  /** Sum of the generators' measured-window rates. */
+  /** Sum of the generators' measured-window rates of successful calls. */
   readonly reqPerSec: number;
   /** Each generator's rate, in the order of the parts. */
   readonly perPart: readonly number[];
@@ -124,8 +124,8 @@ export async function runGroup(
     for (const [status, count] of Object.entries(all)) failures[status] = (failures[status] ?? 0) + count;
   }
   return {
-    reqPerSec: reports.reduce((sum, r) => sum + r.reqPerSec, 0),
-    perPart: reports.map((r) => r.reqPerSec),
+    reqPerSec: reports.reduce((sum, r) => sum + okPerSec(r), 0),
+    perPart: reports.map(okPerSec),
     p50Ms: Math.max(...reports.map((r) => r.p50Ms)),
     p99Ms: Math.max(...reports.map((r) => r.p99Ms)),
     okTotal: reports.reduce((sum, r) => sum + r.okTotal, 0),
@@ -144,6 +144,9 @@ export async function runGroup(
   };
 }
 
+/** Successful calls per second of a generator's measured window. */
+const okPerSec = (r: JoinLoadReport | SeatLoadReport): number => (r.done > 0 ? (r.reqPerSec * r.ok) / r.done : 0);
+
 interface Sample {
   readonly at: number;
   readonly services: readonly number[];
@@ -157,25 +160,40 @@ async function nodeSample(redis: Redis): Promise<{ cpuMs: number; fcalls: number
   return { cpuMs: cpu, fcalls };
 }
 
+/** The single-threaded part that used the most CPU in a run (a service process or a Redis node) and its cores. */
+export function busiest(result: GroupResult): { readonly name: string; readonly cores: number } {
+  const parts = [
+    ...result.serviceCores.map((cores, i) => ({ name: result.serviceCores.length > 1 ? `service ${i + 1}` : "service", cores })),
+    ...result.redis.map((n) => ({ name: n.name, cores: n.cores })),
+  ];
+  return parts.reduce((a, b) => (b.cores > a.cores ? b : a));
+}
+
 /**
- * Where a run's limit was, from the cores each part used: a Node service or
- * a Redis server tops out near one core (one main thread), and all of them
- * together with the load generators and everyone else cannot pass the
- * machine's cores. Names the part closest to its own ceiling, and says when
- * the machine as a whole was full.
+ * The rate at which the busiest service process or Redis node would use one
+ * whole core, the others growing in step: where the layout tops out on a
+ * machine with a core for each of them (a Node service or a Redis server runs
+ * its work on one main thread). On a shared machine, the CPU per call is what
+ * carries over; the rate itself follows whatever share of the cores it got.
+ */
+export function ceiling(result: GroupResult): number {
+  const top = busiest(result);
+  return top.cores > 0 ? result.reqPerSec / top.cores : Number.NaN;
+}
+
+/**
+ * Where a run's limit was: the busiest single-threaded part, or the load
+ * generators when each of them used more; and whether the machine as a whole
+ * (ours and everyone else's processes) was full.
  */
 export function bottleneck(result: GroupResult, cores: number): string {
-  const candidates: Array<[string, number]> = [
-    ...result.serviceCores.map((c, i): [string, number] => [result.serviceCores.length > 1 ? `service ${i + 1}` : "service", c]),
-    ...result.redis.map((n): [string, number] => [n.name, n.cores]),
-    ["load generators", result.clientCores / Math.max(1, result.reports.length)],
-  ];
-  const [name, share] = candidates.reduce((a, b) => (b[1] > a[1] ? b : a));
+  const top = busiest(result);
+  const perClient = result.clientCores / Math.max(1, result.reports.length);
+  const name = perClient > top.cores ? `load generators at ${perClient.toFixed(2)} core each` : `${top.name} at ${top.cores.toFixed(2)} core`;
   const ours = result.serviceCores.reduce((a, b) => a + b, 0) + result.redis.reduce((a, n) => a + n.cores, 0) + result.clientCores;
   const others = result.otherLoad * cores;
-  const top = `${name} at ${share.toFixed(2)} core${name === "load generators" ? " each" : ""}`;
-  if (ours + others < 0.85 * cores) return top;
-  return `machine full (${(ours + others).toFixed(1)} of ${cores} cores, ${others.toFixed(1)} others'); busiest: ${top}`;
+  if (ours + others < 0.85 * cores) return name;
+  return `machine full (${(ours + others).toFixed(1)} of ${cores} cores, ${others.toFixed(1)} others'); busiest: ${name}`;
 }
 
 /** "12 ok; 3 × 14" — the failures of a run, for its error message. */

@@ -8,6 +8,8 @@ import type { SeatLoadJob, SeatScenario } from "./seat-client.js";
 import { PAIR, seatMapRequest, SEATS } from "./seat-plan.js";
 
 const LOAD_SEAT_MAP = "/boxoffice.v1.SeatService/LoadSeatMap";
+/** grpc-status UNAVAILABLE and DEADLINE_EXCEEDED. */
+const OVERLOAD_STATUSES: ReadonlySet<string> = new Set(["14", "4"]);
 
 /** The calls each layout is measured with, in this order (ConfirmHold confirms the holds of HoldSeats). */
 export const SCALE_CALLS = ["baseline", "join", "hold", "confirm"] as const;
@@ -107,9 +109,13 @@ export async function runLayout(ctx: BenchContext, layout: Layout): Promise<Scal
     await ctx.quiet.wait();
     process.stdout.write(`    ${CALL_LABELS[call]} … `);
     const result = await runGroup(ctx.children, parts(call), layout.servicePids, layout.nodes);
-    if (Object.keys(result.failures).length > 0) throw new Error(`${layout.label}, ${CALL_LABELS[call]}: ${failureText(result)}`);
+    // An overloaded service may refuse calls (UNAVAILABLE once Redis answers after REDIS_COMMAND_TIMEOUT_MS): counted and shown. Anything else is a bug.
+    if (Object.keys(result.failures).some((status) => !OVERLOAD_STATUSES.has(status))) {
+      throw new Error(`${layout.label}, ${CALL_LABELS[call]}: ${failureText(result)}`);
+    }
     const ranOut = result.exhausted ? " (a client used all its requests early)" : "";
-    process.stdout.write(`${Math.round(result.reqPerSec)} req/s, p99 ${result.p99Ms.toFixed(1)} ms${ranOut}\n`);
+    const failed = Object.keys(result.failures).length > 0 ? `, ${failureText(result)}` : "";
+    process.stdout.write(`${Math.round(result.reqPerSec)} req/s, p99 ${result.p99Ms.toFixed(1)} ms${ranOut}${failed}\n`);
     rows.push({ layout: layout.label, layoutKey: layout.key, call, result });
   }
   return rows;
