@@ -58,7 +58,7 @@ export function failoverTable(r: FailoverResult): string {
       ` (${r.failedButApplied} of them took effect all the same)`,
     `- lost confirmed sales (OK, not CONFIRMED afterwards): ${r.lost} of ${r.confirms.filter((c: ConfirmOutcome) => c.code === "OK").length} OK` +
       ` — without REDIS_WAIT_REPLICAS an acknowledged sale may in principle be lost on a failover`,
-    `- ${r.invariant}`,
+    ...(r.problems.length > 0 ? [`- FAIL: the seat check: ${r.problems.join("; ")}`] : [`- ${r.invariant}`]),
     `- service: ${r.serviceCores.toFixed(2)} cores while confirming at ${r.rate}/s`,
   ].join("\n");
 }

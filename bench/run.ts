@@ -211,6 +211,7 @@ async function main(): Promise<void> {
       ...(feed ? feedTargets(feed) : []),
     ];
     console.log(`\n${lines.map((line) => `- ${line}`).join("\n")}`);
+    if (failover && failover.problems.length > 0) throw new Error("the failover scenario failed its seat check (see FAIL above)");
     if (feed && !feedPassed(feed)) throw new Error("the change feed scenario failed its checks (see FAIL above)");
   } finally {
     await children.killAll();
