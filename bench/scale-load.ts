@@ -55,7 +55,7 @@ export interface GroupResult {
   readonly reports: ReadonlyArray<JoinLoadReport | SeatLoadReport>;
 }
 
-/** Runs the parts at once and meters them; throws if any call failed (a scale-out figure counts successes only). */
+/** Runs the parts at once and meters them; failures are counted by grpc-status for the caller to judge. */
 export async function runGroup(
   children: ChildSet,
   parts: readonly LoadPart[],
@@ -199,14 +199,6 @@ export function bottleneck(result: GroupResult, cores: number): string {
 /** "12 ok; 3 × 14" — the failures of a run, for its error message. */
 export function failureText(result: GroupResult): string {
   return `${result.okTotal} ok; failures by grpc-status ${JSON.stringify(result.failures)}`;
-}
-
-/** The load generators' shared job fields for a run of `seconds` after `warmupSeconds` on `port`. */
-export interface DriveShape {
-  readonly sessions: number;
-  readonly streamsPerSession: number;
-  readonly warmupSeconds: number;
-  readonly seconds: number;
 }
 
 export const JOIN_PATH = "/boxoffice.v1.QueueService/Join";
