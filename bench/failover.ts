@@ -59,7 +59,9 @@ export async function runFailover(ctx: BenchContext): Promise<FailoverResult> {
     console.log(`  ${event.eventId}: slot ${event.slot}, primary :${event.primary}, replica :${replica}`);
     const service = await startService(ctx.children, { redisClusterNodes: bench.cluster.seeds, watchIntervalMs: 250 });
     try {
-      const { response } = await callOk(service.grpcPort, LOAD_SEAT_MAP, seatMapRequest(event.eventId, PAIR), LoadSeatMapResponseSchema, 120_000);
+      const body = seatMapRequest(event.eventId, PAIR);
+      // Until the new service's Redis monitor has seen every primary, calls are refused (UNAVAILABLE, not attempted).
+      const { response } = await until("LoadSeatMap", 60_000, () => callOk(service.grpcPort, LOAD_SEAT_MAP, body, LoadSeatMapResponseSchema, 120_000));
       if (!response.seatMap) throw new Error("LoadSeatMap returned no seat map");
       const job: FailoverLoadJob = {
         port: service.grpcPort,

@@ -2,7 +2,7 @@ import { join } from "node:path";
 import { LoadSeatMapResponseSchema } from "../gen/boxoffice/v1/seats_pb.js";
 import type { QueueStore } from "../src/queue/queue-store.js";
 import { type BenchContext, PAUSED } from "./context.js";
-import { callOk } from "./h2-unary.js";
+import { callOk, until } from "./h2-unary.js";
 import { failureText, type GroupResult, JOIN_PATH, type LoadPart, type RedisNode, runGroup } from "./scale-load.js";
 import type { SeatLoadJob, SeatScenario } from "./seat-client.js";
 import { PAIR, seatMapRequest, SEATS } from "./seat-plan.js";
@@ -63,7 +63,9 @@ export async function runLayout(ctx: BenchContext, layout: Layout): Promise<Scal
   const started = performance.now();
   for (const eventId of events) {
     await layout.store.configure(eventId, { state: PAUSED });
-    const { response } = await callOk(port, LOAD_SEAT_MAP, seatMapRequest(eventId, PAIR), LoadSeatMapResponseSchema, 120_000);
+    // A service just started on a cluster may still refuse calls (UNAVAILABLE, not attempted) until its Redis monitor has seen every primary.
+    const body = seatMapRequest(eventId, PAIR);
+    const { response } = await until(`LoadSeatMap of ${eventId}`, 60_000, () => callOk(port, LOAD_SEAT_MAP, body, LoadSeatMapResponseSchema, 120_000));
     if (response.seatMap?.seats !== SEATS) throw new Error(`LoadSeatMap loaded ${response.seatMap?.seats} seats, not ${SEATS}`);
   }
   process.stdout.write(`${((performance.now() - started) / 1000).toFixed(1)} s\n`);
