@@ -22,12 +22,16 @@ import { QueueStore } from "../src/queue/queue-store.js";
 import { startEmbeddedRedis, type EmbeddedRedis } from "../src/redis/embedded-redis.js";
 import { type Child, ChildSet } from "./children.js";
 import type { BenchContext, ResultRow, Servers } from "./context.js";
+import { runClusterScale, type ClusterScaleResult } from "./cluster-scale.js";
+import { runFailover, type FailoverResult } from "./failover.js";
+import { failoverTable } from "./failover-report.js";
 import { runFanout, type FanoutResult } from "./fanout.js";
 import { FcallLedger, fcallTable } from "./fcall-stats.js";
 import { runFeed, type FeedResults } from "./feed.js";
 import { feedPassed, feedTables, feedTargets } from "./feed-report.js";
 import { QuietWindow } from "./foreign-load.js";
 import { runFresh, type FreshRow } from "./fresh.js";
+import { runInstances } from "./instances.js";
 import { describeMachine, machineLines } from "./machine.js";
 import { type MillionResult, runMillion } from "./million.js";
 import { millionTables, millionTargets } from "./million-report.js";
@@ -35,6 +39,8 @@ import { ONSALE_VARIANTS, runOnSale, type OnSaleResult } from "./onsale.js";
 import { runPaced, type PacedResult } from "./paced.js";
 import { pacedTable, pacedTargets } from "./paced-report.js";
 import { fanoutTable, onsaleTable, onsaleTargets, seatTable, seatTargets, targets, unaryTable } from "./report.js";
+import { nodeTable, scaleTable, scalingTable } from "./scale-report.js";
+import type { ScaleRow } from "./scale-runs.js";
 import { runSeats, type SeatResults } from "./seats.js";
 import { startService, type ServiceProcess } from "./service.js";
 import { loadBenchSettings, SCENARIOS, type BenchSettings } from "./settings.js";
@@ -84,6 +90,9 @@ async function main(): Promise<void> {
     const onsale: OnSaleResult[] = [];
     let feed: FeedResults | undefined;
     let million: MillionResult | undefined;
+    let instances: ScaleRow[] | undefined;
+    let cluster: ClusterScaleResult | undefined;
+    let failover: FailoverResult | undefined;
 
     const defaultInterval = loadConfig({}).watchIntervalMs;
     // The scenarios that share one service process (the default WATCH_INTERVAL_MS).
@@ -172,6 +181,18 @@ async function main(): Promise<void> {
       console.log(`\nOne million waiting (${s.millionUsers} users in one line against ${s.millionSmall}; ${s.millionWatchers} watchers; a service of its own):`);
       million = await ledger.around("million", () => runMillion(ctx));
     }
+    if (settings.instances) {
+      console.log(`\nOne service process against two (load split over 2 generators, one event):`);
+      instances = await ledger.around("instances", () => runInstances(ctx));
+    }
+    if (settings.cluster) {
+      console.log(`\nOne redis-server against a local cluster (${settings.clusterServices} service process${settings.clusterServices > 1 ? "es" : ""}, 3 generators):`);
+      cluster = await ledger.around("cluster (single node part)", () => runClusterScale(ctx));
+    }
+    if (settings.failover) {
+      console.log(`\nFailover (ConfirmHold at ${settings.failoverRate}/s, the event's primary killed):`);
+      failover = await runFailover(ctx);
+    }
 
     console.log(`\n## Results\n\nNode ${process.version}, redis-server ${machine.redis}\n`);
     if (rows.length + fresh.length > 0) console.log(unaryTable(rows, fresh));
@@ -181,6 +202,15 @@ async function main(): Promise<void> {
     if (onsale.length > 0) console.log(`\n${onsaleTable(onsale)}`);
     if (feed) console.log(`\n${feedTables(feed)}`);
     if (million) console.log(`\n${millionTables(million)}`);
+    if (instances) console.log(`\n${scaleTable(instances, machine.cores)}\n\n${scalingTable(instances, "one", "two")}`);
+    if (cluster) {
+      const where = cluster.placement.map((e) => `${e.eventId} slot ${e.slot} on :${e.primary}`).join("; ");
+      console.log(`\nEvents placed (CLUSTER KEYSLOT, CLUSTER SLOTS): ${where}\n\n${scaleTable(cluster.rows, machine.cores)}`);
+      console.log(`\n${scalingTable(cluster.rows, "single", "cluster")}\n\n${scalingTable(cluster.rows, "cluster", "hot")}`);
+      console.log(`\nPer Redis node, 3 events on 3 shards:\n\n${nodeTable(cluster.rows, "cluster")}`);
+      console.log(`\nPer Redis node, 1 hot event:\n\n${nodeTable(cluster.rows, "hot")}`);
+    }
+    if (failover) console.log(`\n${failoverTable(failover)}`);
     if (ledger.rows.length > 0) console.log(`\nRedis functions (INFO commandstats, per scenario):\n\n${fcallTable(ledger.rows)}`);
     const lines = [
       ...targets(rows, fanout),
@@ -192,6 +222,7 @@ async function main(): Promise<void> {
       ...(million ? millionTargets(million) : []),
     ];
     console.log(`\n${lines.map((line) => `- ${line}`).join("\n")}`);
+    if (failover && failover.problems.length > 0) throw new Error("the failover scenario failed its seat check (see FAIL above)");
     if (feed && !feedPassed(feed)) throw new Error("the change feed scenario failed its checks (see FAIL above)");
   } finally {
     await children.killAll();

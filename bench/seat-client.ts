@@ -37,6 +37,11 @@ export interface SeatLoadJob extends Omit<DriveJob, "path"> {
   readonly holdsOut?: string;
   /** Hold files whose holds "confirm" confirms, in order; missing files are skipped. */
   readonly holdsIn?: readonly string[];
+  /**
+   * For "explicit" run by several clients on one event: this client asks for
+   * every `of`-th pair from the `index`-th, so the clients never want the same seat.
+   */
+  readonly share?: { readonly index: number; readonly of: number };
 }
 
 export interface SeatLoadReport extends DriveResult {
@@ -61,6 +66,8 @@ interface Plan {
 
 function plan(job: SeatLoadJob): Plan {
   const { eventId } = job;
+  const { index, of } = job.share ?? { index: 0, of: 1 };
+  const pair = (n: number): [string, string] => explicitPair(n * of + index);
   const userId = (n: number): string => `${job.userPrefix}${n}`;
   const hold = (count: number, selection: (n: number) => MessageInitShape<typeof HoldSeatsRequestSchema>["selection"]): Buffer[] =>
     encodeAll(HoldSeatsRequestSchema, count, (n) => ({ eventId, userId: userId(n), selection: selection(n) }));
@@ -72,8 +79,8 @@ function plan(job: SeatLoadJob): Plan {
       return { path: HEALTH_CHECK, count: job.maxRequests, body: () => body };
     }
     case "explicit": {
-      const bodies = hold(PAIRS_PER_HALF, (n) => ({ case: "seats", value: { seatIds: explicitPair(n) } }));
-      const check: Check = (h, n) => (held(h, n) && h.seatIds.join() === explicitPair(n).join() ? undefined : "not the requested pair");
+      const bodies = hold(Math.floor((PAIRS_PER_HALF - index - 1) / of) + 1, (n) => ({ case: "seats", value: { seatIds: pair(n) } }));
+      const check: Check = (h, n) => (held(h, n) && h.seatIds.join() === pair(n).join() ? undefined : "not the requested pair");
       return holdPlan(HOLD_SEATS, bodies, check);
     }
     case "best": {

@@ -23,7 +23,9 @@ export interface ServiceProcess {
 }
 
 export interface ServiceOptions {
-  readonly redisUrl: string;
+  /** REDIS_URL; or, for a Redis Cluster, `redisClusterNodes` (REDIS_CLUSTER_NODES) instead. */
+  readonly redisUrl?: string | undefined;
+  readonly redisClusterNodes?: string | undefined;
   readonly watchIntervalMs: number;
   /** ADMIT_INTERVAL_MS; the service's default (its admitter on) when unset. */
   readonly admitIntervalMs?: number | undefined;
@@ -46,7 +48,8 @@ export async function startService(children: ChildSet, options: ServiceOptions):
   const child = children.node(`service (WATCH_INTERVAL_MS=${options.watchIntervalMs})`, "src/main.ts", {
     nodeArgs,
     env: {
-      REDIS_URL: options.redisUrl,
+      REDIS_URL: options.redisUrl ?? "",
+      REDIS_CLUSTER_NODES: options.redisClusterNodes ?? "",
       PORT: String(grpcPort),
       CONNECT_PORT: String(connectPort),
       METRICS_PORT: "0",

@@ -80,6 +80,16 @@ export interface BenchSettings {
   readonly millionWatchers: number;
   /** Joins sent together (one pipelined round trip) while the lines are filled. */
   readonly millionFillBatch: number;
+  /** The scale-out scenarios (opt-in): one service process against two, one redis-server against a cluster, a primary killed. */
+  readonly instances: boolean;
+  readonly cluster: boolean;
+  readonly failover: boolean;
+  /** Service processes of the `cluster` scenario (its three load generators are spread over them). */
+  readonly clusterServices: number;
+  /** ConfirmHold calls per second of the `failover` scenario, for how long before the kill, and for how long after it. */
+  readonly failoverRate: number;
+  readonly failoverBeforeSeconds: number;
+  readonly failoverAfterSeconds: number;
   /** Most seconds the whole run may spend waiting for, or re-measuring after, other processes' CPU use. */
   readonly quietBudgetSeconds: number;
   /** Row keys to run (e.g. `peer,join-grpc`, `seats-explicit`, `onsale-opening`); all when unset. */
@@ -161,6 +171,13 @@ export function loadBenchSettings(env: Readonly<Record<string, string | undefine
     millionSmall: num("BENCH_MILLION_SMALL", 10_000, 1, 10_000_000),
     millionWatchers: num("BENCH_MILLION_WATCHERS", 10_000, 1, 100_000),
     millionFillBatch: num("BENCH_MILLION_FILL_BATCH", 10_000, 1, 100_000),
+    instances: flag("BENCH_INSTANCES", false),
+    cluster: flag("BENCH_CLUSTER", false),
+    failover: flag("BENCH_FAILOVER", false),
+    clusterServices: num("BENCH_CLUSTER_SERVICES", 1, 1, 8),
+    failoverRate: num("BENCH_FAILOVER_RATE", 200, 1, 5_000),
+    failoverBeforeSeconds: num("BENCH_FAILOVER_BEFORE_SECONDS", 5, 1, 120),
+    failoverAfterSeconds: num("BENCH_FAILOVER_AFTER_SECONDS", 10, 2, 120),
     quietBudgetSeconds: num("BENCH_QUIET_BUDGET_SECONDS", 60, 0, 3600),
     only: rowKeys(env["BENCH_ONLY"]),
     cpuProfileDir: env["BENCH_CPU_PROFILE_DIR"] || undefined,
@@ -191,6 +208,9 @@ export const SCENARIOS: readonly Scenario[] = [
   { name: "onsale", flag: "BENCH_ONSALE", byDefault: true, about: "50,000 users join and watch while the admitter lets them in" },
   { name: "feed", flag: "BENCH_FEED", byDefault: true, about: "change feed: a backlog drained by a consumer group, then followed live" },
   { name: "million", flag: "BENCH_MILLION", byDefault: false, about: "1,000,000 waiting: Join, GetPosition, fan-out, Redis memory, the idle sweep expiring them all" },
+  { name: "instances", flag: "BENCH_INSTANCES", byDefault: false, about: "Join, HoldSeats, ConfirmHold: one service process against two on one redis-server" },
+  { name: "cluster", flag: "BENCH_CLUSTER", byDefault: false, about: "the same on one redis-server against a local cluster (3 events on 3 shards), and one hot event" },
+  { name: "failover", flag: "BENCH_FAILOVER", byDefault: false, about: "steady ConfirmHolds while the event's primary is killed and its replica promoted" },
 ];
 
 /** `--scenario a,b` / `--scenario=a`, else `BENCH_SCENARIO`, plus scenario names in `BENCH_ONLY`; undefined when none is named. */

@@ -16,6 +16,11 @@ export interface DriveJob {
   readonly streamsPerSession: number;
   readonly warmupSeconds: number;
   readonly seconds: number;
+  /**
+   * Several generators measured as one: once connected, send `{ kind: "ready" }`
+   * and fire only on the parent's `{ kind: "go" }`, so all start together.
+   */
+  readonly startTogether?: boolean;
 }
 
 /** Requests 0 … count-1, framed for the wire. */
@@ -53,6 +58,7 @@ export interface DriveResult {
 export async function drive(job: DriveJob, requests: Requests, onSuccess?: (n: number, message: Buffer) => void): Promise<DriveResult> {
   const headers = grpcHeaders(job.path);
   const sessions = await Promise.all(Array.from({ length: job.sessions }, () => connectH2(job.port)));
+  if (job.startTogether) await startSignal();
 
   let next = 0;
   let measuring = false;
@@ -121,12 +127,15 @@ export async function drive(job: DriveJob, requests: Requests, onSuccess?: (n: n
   }
   await Promise.race([sleep(job.warmupSeconds * 1000), windowOver]);
   measuring = !exhausted;
+  // A parent metering several generators at once reads its meters between these (no-op in-process).
+  process.send?.({ kind: "window", phase: "start" });
   const cpuStart = process.cpuUsage();
   const t0 = performance.now();
   const timer = setTimeout(endWindow, job.seconds * 1000);
   await windowOver;
   clearTimeout(timer);
   measuring = false;
+  process.send?.({ kind: "window", phase: "end" });
   const elapsed = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpuStart);
   stopping = true;
@@ -148,6 +157,19 @@ export async function drive(job: DriveJob, requests: Requests, onSuccess?: (n: n
     clientCpuUsPerCall: done > 0 ? (cpu.user + cpu.system) / done : Number.NaN,
     exhausted,
   };
+}
+
+/** Says ready to the parent and resolves on its go. */
+function startSignal(): Promise<void> {
+  return new Promise((resolve) => {
+    const onMessage = (message: unknown): void => {
+      if ((message as { kind?: string })?.kind !== "go") return;
+      process.off("message", onMessage);
+      resolve();
+    };
+    process.on("message", onMessage);
+    process.send?.({ kind: "ready" });
+  });
 }
 
 function sleep(ms: number): Promise<void> {
