@@ -1,5 +1,6 @@
 import type { DescMethod } from "@bufbuild/protobuf";
 import { tooManyStreams } from "./errors.js";
+import { hookedStream } from "./hooked-stream.js";
 import { wrapMethods, type AnyMethodImpl, type ServiceRegistration } from "./registration.js";
 
 /** How long a refused caller is told to wait before trying again. */
@@ -50,12 +51,22 @@ export function withStreamGate(reg: ServiceRegistration, gate: StreamGate): Serv
 }
 
 function gated(fn: AnyMethodImpl, gate: StreamGate): AnyMethodImpl {
-  return async function* (request, ctx) {
-    gate.enter();
-    try {
-      return yield* fn(request, ctx) as AsyncIterable<unknown>;
-    } finally {
-      gate.leave();
-    }
+  return (request, ctx) => {
+    let entered = false;
+    return hookedStream(
+      () => {
+        gate.enter();
+        entered = true;
+        return fn(request, ctx) as AsyncIterable<unknown>;
+      },
+      {
+        finally: () => {
+          if (entered) {
+            entered = false;
+            gate.leave();
+          }
+        },
+      },
+    );
   };
 }
