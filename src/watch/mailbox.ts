@@ -30,8 +30,8 @@ export abstract class Mailbox<Item> extends AbortableWait {
   /** Whether the stream ends after delivering `item`. */
   abstract isFinal(item: Item): boolean;
 
-  /** `next`, bound once: what a wait continues with. */
-  readonly #again = (): Promise<Item> => this.next();
+  /** `next`, bound once (when first needed: a pushed stream never waits): what a wait continues with. */
+  #again: (() => Promise<Item>) | undefined;
 
   /** The next item, or a rejection with the signal's reason once it aborts. */
   next(): Promise<Item> {
@@ -39,7 +39,7 @@ export abstract class Mailbox<Item> extends AbortableWait {
     if (item !== undefined) {
       return Promise.resolve(item);
     }
-    return this.wait().then(this.#again);
+    return this.wait().then((this.#again ??= () => this.next()));
   }
 
   /**

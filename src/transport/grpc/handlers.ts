@@ -22,7 +22,7 @@ import { UndecodableRequest } from "./bad-input.js";
 import { GrpcCall, type MethodRuntime, type ServerSurfaceCall } from "./call-context.js";
 import { appendHeadersToMetadata } from "./metadata.js";
 import { toConnectError, toGrpcStatus } from "./status.js";
-import { StreamWriter, type WritableCall } from "./stream-writer.js";
+import { StreamWriter, type CallEnding, type WritableCall } from "./stream-writer.js";
 import { pushStream } from "../../util/push-stream.js";
 
 /** What implementations return; the method's serializer turns it into the output message. */
@@ -63,6 +63,7 @@ export function serverStreamingHandler(
   rt: MethodRuntime,
   impl: AnyServerStreamingImpl,
 ): handleServerStreamingCall<Message, Output> {
+  const ending = streamEnding(rt);
   return (call) => {
     if (rt.registry.isDraining) {
       call.emit("error", refusal(rt, shutdownError()));
@@ -74,7 +75,7 @@ export function serverStreamingHandler(
       return;
     }
     const gc = new GrpcCall(rt, call);
-    respondStream(rt, call, gc, () => impl(call.request, gc.ctx));
+    respondStream(ending, call, gc, () => impl(call.request, gc.ctx));
   };
 }
 
@@ -82,13 +83,14 @@ export function bidiStreamingHandler(
   rt: MethodRuntime,
   impl: AnyBiDiStreamingImpl,
 ): handleBidiStreamingCall<Message, Output> {
+  const ending = streamEnding(rt);
   return (call) => {
     if (rt.registry.isDraining) {
       call.emit("error", refusal(rt, shutdownError()));
       return;
     }
     const gc = new GrpcCall(rt, call);
-    respondStream(rt, call, gc, () => impl(readRequests(call, gc), gc.ctx));
+    respondStream(ending, call, gc, () => impl(readRequests(call, gc), gc.ctx));
   };
 }
 
@@ -133,19 +135,8 @@ function respondOnce(
  * and `StreamWriter`: backpressure, aborts), then ends the call with its
  * trailers, or with the status of the error it failed with.
  */
-function respondStream(rt: MethodRuntime, call: WritableCall, gc: GrpcCall, start: () => AsyncIterable<Output>): void {
-  const writer = new StreamWriter(call, gc, {
-    headers: () => sendHeaders(call, gc),
-    ended: () => {
-      call.end(trailers(gc));
-      gc.close();
-    },
-    failed: (err) => {
-      const status = failureStatus(rt, call, gc, err);
-      if (status !== undefined) call.emit("error", status);
-      gc.close();
-    },
-  });
+function respondStream(ending: CallEnding, call: WritableCall, gc: GrpcCall, start: () => AsyncIterable<Output>): void {
+  const writer = new StreamWriter(call, gc, ending);
   let output: AsyncIterable<Output>;
   try {
     output = start();
@@ -154,6 +145,22 @@ function respondStream(rt: MethodRuntime, call: WritableCall, gc: GrpcCall, star
     return;
   }
   writer.attach(pushStream(output, writer));
+}
+
+/** How the streams of one method end (see `CallEnding`), made once per method. */
+function streamEnding(rt: MethodRuntime): CallEnding {
+  return {
+    headers: sendHeaders,
+    ended(call, gc) {
+      call.end(trailers(gc));
+      gc.close();
+    },
+    failed(call, gc, err) {
+      const status = failureStatus(rt, call, gc, err);
+      if (status !== undefined) call.emit("error", status);
+      gc.close();
+    },
+  };
 }
 
 /**

@@ -7,12 +7,15 @@ type Output = MessageInitShape<DescMessage>;
 
 export type WritableCall = ServerWritableStream<Message, Output> | ServerDuplexStream<Message, Output>;
 
-/** How a writer ends its call: with the trailers, or with the status of an error (the adapter's own rules for both). */
+/**
+ * How a writer ends its call: with the trailers, or with the status of an
+ * error (the adapter's own rules for both). One per method, shared by its calls.
+ */
 export interface CallEnding {
   /** Before the first message (and before the end, when there was none): the response headers. */
-  headers(): void;
-  ended(): void;
-  failed(err: unknown): void;
+  headers(call: WritableCall, gc: GrpcCall): void;
+  ended(call: WritableCall, gc: GrpcCall): void;
+  failed(call: WritableCall, gc: GrpcCall, err: unknown): void;
 }
 
 /**
@@ -32,12 +35,13 @@ export class StreamWriter implements PushSink<Output> {
   #first = true;
   #full = false;
   #over = false;
+  #onDrain: (() => void) | undefined;
 
   constructor(call: WritableCall, gc: GrpcCall, ending: CallEnding) {
     this.#call = call;
     this.#gc = gc;
     this.#ending = ending;
-    gc.onAbort = this.#onAbort;
+    gc.abortListener = this;
   }
 
   /** The stream's handle, once it is pushing (it may have ended already). */
@@ -59,12 +63,14 @@ export class StreamWriter implements PushSink<Output> {
     }
     if (this.#first) {
       this.#first = false;
-      this.#ending.headers();
+      this.#ending.headers(this.#call, this.#gc);
     }
     if (this.#call.write(message)) {
       return true;
     }
     this.#full = true;
+    // Made when first needed: most streams never fill.
+    this.#onDrain ??= () => this.#drained();
     this.#call.once("drain", this.#onDrain);
     return false;
   }
@@ -75,9 +81,9 @@ export class StreamWriter implements PushSink<Output> {
     }
     this.#over = true;
     if (this.#first) {
-      this.#ending.headers();
+      this.#ending.headers(this.#call, this.#gc);
     }
-    this.#ending.ended();
+    this.#ending.ended(this.#call, this.#gc);
   }
 
   fail(err: unknown): void {
@@ -85,28 +91,28 @@ export class StreamWriter implements PushSink<Output> {
       return;
     }
     this.#over = true;
-    this.#ending.failed(err);
+    this.#ending.failed(this.#call, this.#gc, err);
   }
 
-  readonly #onDrain = (): void => {
+  /** From the call: it aborted. A stream waiting for room would never hear of it from grpc-js. */
+  callAborted(): void {
+    if (this.#full && !this.#over) {
+      if (this.#onDrain !== undefined) this.#call.off("drain", this.#onDrain);
+      this.#abandon();
+    }
+  }
+
+  #drained(): void {
     this.#full = false;
     if (!this.#over) {
       this.#handle?.resume();
     }
-  };
-
-  /** The call aborted: a stream waiting for room would never hear of it from grpc-js. */
-  readonly #onAbort = (): void => {
-    if (this.#full && !this.#over) {
-      this.#call.off("drain", this.#onDrain);
-      this.#abandon();
-    }
-  };
+  }
 
   /** Ends the stream because the call aborted, and the call with the abort's reason. */
   #abandon(): void {
     this.#over = true;
     this.#handle?.cancel();
-    this.#ending.failed(this.#gc.abortReason);
+    this.#ending.failed(this.#call, this.#gc, this.#gc.abortReason);
   }
 }
