@@ -140,7 +140,11 @@ class HookedStream<T> implements AsyncGenerator<T, undefined>, Pushable<T>, Push
     this.#handle?.resume();
   }
 
-  /** The reader is gone: as `return`, the inner stream ends (its cleanup runs) before `finally`. */
+  /**
+   * The reader is gone: the inner stream is ended, then `finally` runs. A
+   * pushing inner stream's cleanup runs at once; a generator's `return` is
+   * not waited for (as `return` does), it finishes in its own time.
+   */
   cancel(): void {
     if (this.#ended) {
       return;
