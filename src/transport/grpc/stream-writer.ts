@@ -48,7 +48,8 @@ export class StreamWriter implements PushSink<Output> {
   attach(handle: PushHandle): void {
     this.#handle = handle;
     if (this.#over) {
-      // Ended before its handle was known: by an abort seen at the first push.
+      // Over before its handle was known (its start failed, or the call had aborted by its
+      // first push): a stream that ended ignores the cancel, one the abort left running ends.
       handle.cancel();
     }
   }
