@@ -146,7 +146,10 @@ export async function runFanout(
       process.stdout.write(` ${Math.round(lastAt - t0)}`);
     }
     const otherLoad = foreign.stop();
-    process.stdout.write(" ms\n");
+    // Printed here too, so a later scenario that fails does not take these figures with it.
+    const perMessageUs = (serviceCpuMs * 1000) / (rounds * ready.streams);
+    const perStreamKiB = (rssAfter - rssBefore) / 1024 / ready.streams;
+    process.stdout.write(` ms; ${perMessageUs.toFixed(1)} µs service CPU/msg, ${perStreamKiB.toFixed(1)} KiB RSS/stream, other load ${Math.round(otherLoad * 100)}%\n`);
 
     for (const client of clients) client.send({ kind: "close" });
     const closed = await all((client) => client.message(is("closed"), 30_000));
@@ -159,11 +162,11 @@ export async function runFanout(
       watchers: ready.streams,
       sessions: ready.sessions,
       setupMs: ready.setupMs,
-      rssPerStreamKiB: (rssAfter - rssBefore) / 1024 / ready.streams,
+      rssPerStreamKiB: perStreamKiB,
       rssBeforeMiB: rssBefore / 1024 / 1024,
       rssAfterMiB: rssAfter / 1024 / 1024,
       rounds: results,
-      cpuPerMessageUs: (serviceCpuMs * 1000) / (rounds * ready.streams),
+      cpuPerMessageUs: perMessageUs,
       otherLoad,
     };
   } finally {

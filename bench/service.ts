@@ -37,6 +37,8 @@ export interface ServiceOptions {
   readonly feedPollMs?: number | undefined;
   /** REDIS_COMMAND_TIMEOUT_MS; the service's default when unset. */
   readonly redisCommandTimeoutMs?: number | undefined;
+  /** More Node options for the process (`bench/stream-memory.ts` asks for heap snapshots). */
+  readonly nodeArgs?: readonly string[] | undefined;
   /** More environment for the process (the traces bench sets OTEL_*). */
   readonly env?: Readonly<Record<string, string>> | undefined;
 }
@@ -44,7 +46,7 @@ export interface ServiceOptions {
 /** Starts `src/main.ts` on two free loopback ports and waits until both answer a health Check with SERVING. */
 export async function startService(children: ChildSet, options: ServiceOptions): Promise<ServiceProcess> {
   const [grpcPort, connectPort] = await Promise.all([freePort(), freePort()]);
-  const nodeArgs = options.cpuProfileDir ? ["--cpu-prof", "--cpu-prof-dir", options.cpuProfileDir] : [];
+  const nodeArgs = [...(options.cpuProfileDir ? ["--cpu-prof", "--cpu-prof-dir", options.cpuProfileDir] : []), ...(options.nodeArgs ?? [])];
   const child = children.node(`service (WATCH_INTERVAL_MS=${options.watchIntervalMs})`, "src/main.ts", {
     nodeArgs,
     env: {

@@ -1,6 +1,6 @@
 import type { HandlerContext } from "@connectrpc/connect";
 import { backendUnavailable } from "./errors.js";
-import { hookedStream } from "./hooked-stream.js";
+import { hookedStream, type StreamHooks } from "./hooked-stream.js";
 import { wrapMethods, type AnyMethodImpl, type ServiceRegistration } from "./registration.js";
 
 /** Whether the store behind a service can be reached now, and each change of it (a `RedisMonitor`). */
@@ -44,35 +44,63 @@ function guardCall(fn: AnyFn, backend: BackendAvailability): AnyFn {
 
 function guardStream(fn: AnyFn, backend: BackendAvailability): AnyFn {
   return (request, ctx) => {
-    let release = (): void => undefined;
-    return hookedStream(
-      () => {
-        if (!backend.available) {
-          throw backendUnavailable("NOT_APPLIED");
-        }
-        // The implementation's signal: the call's, or the store's loss.
-        const controller = new AbortController();
-        const onCallAbort = (): void => controller.abort(ctx.signal.reason);
-        ctx.signal.addEventListener("abort", onCallAbort, { once: true });
-        const unsubscribe = backend.subscribe((available) => {
-          if (!available) {
-            controller.abort(backendUnavailable());
-          }
-        });
-        release = () => {
-          unsubscribe();
-          ctx.signal.removeEventListener("abort", onCallAbort);
-        };
-        if (ctx.signal.aborted) {
-          onCallAbort();
-        }
-        // Passed through, not raced per message: every wait of an
-        // implementation races its signal, so the abort ends the stream with that error.
-        return fn(request, withSignal(ctx, controller.signal)) as AsyncIterable<unknown>;
-      },
-      { finally: () => release() },
-    );
+    const guard = new StreamGuard(ctx, backend);
+    return hookedStream(() => {
+      // Passed through, not raced per message: every wait of an
+      // implementation races its signal, so the abort ends the stream with that error.
+      return fn(request, withSignal(ctx, guard.start())) as AsyncIterable<unknown>;
+    }, guard);
   };
+}
+
+/**
+ * One guarded stream: the implementation's signal, which aborts with the
+ * call's or when the store is lost. A class rather than closures (it is the
+ * signal's listener itself): an open stream keeps it for its whole life.
+ */
+class StreamGuard implements StreamHooks {
+  readonly #ctx: HandlerContext;
+  readonly #backend: BackendAvailability;
+  readonly #controller = new AbortController();
+  #unsubscribe: (() => void) | undefined;
+
+  constructor(ctx: HandlerContext, backend: BackendAvailability) {
+    this.#ctx = ctx;
+    this.#backend = backend;
+  }
+
+  /** Refuses the stream while the store is unreachable; otherwise the implementation's signal. */
+  start(): AbortSignal {
+    if (!this.#backend.available) {
+      throw backendUnavailable("NOT_APPLIED");
+    }
+    const controller = this.#controller;
+    const signal = this.#ctx.signal;
+    signal.addEventListener("abort", this, { once: true });
+    this.#unsubscribe = this.#backend.subscribe((available) => {
+      if (!available) {
+        controller.abort(backendUnavailable());
+      }
+    });
+    if (signal.aborted) {
+      this.handleEvent();
+    }
+    return controller.signal;
+  }
+
+  /** The call's signal aborted. */
+  handleEvent(): void {
+    this.#controller.abort(this.#ctx.signal.reason);
+  }
+
+  finally(): void {
+    const unsubscribe = this.#unsubscribe;
+    if (unsubscribe !== undefined) {
+      this.#unsubscribe = undefined;
+      unsubscribe();
+      this.#ctx.signal.removeEventListener("abort", this);
+    }
+  }
 }
 
 /**

@@ -69,10 +69,10 @@ export class CallLog {
   }
 
   /** The call's child logger, made on first use. */
-  logger = (): Logger => {
+  logger(): Logger {
     this.child ??= this.options.logger.child({ rpc: `${this.options.service}/${this.options.method}`, requestId: this.requestId });
     return this.child;
-  };
+  }
 
   /** Writes the completion line (once): `err` undefined means OK. Returns `err`, to be thrown. */
   done<E extends ConnectError | undefined>(err?: E): E {

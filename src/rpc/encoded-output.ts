@@ -2,18 +2,27 @@ import { fromBinary, type DescMessage } from "@bufbuild/protobuf";
 import { wrapMethods, type ServiceRegistration } from "./registration.js";
 
 /**
- * A streamed response message the implementation has already encoded (its
- * wire bytes, without gRPC framing): a stream that sends many similar
- * messages, such as WatchPosition, encodes what never changes once and only
- * the changing fields per message. The grpc-js port writes the bytes as they
- * are; the Connect port decodes them back (`decodeEncodedOutputs`), which
- * only the compatibility port pays for.
+ * A streamed response message the implementation encodes itself (its wire
+ * bytes, without gRPC framing): a stream that sends many similar messages,
+ * such as WatchPosition, encodes what never changes once and only the
+ * changing fields per message. The grpc-js port has it write its bytes
+ * straight into a buffer it reuses (grpc-js copies them into the frame at
+ * once), so a message costs no buffer of its own; the Connect port decodes
+ * them back (`decodeEncodedOutputs`), which only the compatibility port pays
+ * for.
  */
-export class EncodedOutput {
-  readonly bytes: Uint8Array;
+export abstract class EncodedOutput {
+  /** The message's size on the wire. */
+  abstract readonly byteLength: number;
 
-  constructor(bytes: Uint8Array) {
-    this.bytes = bytes;
+  /** Writes the message's bytes into `target` from its start; `target` has room for `byteLength`. */
+  abstract writeTo(target: Uint8Array): void;
+
+  /** The message's bytes in a buffer of their own. */
+  toBytes(): Uint8Array {
+    const bytes = new Uint8Array(this.byteLength);
+    this.writeTo(bytes);
+    return bytes;
   }
 
   /**
@@ -36,7 +45,7 @@ export function decodeEncodedOutputs(reg: ServiceRegistration): ServiceRegistrat
     const output: DescMessage = method.output;
     return async function* (request, ctx) {
       for await (const value of fn(request, ctx) as AsyncIterable<unknown>) {
-        yield value instanceof EncodedOutput ? fromBinary(output, value.bytes) : value;
+        yield value instanceof EncodedOutput ? fromBinary(output, value.toBytes()) : value;
       }
     };
   });

@@ -1,3 +1,5 @@
+import { PUSH, pushStream, type Pushable, type PushHandle, type PushSink } from "../util/push-stream.js";
+
 /** What a wrapper does around a server stream it passes through. */
 export interface StreamHooks {
   /** Each message, as it is handed on to the reader. */
@@ -16,16 +18,22 @@ export interface StreamHooks {
  * `next` (so a wrapper's checks still run before the implementation's first
  * step), and each message costs one promise reaction, not a generator's
  * resume, await and yield per layer.
+ *
+ * Pushed (`[PUSH]`, see `pushStream`), it passes the inner stream's messages
+ * on to its sink as they come, with the same hooks, and no promise at all.
  */
 export function hookedStream<T>(start: () => AsyncIterable<T>, hooks: StreamHooks): AsyncGenerator<T, undefined> {
   return new HookedStream(start, hooks);
 }
 
-class HookedStream<T> implements AsyncGenerator<T, undefined> {
+class HookedStream<T> implements AsyncGenerator<T, undefined>, Pushable<T>, PushSink<T>, PushHandle {
   readonly #start: () => AsyncIterable<T>;
   readonly #hooks: StreamHooks;
   #inner: AsyncIterator<T> | undefined;
   #ended = false;
+  /** Once pushed: the reader's sink, and the inner stream's handle. */
+  #sink: PushSink<T> | undefined;
+  #handle: PushHandle | undefined;
 
   constructor(start: () => AsyncIterable<T>, hooks: StreamHooks) {
     this.#start = start;
@@ -81,6 +89,74 @@ class HookedStream<T> implements AsyncGenerator<T, undefined> {
   async throw(err: unknown): Promise<IteratorResult<T, undefined>> {
     await this.return();
     throw err;
+  }
+
+  [PUSH](sink: PushSink<T>): PushHandle {
+    if (this.#ended || this.#inner !== undefined) {
+      throw new Error("a hooked stream is either iterated or pushed, once");
+    }
+    this.#sink = sink;
+    let inner: AsyncIterator<T>;
+    try {
+      inner = this.#inner = this.#start()[Symbol.asyncIterator]();
+    } catch (err) {
+      sink.fail(this.#fail(err));
+      return this;
+    }
+    // This object is the inner stream's sink: the hooks run on the way through.
+    this.#handle = pushStream(inner, this);
+    return this;
+  }
+
+  /** A message of the pushed inner stream, on its way to the reader. */
+  push(value: T): boolean {
+    if (this.#ended) {
+      return false;
+    }
+    this.#hooks.message?.();
+    return (this.#sink as PushSink<T>).push(value);
+  }
+
+  /** The pushed inner stream ended. */
+  end(): void {
+    if (this.#ended) {
+      return;
+    }
+    this.#end();
+    this.#hooks.done?.();
+    this.#hooks.finally?.();
+    (this.#sink as PushSink<T>).end();
+  }
+
+  /** The pushed inner stream failed. */
+  fail(err: unknown): void {
+    if (this.#ended) {
+      return;
+    }
+    (this.#sink as PushSink<T>).fail(this.#fail(err));
+  }
+
+  resume(): void {
+    this.#handle?.resume();
+  }
+
+  /**
+   * The reader is gone: the inner stream is ended, then `finally` runs. A
+   * pushing inner stream's cleanup runs at once; a generator's `return` is
+   * not waited for (as `return` does), it finishes in its own time.
+   */
+  cancel(): void {
+    if (this.#ended) {
+      return;
+    }
+    this.#end();
+    const handle = this.#handle;
+    this.#handle = undefined;
+    try {
+      handle?.cancel();
+    } finally {
+      this.#hooks.finally?.();
+    }
   }
 
   #end(): AsyncIterator<T> | undefined {

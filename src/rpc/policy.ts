@@ -8,7 +8,7 @@ import { requirementOf } from "../auth/roles.js";
 import { authorize } from "./authorize.js";
 import type { RpcObserver, Transport } from "../observe/rpc-observer.js";
 import { CallLog, type CallLogOptions } from "./call-log.js";
-import { hookedStream } from "./hooked-stream.js";
+import { hookedStream, type StreamHooks } from "./hooked-stream.js";
 import { backendUnavailable, boundError, invalidRequest } from "./errors.js";
 import { redisFailure } from "./redis-failure.js";
 import { wrapMethods, type AnyMethodImpl, type ServiceRegistration } from "./registration.js";
@@ -90,29 +90,20 @@ function wrapMethod(service: DescService, method: DescMethod, fn: AnyFn, deps: C
           log.done();
           return response;
         } catch (err) {
-          throw log.done(mapError(err, ctx, log.logger));
+          throw log.done(mapError(err, ctx, () => log.logger()));
         }
       };
     case "server_streaming":
       return (request, ctx) => {
         const log = new CallLog(logOptions, ctx);
-        const sent = log.observation?.sent?.bind(log.observation);
-        return hookedStream(
-          () => {
-            log.observation?.received?.();
-            log.about(request);
-            admit(ctx, request);
-            const responses = log.within(fn, request, ctx) as AsyncIterable<unknown>;
-            // Only a tracing observer keeps a context each step must run in.
-            return log.scoped ? scopedStream(log, responses) : responses;
-          },
-          {
-            message: sent,
-            done: () => log.done(),
-            failed: (err) => log.done(mapError(err, ctx, log.logger)),
-            finally: () => log.abandoned(ctx),
-          },
-        );
+        return hookedStream(() => {
+          log.observation?.received?.();
+          log.about(request);
+          admit(ctx, request);
+          const responses = log.within(fn, request, ctx) as AsyncIterable<unknown>;
+          // Only a tracing observer keeps a context each step must run in.
+          return log.scoped ? scopedStream(log, responses) : responses;
+        }, new LoggedStream(log, ctx));
       };
     case "client_streaming":
     case "bidi_streaming":
@@ -137,11 +128,42 @@ function wrapMethod(service: DescService, method: DescMethod, fn: AnyFn, deps: C
           yield* observedStream(log, result as AsyncIterable<unknown>);
           log.done();
         } catch (err) {
-          throw log.done(mapError(err, ctx, log.logger));
+          throw log.done(mapError(err, ctx, () => log.logger()));
         } finally {
           log.abandoned(ctx);
         }
       };
+  }
+}
+
+/**
+ * The policy's side of one server stream: each message counted as sent, one
+ * completion line however it ends. A class rather than closures: an open
+ * stream keeps its hooks for its whole life.
+ */
+class LoggedStream implements StreamHooks {
+  readonly #log: CallLog;
+  readonly #ctx: HandlerContext;
+
+  constructor(log: CallLog, ctx: HandlerContext) {
+    this.#log = log;
+    this.#ctx = ctx;
+  }
+
+  message(): void {
+    this.#log.observation?.sent?.();
+  }
+
+  done(): void {
+    this.#log.done();
+  }
+
+  failed(err: unknown): unknown {
+    return this.#log.done(mapError(err, this.#ctx, () => this.#log.logger()));
+  }
+
+  finally(): void {
+    this.#log.abandoned(this.#ctx);
   }
 }
 

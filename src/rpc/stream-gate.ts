@@ -1,5 +1,6 @@
 import type { DescMethod } from "@bufbuild/protobuf";
 import { tooManyStreams } from "./errors.js";
+import { hookedStream, type StreamHooks } from "./hooked-stream.js";
 import { wrapMethods, type AnyMethodImpl, type ServiceRegistration } from "./registration.js";
 
 /** How long a refused caller is told to wait before trying again. */
@@ -50,12 +51,33 @@ export function withStreamGate(reg: ServiceRegistration, gate: StreamGate): Serv
 }
 
 function gated(fn: AnyMethodImpl, gate: StreamGate): AnyMethodImpl {
-  return async function* (request, ctx) {
-    gate.enter();
-    try {
-      return yield* fn(request, ctx) as AsyncIterable<unknown>;
-    } finally {
-      gate.leave();
-    }
+  return (request, ctx) => {
+    const place = new GatePlace(gate);
+    return hookedStream(() => {
+      place.take();
+      return fn(request, ctx) as AsyncIterable<unknown>;
+    }, place);
   };
+}
+
+/** One stream's place in the gate, given back once however the stream ends (and only if it got one). */
+class GatePlace implements StreamHooks {
+  readonly #gate: StreamGate;
+  #held = false;
+
+  constructor(gate: StreamGate) {
+    this.#gate = gate;
+  }
+
+  take(): void {
+    this.#gate.enter();
+    this.#held = true;
+  }
+
+  finally(): void {
+    if (this.#held) {
+      this.#held = false;
+      this.#gate.leave();
+    }
+  }
 }

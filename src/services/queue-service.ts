@@ -1,7 +1,6 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { QueueService, type WatchPositionResponseSchema } from "../../gen/boxoffice/v1/queue_pb.js";
-import { EncodedOutput } from "../rpc/encoded-output.js";
 import { backendUnavailable, invalidRequest } from "../rpc/errors.js";
 import type { PassKeyring } from "../pass/pass.js";
 import type { QueueStore } from "../queue/queue-store.js";
@@ -87,8 +86,8 @@ export function createQueueService({ store, hub, passes }: QueueServiceDeps): Se
       return hub.stream(req.eventId, req.userId, ctx.signal, (item): WatchPositionOutput => {
         switch (item.kind) {
           case "ticket": {
-            const bytes = encoder.encode(item.ticket);
-            return bytes === undefined ? { ticket: ticket(item.ticket) } : new EncodedOutput(bytes).as<WatchPositionOutput>();
+            const encoded = encoder.prepare(item.ticket);
+            return encoded === undefined ? { ticket: ticket(item.ticket) } : encoded.as<WatchPositionOutput>();
           }
           case "event_not_found":
             throw queueErrors.event_not_found(req.eventId);

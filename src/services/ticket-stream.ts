@@ -1,5 +1,6 @@
 import { StoredTicketState } from "../redis/outcomes.js";
 import type { TicketView } from "../queue/types.js";
+import { EncodedOutput } from "../rpc/encoded-output.js";
 
 /**
  * Encodes the WatchPositionResponse messages of one stream, byte for byte
@@ -8,7 +9,7 @@ import type { TicketView } from "../queue/types.js";
  * change, so their bytes are made once, and each message writes only state,
  * position, waiting total and estimated wait around them (a few varints).
  *
- * Only tickets without a pass or an opening time take this path (`encode`
+ * Only tickets without a pass or an opening time take this path (`prepare`
  * answers undefined for the others, which are rare: the last message of an
  * admitted user, a pre-queue place): the caller builds those the usual way.
  */
@@ -21,8 +22,12 @@ export class TicketStreamEncoder {
   /** Field 7 of the Ticket: joined_at. */
   #tail: Uint8Array = EMPTY;
 
-  /** The response's wire bytes, or undefined when the ticket is not one this encoder writes. */
-  encode(view: TicketView): Uint8Array | undefined {
+  /**
+   * The response, ready to be written where the transport wants it (no
+   * bytes of its own), or undefined when the ticket is not one this encoder
+   * writes.
+   */
+  prepare(view: TicketView): EncodedTicket | undefined {
     const { position, waitingTotal, estimatedWaitSeconds: wait } = view;
     const state: number = view.state;
     const admitted = state === StoredTicketState.ADMITTED && view.issuedAtMs !== undefined && view.expiresAtMs !== undefined;
@@ -42,18 +47,44 @@ export class TicketStreamEncoder {
       this.#joinedAtMs = view.joinedAtMs;
       this.#tail = tail;
     }
-    const head = this.#head;
-    const tail = this.#tail;
-    const middle =
+    return new EncodedTicket(this.#head, this.#tail, state, position, waitingTotal, wait);
+  }
+
+  /** The response's wire bytes, or undefined when the ticket is not one this encoder writes. */
+  encode(view: TicketView): Uint8Array | undefined {
+    return this.prepare(view)?.toBytes();
+  }
+}
+
+/** One WatchPositionResponse as `TicketStreamEncoder` writes it: the stream's fixed bytes and this message's numbers. */
+export class EncodedTicket extends EncodedOutput {
+  readonly byteLength: number;
+  readonly #ticketSize: number;
+
+  constructor(
+    private readonly head: Uint8Array,
+    private readonly tail: Uint8Array,
+    private readonly state: number,
+    private readonly position: number,
+    private readonly waitingTotal: number,
+    private readonly wait: number | undefined,
+  ) {
+    super();
+    const ticketSize =
+      head.length +
       (state === 0 ? 0 : 1 + varintSize(state)) +
       (position === 0 ? 0 : 1 + varintSize(position)) +
       (waitingTotal === 0 ? 0 : 1 + varintSize(waitingTotal)) +
-      (wait === undefined ? 0 : 1 + varintSize(wait));
-    const ticketSize = head.length + middle + tail.length;
-    // Every byte is written below; small unsafe allocations come from Node's pool.
-    const bytes = Buffer.allocUnsafe(1 + varintSize(ticketSize) + ticketSize);
+      (wait === undefined ? 0 : 1 + varintSize(wait)) +
+      tail.length;
+    this.#ticketSize = ticketSize;
+    this.byteLength = 1 + varintSize(ticketSize) + ticketSize;
+  }
+
+  writeTo(bytes: Uint8Array): void {
+    const { head, tail, state, position, waitingTotal, wait } = this;
     bytes[0] = 0x0a; // WatchPositionResponse.ticket, length-delimited
-    let at = writeVarint(bytes, 1, ticketSize);
+    let at = writeVarint(bytes, 1, this.#ticketSize);
     bytes.set(head, at);
     at += head.length;
     if (state !== 0) {
@@ -73,7 +104,6 @@ export class TicketStreamEncoder {
       at = writeVarint(bytes, at, wait);
     }
     bytes.set(tail, at);
-    return bytes;
   }
 }
 

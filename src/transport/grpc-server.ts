@@ -16,6 +16,7 @@ import type { ServiceRegistration } from "../rpc/registration.js";
 import { CallRegistry } from "./call-registry.js";
 import { badInputInterceptor, decodeRequest } from "./grpc/bad-input.js";
 import type { MethodRuntime } from "./grpc/call-context.js";
+import { OutputScratch } from "./grpc/output-scratch.js";
 import {
   bidiStreamingHandler,
   clientStreamingHandler,
@@ -188,12 +189,13 @@ function handlerFor(rt: MethodRuntime, impl: (...args: unknown[]) => unknown): U
 /**
  * Serializers straight from the descriptors. Implementations return message
  * init shapes; `create` passes real messages through untouched. Buffers are
- * views over protobuf-es's bytes, not copies; an `EncodedOutput` is written
- * as it is. A request that does not decode
+ * views over protobuf-es's bytes, not copies; an `EncodedOutput` writes
+ * itself into the method's `OutputScratch`. A request that does not decode
  * becomes an `UndecodableRequest` the handlers answer with INVALID_ARGUMENT.
  */
 function methodDefinition(path: string, method: DescMethod): MethodDefinition<Message, Output> {
   const { input, output } = method;
+  const scratch = new OutputScratch();
   return {
     path,
     originalName: method.localName,
@@ -202,7 +204,7 @@ function methodDefinition(path: string, method: DescMethod): MethodDefinition<Me
     requestSerialize: (value: Message) => asBuffer(toBinary(input, create(input, value))),
     requestDeserialize: (bytes: Buffer) => decodeRequest(input, bytes) as Message,
     responseSerialize: (value: Output) =>
-      value instanceof EncodedOutput ? asBuffer(value.bytes) : asBuffer(toBinary(output, create(output, value))),
+      value instanceof EncodedOutput ? scratch.write(value) : asBuffer(toBinary(output, create(output, value))),
     responseDeserialize: (bytes: Buffer) => fromBinary(output, bytes),
   };
 }

@@ -22,6 +22,7 @@ export class AbortableWait {
       const reject = this.#reject;
       this.#resolve = this.#reject = undefined;
       reject?.(signal.reason);
+      this.aborted(signal.reason);
     };
     signal.addEventListener("abort", this.#onAbort, { once: true });
   }
@@ -49,6 +50,9 @@ export class AbortableWait {
       resolve();
     }
   }
+
+  /** The signal aborted (once, whether anyone waited or not): for subclasses that deliver without waiting. */
+  protected aborted(_reason: unknown): void {}
 
   dispose(): void {
     this.#signal.removeEventListener("abort", this.#onAbort);

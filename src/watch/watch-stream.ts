@@ -1,4 +1,5 @@
-import type { Mailbox } from "./mailbox.js";
+import { PUSH, type Pushable, type PushHandle, type PushSink } from "../util/push-stream.js";
+import type { Mailbox, MailboxReader } from "./mailbox.js";
 
 /**
  * One watch stream as an async iterator over its mailbox, each item mapped
@@ -6,14 +7,21 @@ import type { Mailbox } from "./mailbox.js";
  * message costs one promise reaction here instead of a generator's resume,
  * await and yield at every layer. It ends after a final item; ending it
  * early (`return`), an abort, or a throwing `map` removes the watcher.
+ *
+ * Or it is pushed (`[PUSH]`, for the gRPC port): the mailbox then hands each
+ * item over as the loop puts it in, and the mapped message goes to the sink
+ * in the same turn; while the sink is full the mailbox coalesces, as it does
+ * for a slow `next`.
  */
-export class WatchStream<Item, Out> implements AsyncGenerator<Out, undefined> {
+export class WatchStream<Item, Out> implements AsyncGenerator<Out, undefined>, Pushable<Out>, MailboxReader<Item>, PushHandle {
   readonly #open: () => Mailbox<Item>;
   readonly #close: (watcher: Mailbox<Item>) => void;
   readonly #map: (item: Item) => Out;
   readonly #signal: AbortSignal;
   #watcher: Mailbox<Item> | undefined;
   #done = false;
+  /** Where items go once pushed. */
+  #sink: PushSink<Out> | undefined;
 
   /** `open` registers the stream's watcher at the first `next`; `close` unregisters it, once. */
   constructor(open: () => Mailbox<Item>, close: (watcher: Mailbox<Item>) => void, map: (item: Item) => Out, signal: AbortSignal) {
@@ -67,6 +75,59 @@ export class WatchStream<Item, Out> implements AsyncGenerator<Out, undefined> {
   throw(err: unknown): Promise<IteratorResult<Out, undefined>> {
     this.#finish();
     return Promise.reject(err);
+  }
+
+  [PUSH](sink: PushSink<Out>): PushHandle {
+    if (this.#done || this.#watcher !== undefined) {
+      throw new Error("a watch stream is either iterated or pushed, once");
+    }
+    this.#sink = sink;
+    if (this.#signal.aborted) {
+      this.#done = true;
+      sink.fail(this.#signal.reason);
+      return this;
+    }
+    const watcher = (this.#watcher = this.#open());
+    watcher.listen(this);
+    return this;
+  }
+
+  /** From the mailbox: one item, mapped and pushed now. */
+  deliver(item: Item): boolean {
+    const sink = this.#sink as PushSink<Out>;
+    const final = (this.#watcher as Mailbox<Item>).isFinal(item);
+    if (final) {
+      this.#finish();
+    }
+    let room: boolean;
+    try {
+      room = sink.push(this.#map(item));
+    } catch (err) {
+      // A throwing `map` (or sink) ends the stream with its error, as `next` does.
+      this.#finish();
+      sink.fail(err);
+      return false;
+    }
+    if (final) {
+      sink.end();
+    }
+    return room;
+  }
+
+  /** From the mailbox: the signal aborted. */
+  aborted(reason: unknown): void {
+    if (!this.#done) {
+      this.#finish();
+      this.#sink?.fail(reason);
+    }
+  }
+
+  resume(): void {
+    this.#watcher?.resume();
+  }
+
+  cancel(): void {
+    this.#finish();
   }
 
   #finish(): void {

@@ -6,6 +6,7 @@ import type { TicketView } from "../../src/queue/types.js";
 import { StoredTicketState as T } from "../../src/redis/outcomes.js";
 import { ticketMessage } from "../../src/services/queue-convert.js";
 import { TicketStreamEncoder } from "../../src/services/ticket-stream.js";
+import { OutputScratch } from "../../src/transport/grpc/output-scratch.js";
 
 const parsed = parsePassKeys(`k1:base64:${Buffer.alloc(32, 7).toString("base64")}`);
 if (!("keys" in parsed)) throw new Error("test key");
@@ -43,7 +44,7 @@ describe("TicketStreamEncoder", () => {
     ];
     for (const view of views) {
       const bytes = encoder.encode(view);
-      expect(bytes, JSON.stringify(view)).toEqual(Buffer.from(reference(view)));
+      expect(bytes, JSON.stringify(view)).toEqual(reference(view));
       expect(fromBinary(WatchPositionResponseSchema, bytes as Uint8Array).ticket?.position).toBe(view.position);
     }
   });
@@ -55,6 +56,23 @@ describe("TicketStreamEncoder", () => {
     expect(encoder.encode({ ...base, position: -1 })).toBeUndefined();
     expect(encoder.encode({ ...base, joinedAtMs: -5 })).toBeUndefined();
     // And then goes on with the ones it writes.
-    expect(encoder.encode(base)).toEqual(Buffer.from(reference(base)));
+    expect(encoder.encode(base)).toEqual(reference(base));
+  });
+
+  it("writes each message over the last one in the gRPC port's reused buffer, same bytes as toBinary", () => {
+    const encoder = new TicketStreamEncoder();
+    const scratch = new OutputScratch();
+    const views: TicketView[] = [
+      { ...base, position: 2_000_000, waitingTotal: 2_000_000, estimatedWaitSeconds: 2_147_483_647 },
+      { ...base, position: 1, waitingTotal: 1 },
+      { ...base, position: 2_000_000, waitingTotal: 2_000_000, estimatedWaitSeconds: 2_147_483_647 },
+      { ...base, position: 1, waitingTotal: 1, estimatedWaitSeconds: 0 },
+    ];
+    for (const view of views) {
+      const encoded = encoder.prepare(view);
+      expect(encoded).toBeDefined();
+      const written = scratch.write(encoded!);
+      expect(new Uint8Array(written), JSON.stringify(view)).toEqual(reference(view));
+    }
   });
 });

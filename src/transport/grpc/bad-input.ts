@@ -70,18 +70,19 @@ const unreadable: ReadonlyArray<{ code: GrpcStatus; prefix: string; error: () =>
 export function badInputInterceptor(refused?: (path: string, error: ConnectError) => void): ServerInterceptor {
   return (method, call) => {
   const base = call as ServerInterceptingCallInterface & { sendStatus: ServerInterceptingCallInterface["sendStatus"] };
-  const send = base.sendStatus.bind(base);
+  // The original method, called on `base` (a bound copy would be one more object per call, kept for its life).
+  const original = base.sendStatus;
   base.sendStatus = (status) => {
     if (status.code === GrpcStatus.INTERNAL || status.code === GrpcStatus.UNIMPLEMENTED) {
       const match = unreadable.find((u) => u.code === status.code && status.details.startsWith(u.prefix));
       if (match) {
         const error = match.error();
         refused?.(method.path, error);
-        send(toGrpcStatus(error));
+        original.call(base, toGrpcStatus(error));
         return;
       }
     }
-    send(status);
+    original.call(base, status);
   };
   // grpc-js types an interceptor's result as its wrapper class; the call itself serves the same interface.
   return base as unknown as ReturnType<ServerInterceptor>;

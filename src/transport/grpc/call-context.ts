@@ -52,6 +52,8 @@ const noTimeout = (): undefined => undefined;
  */
 export class GrpcCall implements Abortable {
   readonly ctx: GrpcHandlerContext;
+  /** Told after the signal once the call aborts (the response writer, which has no use for an `AbortSignal` listener). */
+  abortListener: { callAborted(): void } | undefined;
   private controller: AbortController | undefined;
   private aborted = false;
   private reason: unknown;
@@ -95,6 +97,7 @@ export class GrpcCall implements Abortable {
     this.aborted = true;
     this.reason = reason;
     this.controller?.abort(reason);
+    this.abortListener?.callAborted();
   }
 
   /** Ends the call's context: leaves the registry and aborts the signal (if it was ever handed out). */

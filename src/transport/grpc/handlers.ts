@@ -14,8 +14,6 @@ import type {
   handleServerStreamingCall,
   handleUnaryCall,
   sendUnaryData,
-  ServerDuplexStream,
-  ServerWritableStream,
 } from "@grpc/grpc-js";
 import type { Readable } from "node:stream";
 import { observeRefusal } from "../../observe/rpc-observer.js";
@@ -24,6 +22,8 @@ import { UndecodableRequest } from "./bad-input.js";
 import { GrpcCall, type MethodRuntime, type ServerSurfaceCall } from "./call-context.js";
 import { appendHeadersToMetadata } from "./metadata.js";
 import { toConnectError, toGrpcStatus } from "./status.js";
+import { StreamWriter, type CallEnding, type WritableCall } from "./stream-writer.js";
+import { pushStream } from "../../util/push-stream.js";
 
 /** What implementations return; the method's serializer turns it into the output message. */
 export type Output = MessageInitShape<DescMessage>;
@@ -32,7 +32,6 @@ export type AnyUnaryImpl = MethodImpl<DescMethodUnary<DescMessage, DescMessage>>
 export type AnyClientStreamingImpl = MethodImpl<DescMethodClientStreaming<DescMessage, DescMessage>>;
 export type AnyServerStreamingImpl = MethodImpl<DescMethodServerStreaming<DescMessage, DescMessage>>;
 export type AnyBiDiStreamingImpl = MethodImpl<DescMethodBiDiStreaming<DescMessage, DescMessage>>;
-type WritableCall = ServerWritableStream<Message, Output> | ServerDuplexStream<Message, Output>;
 
 export function unaryHandler(rt: MethodRuntime, impl: AnyUnaryImpl): handleUnaryCall<Message, Output> {
   return (call, callback) => {
@@ -64,6 +63,7 @@ export function serverStreamingHandler(
   rt: MethodRuntime,
   impl: AnyServerStreamingImpl,
 ): handleServerStreamingCall<Message, Output> {
+  const ending = streamEnding(rt);
   return (call) => {
     if (rt.registry.isDraining) {
       call.emit("error", refusal(rt, shutdownError()));
@@ -75,7 +75,7 @@ export function serverStreamingHandler(
       return;
     }
     const gc = new GrpcCall(rt, call);
-    void respondStream(rt, call, gc, () => impl(call.request, gc.ctx));
+    respondStream(ending, call, gc, () => impl(call.request, gc.ctx));
   };
 }
 
@@ -83,13 +83,14 @@ export function bidiStreamingHandler(
   rt: MethodRuntime,
   impl: AnyBiDiStreamingImpl,
 ): handleBidiStreamingCall<Message, Output> {
+  const ending = streamEnding(rt);
   return (call) => {
     if (rt.registry.isDraining) {
       call.emit("error", refusal(rt, shutdownError()));
       return;
     }
     const gc = new GrpcCall(rt, call);
-    void respondStream(rt, call, gc, () => impl(readRequests(call, gc), gc.ctx));
+    respondStream(ending, call, gc, () => impl(readRequests(call, gc), gc.ctx));
   };
 }
 
@@ -129,58 +130,37 @@ function respondOnce(
   );
 }
 
-async function respondStream(
-  rt: MethodRuntime,
-  call: WritableCall,
-  gc: GrpcCall,
-  start: () => AsyncIterable<Output>,
-): Promise<void> {
-  try {
-    const headersSent = await writeAll(call, gc, start());
-    if (!headersSent) sendHeaders(call, gc);
-    call.end(trailers(gc));
-  } catch (err) {
-    const status = failureStatus(rt, call, gc, err);
-    if (status !== undefined) call.emit("error", status);
-  } finally {
-    gc.close();
-  }
-}
-
 /**
- * Writes each yielded message as it comes, honouring backpressure: when
- * grpc-js buffers past its high-water mark, waits for "drain" (or the call's
- * end). Stops pulling from the implementation once the call is aborted
- * (client gone, deadline, shutdown); `for await` then runs the generator's
- * `finally`. Resolves with whether response headers went out (with the first
- * message).
+ * Writes the implementation's messages as it pushes them (see `pushStream`
+ * and `StreamWriter`: backpressure, aborts), then ends the call with its
+ * trailers, or with the status of the error it failed with.
  */
-async function writeAll(call: WritableCall, gc: GrpcCall, output: AsyncIterable<Output>): Promise<boolean> {
-  let first = true;
-  for await (const message of output) {
-    if (gc.isAborted) throw gc.abortReason;
-    if (first) {
-      sendHeaders(call, gc);
-      first = false;
-    }
-    if (!call.write(message)) {
-      await drained(call, gc.ctx.signal);
-      if (gc.isAborted) throw gc.abortReason;
-    }
+function respondStream(ending: CallEnding, call: WritableCall, gc: GrpcCall, start: () => AsyncIterable<Output>): void {
+  const writer = new StreamWriter(call, gc, ending);
+  let output: AsyncIterable<Output>;
+  try {
+    output = start();
+  } catch (err) {
+    writer.fail(err);
+    return;
   }
-  return !first;
+  writer.attach(pushStream(output, writer));
 }
 
-function drained(call: WritableCall, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      call.off("drain", done);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    call.on("drain", done);
-    signal.addEventListener("abort", done);
-  });
+/** How the streams of one method end (see `CallEnding`), made once per method. */
+function streamEnding(rt: MethodRuntime): CallEnding {
+  return {
+    headers: sendHeaders,
+    ended(call, gc) {
+      call.end(trailers(gc));
+      gc.close();
+    },
+    failed(call, gc, err) {
+      const status = failureStatus(rt, call, gc, err);
+      if (status !== undefined) call.emit("error", status);
+      gc.close();
+    },
+  };
 }
 
 /**
