@@ -23,6 +23,12 @@ export const QueueDefaults = {
    * time each); a bigger pre-queue is shuffled over several calls in a row.
    */
   shuffleBatch: 500,
+  /**
+   * Idle waiters expired per sweep step, however many it reads: an expiry
+   * costs Redis ≈ 10 µs (see BENCHMARKS.md, *Idle sweep steps and deep
+   * lines*), so a step stays near a millisecond when a crowd goes idle at once.
+   */
+  sweepMaxExpired: 100,
   /** Time constant of the measured admission rate (an exponentially weighted average). */
   rateTimeConstantMs: 10_000,
   /**

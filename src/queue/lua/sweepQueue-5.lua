@@ -6,10 +6,14 @@
   The walk goes through the line in order (the `waiting` set, by seq), at
   most `limit` waiters a step, and resumes where the previous step stopped
   (`sweep_at` in stats: the last seq examined). A waiter whose last presence
-  is older than the idle timeout is expired. A walk ends at the back of the
-  line, or early at the first waiter who joined within the idle timeout (and
-  after the last opening shuffle): everyone behind joined later still, so
-  nobody there can be idle. The walk remembers the earliest presence it left
+  is older than the idle timeout is expired. Expiring is what a step's time
+  goes to (the ticket rewritten, the ZREM, the outbox entry; a present waiter
+  is only read), so a step also stops right after its `max_expired`-th
+  expiry, and the next one resumes behind that waiter: a crowd gone at once
+  takes more steps, each no longer than `max_expired` expiries. A walk ends
+  at the back of the line, or early at the first waiter who joined within
+  the idle timeout (and after the last opening shuffle): everyone behind
+  joined later still, so nobody there can be idle. The walk remembers the earliest presence it left
   in the line (`sweep_min`); until that is idle too, nobody can be, and a step
   costs one read. Presence only moves forward and newcomers arrive present, so
   a walk that ends having run at one clock reading leaves no idle waiter
@@ -23,6 +27,7 @@
           changes are appended; "0" keeps everything (here: exactly, by this sweep)
   ARGV[2] clock skew ms (tests only; "0" in production)
   ARGV[3] batch limit: most waiters examined by this step
+  ARGV[4] most waiters expired by this step (it stops after that many)
 
   Output: { code, expired, more (1 when the walk goes on: another step is due), examined }
     OK               swept
@@ -33,7 +38,7 @@ local k = {
   config = KEYS[1], waiting = KEYS[2], tickets = KEYS[3], stats = KEYS[4], log = KEYS[5],
   log_min = log_min_of(ARGV[1]),
 }
-local skew, limit = ARGV[2], tonumber(ARGV[3])
+local skew, limit, max_expired = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 
 local idle_timeout = redis.call('HGET', k.config, 'idle_timeout')
 if not idle_timeout then
@@ -70,6 +75,11 @@ for i = 1, #line, 2 do
   elseif ticket.seen < cutoff then
     end_waiting(k, user, ticket, T_EXPIRED, CT_QUEUE_EXPIRED)
     expired = expired + 1
+    if expired >= max_expired and i + 1 < #line then
+      -- The step's share of expiries: the walk goes on behind this waiter.
+      done = false
+      break
+    end
   else
     earliest = math.min(earliest, ticket.seen)
     local joined = tonumber(ticket.joined)
