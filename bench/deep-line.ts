@@ -14,7 +14,9 @@
  * so every step expires exactly its share. Per step, `INFO commandstats`
  * FCALL µs (wall time inside Redis) and redis-server's CPU time (`INFO cpu`,
  * which other processes on the machine inflate less), median of
- * `BENCH_SCRIPT_BATCHES` batches of `BENCH_SWEEP_STEPS` steps.
+ * `BENCH_SCRIPT_BATCHES` batches of `BENCH_SWEEP_STEPS` steps. Before the
+ * sweeps, GetPosition and a repeated Join of users spread over the deepest
+ * line (64 in flight), per call likewise, in batches of `BENCH_SCRIPT_BATCH`.
  */
 import { Redis } from "ioredis";
 import { queueKeys, TICKET_BUCKETS } from "../src/queue/keys.js";
@@ -30,6 +32,7 @@ const SHARES = list("BENCH_SWEEP_SHARES", [500, 100, 50]);
 const LIMIT = positive("BENCH_SWEEP_LIMIT", 500);
 const STEPS = positive("BENCH_SWEEP_STEPS", 10);
 const BATCHES = positive("BENCH_SCRIPT_BATCHES", 8);
+const CALLS = positive("BENCH_SCRIPT_BATCH", 2_000);
 const FILL_BATCH = 5_000;
 const PREFIX = "bo:";
 const EVENT = "deep";
@@ -60,6 +63,8 @@ async function main(): Promise<void> {
             `filled in ${((performance.now() - started) / 1000).toFixed(1)} s`,
         );
       }
+      await measureCalls(redis, "GetPosition", "fcall", async (i) => expectKind(await queue.position(EVENT, spread(i, joined)), "ticket"));
+      await measureCalls(redis, "Join, already waiting", "fcall", async (i) => expectKind(await queue.join(EVENT, spread(i, joined)), "already_joined"));
       // Every waiter is idle to this store: each step expires exactly its share.
       const late = new QueueStore(redis, { keyPrefix: PREFIX, clockSkewMs: () => (QueueDefaults.idleTimeoutSeconds + 1) * 1000 });
       for (const share of SHARES) {
@@ -96,6 +101,40 @@ async function measureSteps(redis: Redis, late: QueueStore, share: number): Prom
       `(fastest batch ${Math.min(...cpu).toFixed(2)}; ${((median(cpu) * 1000) / share).toFixed(1)} µs/expiry), ` +
       `FCALL ${median(wall).toFixed(2)} ms (fastest ${Math.min(...wall).toFixed(2)})`,
   );
+}
+
+/** Calls of the deepest line, 64 in flight: FCALL µs and redis-server CPU µs per call, median of the batches. */
+async function measureCalls(redis: Redis, title: string, command: string, call: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const run = async (): Promise<void> => {
+    const end = next + CALLS;
+    const worker = async (): Promise<void> => {
+      while (next < end) await call(next++);
+    };
+    await Promise.all(Array.from({ length: 64 }, worker));
+  };
+  await run(); // warm-up
+  const wall: number[] = [];
+  const cpu: number[] = [];
+  for (let b = 0; b < BATCHES; b++) {
+    await redis.config("RESETSTAT");
+    const before = await serverCpu(redis);
+    await run();
+    const after = await serverCpu(redis);
+    const stat = parseCommandStats(await redis.info("commandstats")).get(command);
+    if (stat?.calls !== CALLS) throw new Error(`${command} ran ${stat?.calls ?? 0} times, expected ${CALLS}`);
+    wall.push(stat.usec / CALLS);
+    cpu.push(((after - before) * 1e6) / CALLS);
+  }
+  console.log(
+    `  ${title}: redis-server CPU ${median(cpu).toFixed(1)} µs/call (fastest batch ${Math.min(...cpu).toFixed(1)}), ` +
+      `FCALL ${median(wall).toFixed(1)} µs (fastest ${Math.min(...wall).toFixed(1)})`,
+  );
+}
+
+/** The i-th user of a spread over the line (consecutive calls land far apart). */
+function spread(i: number, users: number): string {
+  return `user-${(i * 618_001) % users}`;
 }
 
 /** How many of the event's ticket buckets Redis keeps in each encoding. */
