@@ -25,8 +25,9 @@ export const QueueDefaults = {
   shuffleBatch: 500,
   /**
    * Idle waiters expired per sweep step, however many it reads: an expiry
-   * costs Redis ≈ 10 µs (see BENCHMARKS.md, *Idle sweep steps and deep
-   * lines*), so a step stays near a millisecond when a crowd goes idle at once.
+   * costs Redis ≈ 10 µs, so a step stays at 1–1.5 ms of Redis even when a
+   * crowd goes idle at once (see BENCHMARKS.md, *Idle sweep steps and deep
+   * lines*).
    */
   sweepMaxExpired: 100,
   /** Time constant of the measured admission rate (an exponentially weighted average). */
