@@ -61,34 +61,48 @@ else
 end
 local opened = tonumber(s[4]) or 0
 
-local line = redis.call('ZRANGEBYSCORE', k.waiting, at, '+inf', 'WITHSCORES', 'LIMIT', 0, limit)
-local expired, examined, done = 0, 0, #line < 2 * limit
+-- Read in chunks of at most the step's share of expiries: a step that stops
+-- on its share has read little beyond it.
+local chunk = math.min(limit, max_expired)
+local expired, examined, done, stop = 0, 0, false, false
 local last
-for i = 1, #line, 2 do
-  local user = line[i]
-  last = line[i + 1]
-  examined = examined + 1
-  local ticket = read_ticket(k, user)
-  if not ticket or ticket.state ~= T_WAITING then
-    -- Not a waiting ticket (never expected): only the stray entry goes.
-    redis.call('ZREM', k.waiting, user)
-  elseif ticket.seen < cutoff then
-    end_waiting(k, user, ticket, T_EXPIRED, CT_QUEUE_EXPIRED)
-    expired = expired + 1
-    if expired >= max_expired and i + 1 < #line then
-      -- The step's share of expiries: the walk goes on behind this waiter.
-      done = false
-      break
+while not stop and examined < limit do
+  local want = math.min(chunk, limit - examined)
+  local line = redis.call('ZRANGEBYSCORE', k.waiting, at, '+inf', 'WITHSCORES', 'LIMIT', 0, want)
+  -- A short read is the back of the line.
+  done = #line < 2 * want
+  stop = done
+  for i = 1, #line, 2 do
+    local user = line[i]
+    last = line[i + 1]
+    examined = examined + 1
+    local ticket = read_ticket(k, user)
+    if not ticket or ticket.state ~= T_WAITING then
+      -- Not a waiting ticket (never expected): only the stray entry goes.
+      redis.call('ZREM', k.waiting, user)
+    elseif ticket.seen < cutoff then
+      end_waiting(k, user, ticket, T_EXPIRED, CT_QUEUE_EXPIRED)
+      expired = expired + 1
+      if expired >= max_expired then
+        -- The step's share of expiries: the walk goes on behind this waiter,
+        -- unless they were the back of the line.
+        done = done and i + 1 == #line
+        stop = true
+        break
+      end
+    else
+      earliest = math.min(earliest, ticket.seen)
+      local joined = tonumber(ticket.joined)
+      if joined >= cutoff and joined >= opened then
+        -- Everyone behind joined later: present at least since this one joined.
+        earliest = math.min(earliest, joined)
+        done, stop = true, true
+        break
+      end
     end
-  else
-    earliest = math.min(earliest, ticket.seen)
-    local joined = tonumber(ticket.joined)
-    if joined >= cutoff and joined >= opened then
-      -- Everyone behind joined later: present at least since this one joined.
-      earliest = math.min(earliest, joined)
-      done = true
-      break
-    end
+  end
+  if not stop then
+    at = '(' .. last
   end
 end
 if expired > 0 then
