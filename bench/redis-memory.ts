@@ -103,7 +103,7 @@ async function main(): Promise<void> {
         `Idle sweep, a step expiring ${limit} idle waiters (sweepQueue)`,
         "fcall",
         async () => {
-          const result = await late.sweep(idleEvent, limit);
+          const result = await late.sweepStep(idleEvent, limit, limit);
           if (result.kind !== "swept" || result.expired !== limit) throw new Error(`unexpected sweep ${JSON.stringify(result)}`);
         },
         SWEEP_STEPS,

@@ -161,14 +161,15 @@ export class QueueStore {
 
   /**
    * One step of the idle sweep: reads up to `limit` waiters of one event in
-   * line order, from where the previous step stopped, expires the idle ones,
-   * and trims the event's outbox to the retention (see `sweepQueue-5.lua`).
+   * line order, from where the previous step stopped, expires the idle ones
+   * (stopping after `maxExpired` of them, which is what bounds the step's
+   * time), and trims the event's outbox to the retention (see `sweepQueue-5.lua`).
    */
-  async sweepStep(eventId: string, limit: number): Promise<SweepStepResult> {
-    if (!isPositiveInteger(limit)) {
-      throw new RangeError(`sweep limits must be positive integers, got ${limit}`);
+  async sweepStep(eventId: string, limit: number, maxExpired: number = QueueDefaults.sweepMaxExpired): Promise<SweepStepResult> {
+    if (!isPositiveInteger(limit) || !isPositiveInteger(maxExpired)) {
+      throw new RangeError(`sweep limits must be positive integers, got ${limit} and ${maxExpired}`);
     }
-    const reply = await this.#scripts.run("sweepQueue", this.#lineKeys(eventId), [this.#trimBefore(), this.#skew(), limit]);
+    const reply = await this.#scripts.run("sweepQueue", this.#lineKeys(eventId), [this.#trimBefore(), this.#skew(), limit, maxExpired]);
     return decodeSweepStep(reply);
   }
 

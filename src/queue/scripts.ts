@@ -23,6 +23,13 @@ export const QueueDefaults = {
    * time each); a bigger pre-queue is shuffled over several calls in a row.
    */
   shuffleBatch: 500,
+  /**
+   * Idle waiters expired per sweep step, however many it reads: an expiry
+   * costs Redis ≈ 10 µs, so a step stays at 1–1.5 ms of Redis even when a
+   * crowd goes idle at once (see BENCHMARKS.md, *Idle sweep steps and deep
+   * lines*).
+   */
+  sweepMaxExpired: 100,
   /** Time constant of the measured admission rate (an exponentially weighted average). */
   rateTimeConstantMs: 10_000,
   /**

@@ -109,11 +109,11 @@ export type AdmitResult = AdmissionStep | NotFound;
 export type SweepStepResult =
   | {
       readonly kind: "swept";
-      /** Waiters expired by this step. */
+      /** Waiters expired by this step (at most its `maxExpired`). */
       readonly expired: number;
       /** The walk goes on: another step is due now. */
       readonly more: boolean;
-      /** Waiters this step read (at most its limit; 0 when nobody can be idle yet). */
+      /** Waiters this step read (at most its limit, fewer when it stopped at `maxExpired`; 0 when nobody can be idle yet). */
       readonly examined: number;
     }
   | NotFound;

@@ -28,8 +28,8 @@ export interface SweepTarget {
   eventIds(): Promise<string[]>;
   /**
    * One bounded step over one event: expires up to `limit` due items (seat
-   * holds), or walks up to `limit` items looking for due ones (idle waiters);
-   * `more` when another step is due now.
+   * holds), or walks up to `limit` items looking for due ones and expires a
+   * bounded number of them (idle waiters); `more` when another step is due now.
    */
   sweep(eventId: string, limit: number): Promise<SweepResult>;
 }
@@ -74,7 +74,10 @@ export class EventSweeper {
 
   /**
    * One pass over every event, until nothing due is left; resolves with how
-   * many items expired. Also what tests call to sweep on demand.
+   * many items expired. Also what tests call to sweep on demand. An event's
+   * steps go one at a time, each its own script call, the next sent only
+   * once the previous one answered: Redis serves everyone else's commands
+   * between two steps, so no pass holds it longer than its longest step.
    */
   async sweepAll(): Promise<number> {
     let expired = 0;

@@ -1,4 +1,7 @@
+import pino from "pino";
 import { describe, expect, it } from "vitest";
+import { EventSweeper, type SweepResult } from "../../src/redis/event-sweeper.js";
+import { QueueDefaults } from "../../src/queue/scripts.js";
 import { StoredTicketState as T } from "../../src/redis/outcomes.js";
 import { mulberry32 } from "../seats/fixtures.js";
 import { queueFixture, queueLog, storedTicket, type QueueFixture } from "./fixtures.js";
@@ -23,6 +26,8 @@ for (const seed of [11, 12, 13]) {
   it(`expires exactly the idle waiters, a bounded step at a time, through random joins, heartbeats, leaves and sweeps (seed ${seed})`, async () => {
     const f = await queueFixture();
     const random = mulberry32(seed);
+    // The steps' shares of expiries, from a generator of their own, so the run's other draws stay as they were.
+    const shares = mulberry32(seed + 1000);
     await f.store.configure(f.eventId, { idleTimeoutSeconds: IDLE_MS / 1000, admitRatePerSec: 0.001 });
     const users = Array.from({ length: 60 }, (_, i) => `user-${i}`);
     let now = 0;
@@ -34,14 +39,22 @@ for (const seed of [11, 12, 13]) {
     let walks = 0;
     let expiredBySweeps = 0;
     let expiredByReads = 0;
+    /** Steps that stopped on their expiry cap with the walk still going. */
+    let cappedSteps = 0;
 
-    const sweepStep = async (limit: number): Promise<boolean> => {
+    const sweepStep = async (limit: number, maxExpired: number): Promise<boolean> => {
       walkStart ??= now;
       const before = [...line];
-      const result = await f.store.sweepStep(f.eventId, limit);
+      const result = await f.store.sweepStep(f.eventId, limit, maxExpired);
       if (result.kind !== "swept") throw new Error(result.kind);
-      // O(batch): a step reads at most its limit, however long the line.
+      // O(batch): a step reads at most its limit, however long the line, and expires at most its share.
       expect(result.examined).toBeLessThanOrEqual(limit);
+      expect(result.expired).toBeLessThanOrEqual(maxExpired);
+      // Stopped on its share of expiries, before its limit, with the walk going on.
+      if (result.more && result.examined < limit) {
+        expect(result.expired).toBe(maxExpired);
+        cappedSteps++;
+      }
       const after = await lineInRedis(f);
       const gone = before.filter((u) => !after.includes(u));
       // Only idle waiters go, and each is counted.
@@ -108,11 +121,12 @@ for (const seed of [11, 12, 13]) {
         f.advance(STEP_MS);
       } else if (roll < 0.9) {
         // One step of a walk, which may go on later at another clock reading.
-        await sweepStep(1 + Math.floor(random() * 4));
+        await sweepStep(1 + Math.floor(random() * 4), 1 + Math.floor(shares() * 2));
       } else {
         // The sweeper's pass: steps until the walk is done.
         const limit = 1 + Math.floor(random() * 6);
-        while (await sweepStep(limit));
+        const maxExpired = 1 + Math.floor(shares() * 2);
+        while (await sweepStep(limit, maxExpired));
       }
       expect(await lineInRedis(f), `line after step ${step}`).toEqual(line);
     }
@@ -120,6 +134,7 @@ for (const seed of [11, 12, 13]) {
     expect(walks).toBeGreaterThan(5);
     expect(expiredBySweeps).toBeGreaterThan(5);
     expect(expiredByReads).toBeGreaterThan(0);
+    expect(cappedSteps).toBeGreaterThan(0);
     // The outbox holds one queue.expired per expiry.
     const expiredEntries = (await queueLog(f)).filter((e) => e["type"] === "queue.expired");
     expect(expiredEntries.length).toBeGreaterThanOrEqual(expiredBySweeps + expiredByReads);
@@ -150,6 +165,76 @@ describe("the idle sweep's walk", () => {
     f.advance(2_000);
     expect(await f.store.sweepStep(f.eventId, 4)).toEqual({ kind: "swept", expired: 1, more: false, examined: 1 });
     expect(await lineInRedis(f)).toEqual([]);
+  });
+
+  it("expires at most its share a step, resumes behind the last waiter it expired, and finishes the walk", async () => {
+    const f = await queueFixture();
+    await f.store.configure(f.eventId, { idleTimeoutSeconds: 60 });
+    const idle = ["i0", "i1", "i2", "i3", "i4", "i5", "i6", "i7", "i8", "i9"];
+    const present = ["p0", "p1"];
+    for (const user of ["i0", "i1", "p0", "i2", "i3", "i4", "p1", "i5", "i6", "i7", "i8", "i9"]) await f.store.join(f.eventId, user);
+    f.advance(31_000);
+    for (const user of present) await f.store.position(f.eventId, user);
+    f.advance(30_000);
+    // Joined within the idle timeout: the walk ends at the first of them.
+    await f.store.join(f.eventId, "late0");
+    await f.store.join(f.eventId, "late1");
+    // i0 i1 (p0) i2 i3 | i4 (p1) i5 i6 i7 | i8 i9 (late0): the step reads on until its 4th expiry, however large its limit.
+    expect(await f.store.sweepStep(f.eventId, 500, 4)).toEqual({ kind: "swept", expired: 4, more: true, examined: 5 });
+    expect(await lineInRedis(f)).toEqual(["p0", "i4", "p1", "i5", "i6", "i7", "i8", "i9", "late0", "late1"]);
+    expect(await f.store.sweepStep(f.eventId, 500, 4)).toEqual({ kind: "swept", expired: 4, more: true, examined: 5 });
+    expect(await f.store.sweepStep(f.eventId, 500, 4)).toEqual({ kind: "swept", expired: 2, more: false, examined: 3 });
+    expect(await lineInRedis(f)).toEqual(["p0", "p1", "late0", "late1"]);
+    // The walk remembered the earliest presence it left (p0's poll): nobody can be idle before it is.
+    expect(await f.store.sweepStep(f.eventId, 500, 4)).toEqual({ kind: "swept", expired: 0, more: false, examined: 0 });
+    // Each idle waiter expired once, in line order; nobody present.
+    const expired = (await queueLog(f)).filter((e) => e["type"] === "queue.expired").map((e) => e["user"]);
+    expect(expired).toEqual(idle);
+    for (const user of idle) expect(await storedTicket(f, user)).toMatchObject({ state: T.EXPIRED });
+    for (const user of [...present, "late0", "late1"]) expect(await storedTicket(f, user)).toMatchObject({ state: T.WAITING });
+  });
+
+  it("ends the walk when its last expiry is the back of the line", async () => {
+    const f = await queueFixture();
+    await f.store.configure(f.eventId, { idleTimeoutSeconds: 60 });
+    for (const user of ["a", "b", "c"]) await f.store.join(f.eventId, user);
+    f.advance(31_000);
+    await f.store.position(f.eventId, "a");
+    f.advance(30_000);
+    expect(await f.store.sweepStep(f.eventId, 500, 2)).toEqual({ kind: "swept", expired: 2, more: false, examined: 3 });
+    expect(await lineInRedis(f)).toEqual(["a"]);
+  });
+
+  it("takes more steps, none past the default share of expiries, when more are idle than a step may expire", async () => {
+    const f = await queueFixture();
+    await f.store.configure(f.eventId, { idleTimeoutSeconds: 60 });
+    const share = QueueDefaults.sweepMaxExpired;
+    const users = Array.from({ length: 2 * share + share / 2 + 20 }, (_, i) => `u${i}`);
+    for (const user of users) await f.store.join(f.eventId, user);
+    f.advance(31_000);
+    // Every 13th is present; everyone else is idle.
+    const present = users.filter((_, i) => i % 13 === 0);
+    for (const user of present) await f.store.position(f.eventId, user);
+    f.advance(30_000);
+    const idle = users.filter((user) => !present.includes(user));
+    expect(idle.length).toBeGreaterThan(2 * share);
+    const steps: SweepResult[] = [];
+    const sweeper = new EventSweeper(
+      {
+        eventIds: () => f.store.eventIds(),
+        sweep: async (eventId, limit) => {
+          const result = await f.store.sweep(eventId, limit);
+          steps.push(result);
+          return result;
+        },
+      },
+      { intervalMs: 1000, batch: 500, what: "idle waiters", logger: pino({ level: "silent" }) },
+    );
+    expect(await sweeper.sweepAll()).toBe(idle.length);
+    expect(steps.map((step) => (step.kind === "swept" ? step.expired : -1))).toEqual([share, share, idle.length - 2 * share]);
+    expect(await lineInRedis(f)).toEqual(present);
+    const expired = (await queueLog(f)).filter((e) => e["type"] === "queue.expired").map((e) => e["user"]);
+    expect(expired).toEqual(idle);
   });
 
   it("keeps a ticket's presence in the ticket, and no second sorted set", async () => {

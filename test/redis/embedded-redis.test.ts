@@ -8,6 +8,7 @@ import { describe, expect, it, onTestFinished } from "vitest";
 import {
   EmbeddedRedisStartError,
   findRedisServer,
+  RECOMMENDED_HASH_MAX_LISTPACK_ENTRIES,
   RedisServerNotFoundError,
   startEmbeddedRedis,
 } from "../../src/redis/embedded-redis.js";
@@ -31,6 +32,7 @@ describe("startEmbeddedRedis", () => {
     expect(await configGet(redis, "appendonly")).toBe("no");
     expect(await configGet(redis, "protected-mode")).toBe("yes");
     expect(await configGet(redis, "bind")).toBe("127.0.0.1");
+    expect(await configGet(redis, "hash-max-listpack-entries")).toBe(String(RECOMMENDED_HASH_MAX_LISTPACK_ENTRIES));
     const dir = await configGet(redis, "dir");
     expect(existsSync(dir)).toBe(true);
     await redis.quit();
