@@ -6,7 +6,7 @@ import type { OutboxRead, OutboxReader } from "../watch/outbox-reader.js";
 import { WatchLoop } from "../watch/watch-loop.js";
 import { sessionFields } from "./decode.js";
 import { estimatedWaitSeconds } from "./estimate.js";
-import { PositionWalk } from "./position-walk.js";
+import { PositionWalk, type WatchCadence } from "./position-walk.js";
 import { Presence } from "./presence.js";
 import type { QueueStore } from "./queue-store.js";
 import type { TicketStateCode, TicketView } from "./types.js";
@@ -17,8 +17,10 @@ export interface PositionWatchOptions {
   /** Most tickets read (watchers being read) or presences refreshed per tick. */
   readonly batchSize: number;
   readonly logger: Logger;
-  /** The loops' clock (epoch ms) for presence refreshes; `Date.now` unless a test drives it. */
+  /** The loops' clock (epoch ms) for presence refreshes and the cadence; `Date.now` unless a test drives it. */
   readonly now?: () => number;
+  /** Which position changes are sent at once (see `WatchCadence`); every one when unset. */
+  readonly cadence?: WatchCadence;
 }
 
 /**
@@ -62,6 +64,8 @@ export class PositionLoop extends WatchLoop<Watcher> {
       live: this.live,
       push: (watcher, ticket) => this.#push(watcher, ticket),
       onError: (err) => options.logger.error({ err, eventId }, "watch fan-out failed"),
+      now: this.#now,
+      cadence: options.cadence,
     });
   }
 
