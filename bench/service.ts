@@ -18,6 +18,8 @@ export interface ServiceProcess {
   readonly grpcPort: number;
   readonly connectPort: number;
   readonly watchIntervalMs: number;
+  /** Whether the WatchPosition cadence is at its defaults ("on") or turned off (every change to everyone). */
+  readonly cadence: "on" | "off";
   /** SIGTERM, then checks the process exited with code 0 (SIGKILL after `graceMs`, 15 s by default). */
   stop(graceMs?: number): Promise<void>;
 }
@@ -25,6 +27,8 @@ export interface ServiceProcess {
 export interface ServiceOptions {
   readonly redisUrl: string;
   readonly watchIntervalMs: number;
+  /** WATCH_FAR_INTERVAL_MS=0: every position change to every watcher; the defaults' cadence when unset. */
+  readonly cadenceOff?: boolean | undefined;
   /** ADMIT_INTERVAL_MS; the service's default (its admitter on) when unset. */
   readonly admitIntervalMs?: number | undefined;
   /** PASS_KEYS, for a caller that verifies the passes; a random key per process when unset. */
@@ -53,6 +57,7 @@ export async function startService(children: ChildSet, options: ServiceOptions):
       HOST: "127.0.0.1",
       LOG_LEVEL: "warn",
       WATCH_INTERVAL_MS: String(options.watchIntervalMs),
+      ...(options.cadenceOff ? { WATCH_FAR_INTERVAL_MS: "0" } : {}),
       SHUTDOWN_GRACE_MS: "5000",
       ...(options.admitIntervalMs === undefined ? {} : { ADMIT_INTERVAL_MS: String(options.admitIntervalMs) }),
       ...(options.passKeys === undefined ? {} : { PASS_KEYS: options.passKeys }),
@@ -78,6 +83,7 @@ export async function startService(children: ChildSet, options: ServiceOptions):
     grpcPort,
     connectPort,
     watchIntervalMs: options.watchIntervalMs,
+    cadence: options.cadenceOff ? "off" : "on",
     async stop(graceMs?: number) {
       const { code, signal } = await child.stop("SIGTERM", graceMs);
       if (code !== 0) {
