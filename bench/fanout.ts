@@ -21,8 +21,8 @@ export interface FanoutResult {
   readonly rssPerStreamKiB: number;
   readonly rssBeforeMiB: number;
   readonly rssAfterMiB: number;
-  /** The service's WatchPosition cadence. */
-  readonly cadence: "on" | "off";
+  /** The service's WatchPosition cadence (`off`, or `on: …` with its settings). */
+  readonly cadence: string;
   /** Leaves per round, and the pause between two of them. */
   readonly leavesPerRound: number;
   readonly leaveGapMs: number;
@@ -92,7 +92,7 @@ export async function runFanout(
   const perRound = options.leavesPerRound ?? 1;
   const gapMs = options.leaveGapMs ?? 0;
   const heads = rounds * perRound;
-  const eventId = `bench-watch-${transport}-${service.watchIntervalMs}-${service.cadence}-${perRound}-${watchers}-${ctx.runId}`;
+  const eventId = `bench-watch-${transport}-${service.watchIntervalMs}-${service.cadence === "off" ? "off" : "on"}-${perRound}-${watchers}-${ctx.runId}`;
   await ctx.store.configure(eventId, { state: PAUSED });
   // Heads first, one by one (they must be at positions 1…heads), then the watchers in parallel.
   for (let i = 0; i < heads; i++) await ctx.store.join(eventId, `head-${i}`);
@@ -100,7 +100,8 @@ export async function runFanout(
 
   const processes = clientCount > 1 ? `, ${clientCount} client processes` : "";
   const paced = perRound > 1 ? `, ${perRound} leaves ${gapMs} ms apart` : "";
-  const label = `${transport === "grpc" ? "gRPC" : "Connect"} port, WATCH_INTERVAL_MS=${service.watchIntervalMs}, cadence ${service.cadence}${processes}${paced}`;
+  const cadence = service.cadence === "off" ? "cadence off" : "cadence on";
+  const label = `${transport === "grpc" ? "gRPC" : "Connect"} port, WATCH_INTERVAL_MS=${service.watchIntervalMs}, ${cadence}${processes}${paced}`;
   process.stdout.write(`  ${label}: `);
   await ctx.quiet.wait();
   process.stdout.write(`opening ${watchers} streams … `);

@@ -85,7 +85,7 @@ export function cadenceTable(results: readonly FanoutResult[]): string {
     results.map((r) => {
       const after = Float64Array.from(r.rounds.map((x) => x.afterLastLeaveMs)).sort();
       return [
-        r.cadence === "on" ? "on (defaults)" : "off",
+        r.cadence,
         `${r.watchers}`,
         `${r.leavesPerRound}, ${r.leaveGapMs} ms apart`,
         fixed(r.messagesPerLeave, 0),

@@ -4,6 +4,7 @@ import {
   HealthCheckResponse_ServingStatus,
   HealthCheckResponseSchema,
 } from "../gen/grpc/health/v1/health_pb.js";
+import { loadConfig } from "../src/config.js";
 import { type Child, type ChildSet, freePort } from "./children.js";
 import { callOk, until } from "./h2-unary.js";
 
@@ -18,8 +19,8 @@ export interface ServiceProcess {
   readonly grpcPort: number;
   readonly connectPort: number;
   readonly watchIntervalMs: number;
-  /** Whether the WatchPosition cadence is at its defaults ("on") or turned off (every change to everyone). */
-  readonly cadence: "on" | "off";
+  /** The WatchPosition cadence: `off` (every change to everyone) or `on` with its settings. */
+  readonly cadence: string;
   /** SIGTERM, then checks the process exited with code 0 (SIGKILL after `graceMs`, 15 s by default). */
   stop(graceMs?: number): Promise<void>;
 }
@@ -41,6 +42,16 @@ export interface ServiceOptions {
   readonly redisCommandTimeoutMs?: number | undefined;
   /** More environment for the process (the traces bench sets OTEL_*). */
   readonly env?: Readonly<Record<string, string>> | undefined;
+}
+
+/** The cadence a service started with this environment runs, as a label. */
+function describeCadence(env: NodeJS.ProcessEnv): string {
+  const { exactWithin, farMinChange, farIntervalMs } = loadConfig({
+    WATCH_EXACT_WITHIN: env["WATCH_EXACT_WITHIN"],
+    WATCH_FAR_MIN_CHANGE_PERCENT: env["WATCH_FAR_MIN_CHANGE_PERCENT"],
+    WATCH_FAR_INTERVAL_MS: env["WATCH_FAR_INTERVAL_MS"],
+  }).watchCadence;
+  return farIntervalMs === 0 ? "off" : `on: exact within ${exactWithin}, ${+(farMinChange * 100).toFixed(3)}% or ${farIntervalMs} ms`;
 }
 
 /** Starts `src/main.ts` on two free loopback ports and waits until both answer a health Check with SERVING. */
@@ -83,7 +94,7 @@ export async function startService(children: ChildSet, options: ServiceOptions):
     grpcPort,
     connectPort,
     watchIntervalMs: options.watchIntervalMs,
-    cadence: options.cadenceOff ? "off" : "on",
+    cadence: options.cadenceOff ? "off" : describeCadence({ ...process.env, ...options.env }),
     async stop(graceMs?: number) {
       const { code, signal } = await child.stop("SIGTERM", graceMs);
       if (code !== 0) {
