@@ -26,6 +26,8 @@ export interface FanoutResult {
   /** Leaves per round, and the pause between two of them. */
   readonly leavesPerRound: number;
   readonly leaveGapMs: number;
+  /** Unwatched users between the leaving heads and the first watcher. */
+  readonly ahead: number;
   /**
    * Per round: from sending its first Leave until the first / the last stream
    * saw its new position, and from sending its last Leave until the last did;
@@ -67,6 +69,8 @@ export interface FanoutOptions {
   /** Leaves per round, `leaveGapMs` apart (one when unset): a line moving while its watchers watch. */
   readonly leavesPerRound?: number;
   readonly leaveGapMs?: number;
+  /** Unwatched users in line between the leaving heads and the watchers (none when unset): watchers far back. */
+  readonly ahead?: number;
 }
 
 /**
@@ -92,14 +96,16 @@ export async function runFanout(
   const perRound = options.leavesPerRound ?? 1;
   const gapMs = options.leaveGapMs ?? 0;
   const heads = rounds * perRound;
+  const ahead = options.ahead ?? 0;
   const eventId = `bench-watch-${transport}-${service.watchIntervalMs}-${service.cadence === "off" ? "off" : "on"}-${perRound}-${watchers}-${ctx.runId}`;
   await ctx.store.configure(eventId, { state: PAUSED });
-  // Heads first, one by one (they must be at positions 1…heads), then the watchers in parallel.
+  // Heads first, one by one (they must be at positions 1…heads), then those ahead and the watchers in parallel.
   for (let i = 0; i < heads; i++) await ctx.store.join(eventId, `head-${i}`);
-  await joinAll(ctx, eventId, watchers);
+  await joinAll(ctx, eventId, ahead, "a-");
+  await joinAll(ctx, eventId, watchers, "w-");
 
   const processes = clientCount > 1 ? `, ${clientCount} client processes` : "";
-  const paced = perRound > 1 ? `, ${perRound} leaves ${gapMs} ms apart` : "";
+  const paced = (perRound > 1 ? `, ${perRound} leaves ${gapMs} ms apart` : "") + (ahead > 0 ? `, ${ahead} ahead` : "");
   const cadence = service.cadence === "off" ? "cadence off" : "cadence on";
   const label = `${transport === "grpc" ? "gRPC" : "Connect"} port, WATCH_INTERVAL_MS=${service.watchIntervalMs}, ${cadence}${processes}${paced}`;
   process.stdout.write(`  ${label}: `);
@@ -134,10 +140,11 @@ export async function runFanout(
       sessions: readies.reduce((n, r) => n + r.sessions, 0),
       setupMs: Math.max(...readies.map((r) => r.setupMs)),
     };
-    if (ready.endedEarly > 0 || ready.minPosition !== heads + 1 || ready.maxPosition !== heads + watchers) {
+    const front = heads + ahead;
+    if (ready.endedEarly > 0 || ready.minPosition !== front + 1 || ready.maxPosition !== front + watchers) {
       throw new Error(
         `${label}: ${ready.endedEarly} streams ended early (${ready.endReasons.join("; ")}); positions ${ready.minPosition}…${ready.maxPosition}, ` +
-          `expected ${heads + 1}…${heads + watchers}`,
+          `expected ${front + 1}…${front + watchers}`,
       );
     }
     process.stdout.write(`${Math.round(ready.setupMs)} ms over ${ready.sessions} connections; leaves:`);
@@ -189,6 +196,7 @@ export async function runFanout(
       cadence: service.cadence,
       leavesPerRound: perRound,
       leaveGapMs: gapMs,
+      ahead,
       watchers: ready.streams,
       sessions: ready.sessions,
       setupMs: ready.setupMs,
@@ -206,13 +214,13 @@ export async function runFanout(
   }
 }
 
-/** Joins `w-0` … `w-<count-1>` in parallel batches (one pipelined round trip per batch). */
-async function joinAll(ctx: BenchContext, eventId: string, count: number): Promise<void> {
+/** Joins `<prefix>0` … `<prefix><count-1>` in parallel batches (one pipelined round trip per batch). */
+async function joinAll(ctx: BenchContext, eventId: string, count: number, prefix: string): Promise<void> {
   const batch = 2_000;
   for (let start = 0; start < count; start += batch) {
     const end = Math.min(count, start + batch);
     const results = await Promise.all(
-      Array.from({ length: end - start }, (_, i) => ctx.store.join(eventId, `w-${start + i}`)),
+      Array.from({ length: end - start }, (_, i) => ctx.store.join(eventId, `${prefix}${start + i}`)),
     );
     const bad = results.find((r) => r.kind !== "joined");
     if (bad) throw new Error(`joining watchers of ${eventId}: ${bad.kind}`);

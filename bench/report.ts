@@ -79,7 +79,7 @@ export function fanoutTable(results: readonly FanoutResult[]): string {
  * cadence on) heard its place.
  */
 export function cadenceTable(results: readonly FanoutResult[]): string {
-  const header = ["Cadence", "streams", "leaves per round", "messages / Leave", "service CPU / Leave", "all told after last Leave: median", "range", "other load"];
+  const header = ["Cadence", "streams", "first watched place", "leaves per round", "messages / Leave", "service CPU / Leave", "all told after last Leave: median", "range", "other load"];
   return table(
     header,
     results.map((r) => {
@@ -87,6 +87,7 @@ export function cadenceTable(results: readonly FanoutResult[]): string {
       return [
         r.cadence,
         `${r.watchers}`,
+        `${r.rounds.length * r.leavesPerRound + r.ahead + 1}`,
         `${r.leavesPerRound}, ${r.leaveGapMs} ms apart`,
         fixed(r.messagesPerLeave, 0),
         `${fixed(r.cpuPerLeaveMs, 1)} ms`,

@@ -119,7 +119,8 @@ async function main(): Promise<void> {
         console.log(`\nFan-out (${settings.watchers} WatchPosition streams):`);
         fanout.push(await ledger.around("fanout", () => runFanout(ctx, service, "grpc")));
         if (settings.cadenceRounds > 0) {
-          console.log(`\nWatch cadence (${settings.watchers} streams, rounds of ${settings.cadenceLeaves} Leaves ${settings.cadenceGapMs} ms apart):`);
+          const ahead = settings.cadenceAhead > 0 ? `, ${settings.cadenceAhead} unwatched users ahead of them` : "";
+          console.log(`\nWatch cadence (${settings.watchers} streams${ahead}, rounds of ${settings.cadenceLeaves} Leaves ${settings.cadenceGapMs} ms apart):`);
           cadence.push(await ledger.around("fanout-cadence", () => runFanout(ctx, service, "grpc", cadenceRounds(settings))));
         }
       }
@@ -228,8 +229,8 @@ async function withService(service: ServiceProcess, body: () => Promise<void>): 
 }
 
 /** The cadence comparison's rounds: a line moving while everyone watches. */
-function cadenceRounds(s: BenchSettings): { rounds: number; leavesPerRound: number; leaveGapMs: number } {
-  return { rounds: s.cadenceRounds, leavesPerRound: s.cadenceLeaves, leaveGapMs: s.cadenceGapMs };
+function cadenceRounds(s: BenchSettings): { rounds: number; leavesPerRound: number; leaveGapMs: number; ahead: number } {
+  return { rounds: s.cadenceRounds, leavesPerRound: s.cadenceLeaves, leaveGapMs: s.cadenceGapMs, ahead: s.cadenceAhead };
 }
 
 /** The large fan-out's target: every stream updated within 500 ms of the Leave. */

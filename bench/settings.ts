@@ -30,6 +30,8 @@ export interface BenchSettings {
   readonly cadenceRounds: number;
   readonly cadenceLeaves: number;
   readonly cadenceGapMs: number;
+  /** Unwatched users in line ahead of the watchers of the cadence comparison (after the leaving heads). */
+  readonly cadenceAhead: number;
   /** WATCH_INTERVAL_MS of the service used for the low-interval fan-out scenarios. */
   readonly fastWatchIntervalMs: number;
   /** Which parts to run. */
@@ -129,6 +131,7 @@ export function loadBenchSettings(env: Readonly<Record<string, string | undefine
     cadenceRounds: num("BENCH_CADENCE_ROUNDS", 3, 0, 100),
     cadenceLeaves: num("BENCH_CADENCE_LEAVES", 20, 2, 1_000),
     cadenceGapMs: num("BENCH_CADENCE_GAP_MS", 100, 0, 10_000),
+    cadenceAhead: num("BENCH_CADENCE_AHEAD", 0, 0, 1_000_000),
     fastWatchIntervalMs: num("BENCH_FAST_WATCH_INTERVAL_MS", 20, 20, 10_000),
     unary: flag("BENCH_UNARY", true),
     fresh: flag("BENCH_FRESH", true),
