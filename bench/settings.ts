@@ -131,7 +131,7 @@ export function loadBenchSettings(env: Readonly<Record<string, string | undefine
     cadenceRounds: num("BENCH_CADENCE_ROUNDS", 3, 0, 100),
     cadenceLeaves: num("BENCH_CADENCE_LEAVES", 20, 2, 1_000),
     cadenceGapMs: num("BENCH_CADENCE_GAP_MS", 100, 0, 10_000),
-    cadenceAhead: num("BENCH_CADENCE_AHEAD", 0, 0, 1_000_000),
+    cadenceAhead: num("BENCH_CADENCE_AHEAD", 30_000, 0, 1_000_000),
     fastWatchIntervalMs: num("BENCH_FAST_WATCH_INTERVAL_MS", 20, 20, 10_000),
     unary: flag("BENCH_UNARY", true),
     fresh: flag("BENCH_FRESH", true),
