@@ -72,6 +72,33 @@ export function fanoutTable(results: readonly FanoutResult[]): string {
   );
 }
 
+/**
+ * The WatchPosition cadence, off and on, over the same paced rounds: what a
+ * moving line costs in messages and service CPU, and how long after the
+ * round's last Leave the last watcher (a held-back far one, with the
+ * cadence on) heard its place.
+ */
+export function cadenceTable(results: readonly FanoutResult[]): string {
+  const header = ["Cadence", "streams", "first watched place", "leaves per round", "messages / Leave", "service CPU / Leave", "all told after last Leave: median", "range", "other load"];
+  return table(
+    header,
+    results.map((r) => {
+      const after = Float64Array.from(r.rounds.map((x) => x.afterLastLeaveMs)).sort();
+      return [
+        r.cadence,
+        `${r.watchers}`,
+        `${r.rounds.length * r.leavesPerRound + r.ahead + 1}`,
+        `${r.leavesPerRound}, ${r.leaveGapMs} ms apart`,
+        fixed(r.messagesPerLeave, 0),
+        `${fixed(r.cpuPerLeaveMs, 1)} ms`,
+        `${fixed(percentile(after, 50), 0)} ms`,
+        `${fixed(percentile(after, 0), 0)}–${fixed(percentile(after, 100), 0)} ms`,
+        `${fixed(r.otherLoad * 100, 0)}%`,
+      ];
+    }),
+  );
+}
+
 /** The spec's targets, each with its verdict. */
 export function targets(rows: readonly ResultRow[], fanout: readonly FanoutResult[]): string[] {
   const find = (key: string): ResultRow | undefined => rows.find((r) => r.key === key);

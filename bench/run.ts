@@ -38,7 +38,7 @@ import { millionTables, millionTargets } from "./million-report.js";
 import { ONSALE_VARIANTS, runOnSale, type OnSaleResult } from "./onsale.js";
 import { runPaced, type PacedResult } from "./paced.js";
 import { pacedTable, pacedTargets } from "./paced-report.js";
-import { fanoutTable, onsaleTable, onsaleTargets, seatTable, seatTargets, targets, unaryTable } from "./report.js";
+import { cadenceTable, fanoutTable, onsaleTable, onsaleTargets, seatTable, seatTargets, targets, unaryTable } from "./report.js";
 import { nodeTable, scaleTable, scalingTable } from "./scale-report.js";
 import type { ScaleRow } from "./scale-runs.js";
 import { runSeats, type SeatResults } from "./seats.js";
@@ -84,6 +84,7 @@ async function main(): Promise<void> {
     const rows: ResultRow[] = [];
     const fresh: FreshRow[] = [];
     const fanout: FanoutResult[] = [];
+    const cadence: FanoutResult[] = [];
     let paced: PacedResult | undefined;
     let large: FanoutResult | undefined;
     let seats: SeatResults | undefined;
@@ -100,6 +101,8 @@ async function main(): Promise<void> {
       const service = await startService(children, {
         redisUrl: embedded.url,
         watchIntervalMs: defaultInterval,
+        // The fan-out rows measure every watcher told every change, comparable with the runs before the cadence.
+        cadenceOff: true,
         cpuProfileDir: settings.cpuProfileDir && join(settings.cpuProfileDir, "service"),
       });
       if (settings.unary || settings.fresh) {
@@ -128,13 +131,25 @@ async function main(): Promise<void> {
       if (settings.fanout) {
         console.log(`\nFan-out (${settings.watchers} WatchPosition streams):`);
         fanout.push(await ledger.around("fanout", () => runFanout(ctx, service, "grpc")));
+        if (settings.cadenceRounds > 0) {
+          const ahead = settings.cadenceAhead > 0 ? `, ${settings.cadenceAhead} unwatched users ahead of them` : "";
+          console.log(`\nWatch cadence (${settings.watchers} streams${ahead}, rounds of ${settings.cadenceLeaves} Leaves ${settings.cadenceGapMs} ms apart):`);
+          cadence.push(await ledger.around("fanout-cadence", () => runFanout(ctx, service, "grpc", cadenceRounds(settings))));
+        }
       }
       await service.stop();
       console.log("service stopped on SIGTERM with exit code 0");
     }
 
+    if (settings.fanout && settings.cadenceRounds > 0) {
+      const cadenced = await startService(children, { redisUrl: embedded.url, watchIntervalMs: defaultInterval });
+      await withService(cadenced, async () => {
+        cadence.push(await ledger.around("fanout-cadence", () => runFanout(ctx, cadenced, "grpc", cadenceRounds(settings))));
+      });
+    }
+
     if (settings.fanout && settings.fastWatchIntervalMs !== defaultInterval) {
-      const fast = await startService(children, { redisUrl: embedded.url, watchIntervalMs: settings.fastWatchIntervalMs });
+      const fast = await startService(children, { redisUrl: embedded.url, watchIntervalMs: settings.fastWatchIntervalMs, cadenceOff: true });
       await withService(fast, async () => {
         fanout.push(await ledger.around("fanout", () => runFanout(ctx, fast, "grpc")));
         if (settings.fanoutConnect) fanout.push(await ledger.around("fanout", () => runFanout(ctx, fast, "connect")));
@@ -148,6 +163,7 @@ async function main(): Promise<void> {
       const clean = await startService(children, {
         redisUrl: embedded.url,
         watchIntervalMs: defaultInterval,
+        cadenceOff: true,
         redisCommandTimeoutMs: s.largeRedisTimeoutMs,
       });
       try {
@@ -199,6 +215,7 @@ async function main(): Promise<void> {
     if (paced) console.log(`\n${pacedTable(paced)}`);
     if (seats) console.log(`\n${seatTable(seats.rows, rows.find((r) => r.key === "baseline"))}\n\nLast round's check — ${seats.verified}`);
     if (fanout.length > 0 || large) console.log(`\n${fanoutTable(large ? [...fanout, large] : fanout)}`);
+    if (cadence.length > 0) console.log(`\n${cadenceTable(cadence)}`);
     if (onsale.length > 0) console.log(`\n${onsaleTable(onsale)}`);
     if (feed) console.log(`\n${feedTables(feed)}`);
     if (million) console.log(`\n${millionTables(million)}`);
@@ -252,6 +269,11 @@ async function withService(service: ServiceProcess, body: () => Promise<void>): 
     await service.stop();
   }
   console.log("service stopped on SIGTERM with exit code 0");
+}
+
+/** The cadence comparison's rounds: a line moving while everyone watches. */
+function cadenceRounds(s: BenchSettings): { rounds: number; leavesPerRound: number; leaveGapMs: number; ahead: number } {
+  return { rounds: s.cadenceRounds, leavesPerRound: s.cadenceLeaves, leaveGapMs: s.cadenceGapMs, ahead: s.cadenceAhead };
 }
 
 /** The large fan-out's target: every stream updated within 500 ms of the Leave. */

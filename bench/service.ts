@@ -4,6 +4,7 @@ import {
   HealthCheckResponse_ServingStatus,
   HealthCheckResponseSchema,
 } from "../gen/grpc/health/v1/health_pb.js";
+import { loadConfig } from "../src/config.js";
 import { type Child, type ChildSet, freePort } from "./children.js";
 import { callOk, until } from "./h2-unary.js";
 
@@ -18,6 +19,8 @@ export interface ServiceProcess {
   readonly grpcPort: number;
   readonly connectPort: number;
   readonly watchIntervalMs: number;
+  /** The WatchPosition cadence: `off` (every change to everyone) or `on` with its settings. */
+  readonly cadence: string;
   /** SIGTERM, then checks the process exited with code 0 (SIGKILL after `graceMs`, 15 s by default). */
   stop(graceMs?: number): Promise<void>;
 }
@@ -27,6 +30,8 @@ export interface ServiceOptions {
   readonly redisUrl?: string | undefined;
   readonly redisClusterNodes?: string | undefined;
   readonly watchIntervalMs: number;
+  /** WATCH_FAR_INTERVAL_MS=0: every position change to every watcher; the defaults' cadence when unset. */
+  readonly cadenceOff?: boolean | undefined;
   /** ADMIT_INTERVAL_MS; the service's default (its admitter on) when unset. */
   readonly admitIntervalMs?: number | undefined;
   /** PASS_KEYS, for a caller that verifies the passes; a random key per process when unset. */
@@ -41,6 +46,16 @@ export interface ServiceOptions {
   readonly nodeArgs?: readonly string[] | undefined;
   /** More environment for the process (the traces bench sets OTEL_*). */
   readonly env?: Readonly<Record<string, string>> | undefined;
+}
+
+/** The cadence a service started with this environment runs, as a label. */
+function describeCadence(env: NodeJS.ProcessEnv): string {
+  const { exactWithin, farMinChange, farIntervalMs } = loadConfig({
+    WATCH_EXACT_WITHIN: env["WATCH_EXACT_WITHIN"],
+    WATCH_FAR_MIN_CHANGE_PERCENT: env["WATCH_FAR_MIN_CHANGE_PERCENT"],
+    WATCH_FAR_INTERVAL_MS: env["WATCH_FAR_INTERVAL_MS"],
+  }).watchCadence;
+  return farIntervalMs === 0 ? "off" : `on: exact within ${exactWithin}, ${+(farMinChange * 100).toFixed(3)}% or ${farIntervalMs} ms`;
 }
 
 /** Starts `src/main.ts` on two free loopback ports and waits until both answer a health Check with SERVING. */
@@ -58,6 +73,7 @@ export async function startService(children: ChildSet, options: ServiceOptions):
       HOST: "127.0.0.1",
       LOG_LEVEL: "warn",
       WATCH_INTERVAL_MS: String(options.watchIntervalMs),
+      ...(options.cadenceOff ? { WATCH_FAR_INTERVAL_MS: "0" } : {}),
       SHUTDOWN_GRACE_MS: "5000",
       ...(options.admitIntervalMs === undefined ? {} : { ADMIT_INTERVAL_MS: String(options.admitIntervalMs) }),
       ...(options.passKeys === undefined ? {} : { PASS_KEYS: options.passKeys }),
@@ -83,6 +99,7 @@ export async function startService(children: ChildSet, options: ServiceOptions):
     grpcPort,
     connectPort,
     watchIntervalMs: options.watchIntervalMs,
+    cadence: options.cadenceOff ? "off" : describeCadence({ ...process.env, ...options.env }),
     async stop(graceMs?: number) {
       const { code, signal } = await child.stop("SIGTERM", graceMs);
       if (code !== 0) {

@@ -22,6 +22,16 @@ export interface BenchSettings {
   readonly watchSessions: number;
   /** Leaves measured per fan-out scenario. */
   readonly fanoutRounds: number;
+  /**
+   * The fan-out's cadence comparison: rounds of `cadenceLeaves` Leaves
+   * `cadenceGapMs` apart, on a service with the cadence off and one with it
+   * at its defaults; 0 rounds skips it.
+   */
+  readonly cadenceRounds: number;
+  readonly cadenceLeaves: number;
+  readonly cadenceGapMs: number;
+  /** Unwatched users in line ahead of the watchers of the cadence comparison (after the leaving heads). */
+  readonly cadenceAhead: number;
   /** WATCH_INTERVAL_MS of the service used for the low-interval fan-out scenarios. */
   readonly fastWatchIntervalMs: number;
   /** Which parts to run. */
@@ -137,6 +147,10 @@ export function loadBenchSettings(env: Readonly<Record<string, string | undefine
     watchers: num("BENCH_WATCHERS", 10_000, 1, 200_000),
     watchSessions: num("BENCH_WATCH_SESSIONS", 8, 1, 256),
     fanoutRounds: num("BENCH_FANOUT_ROUNDS", 5, 1, 100),
+    cadenceRounds: num("BENCH_CADENCE_ROUNDS", 3, 0, 100),
+    cadenceLeaves: num("BENCH_CADENCE_LEAVES", 20, 2, 1_000),
+    cadenceGapMs: num("BENCH_CADENCE_GAP_MS", 100, 0, 10_000),
+    cadenceAhead: num("BENCH_CADENCE_AHEAD", 30_000, 0, 1_000_000),
     fastWatchIntervalMs: num("BENCH_FAST_WATCH_INTERVAL_MS", 20, 20, 10_000),
     unary: flag("BENCH_UNARY", true),
     fresh: flag("BENCH_FRESH", true),
@@ -203,7 +217,12 @@ export const SCENARIOS: readonly Scenario[] = [
   { name: "fresh", flag: "BENCH_FRESH", byDefault: true, about: "Joins of new users, closed loop, gRPC and Connect ports and the peer" },
   { name: "paced", flag: "BENCH_PACED", byDefault: true, about: "open-loop Joins of new users at 25/50/80% of the saturation measured in the same run" },
   { name: "seats", flag: "BENCH_SEATS", byDefault: true, about: "HoldSeats and ConfirmHold on a 100,000-seat map" },
-  { name: "fanout", flag: "BENCH_FANOUT", byDefault: true, about: "10,000 WatchPosition streams updated by one Leave (BENCH_FANOUT_CONNECT: also the Connect port)" },
+  {
+    name: "fanout",
+    flag: "BENCH_FANOUT",
+    byDefault: true,
+    about: "10,000 WatchPosition streams updated by one Leave, cadence off (BENCH_FANOUT_CONNECT: also the Connect port); then paced Leaves with the cadence off and on",
+  },
   { name: "fanout-large", flag: "BENCH_FANOUT_LARGE", byDefault: false, about: "50,000 WatchPosition streams from several client processes, updated by one Leave" },
   { name: "onsale", flag: "BENCH_ONSALE", byDefault: true, about: "50,000 users join and watch while the admitter lets them in" },
   { name: "feed", flag: "BENCH_FEED", byDefault: true, about: "change feed: a backlog drained by a consumer group, then followed live" },

@@ -6,8 +6,9 @@
  *
  * Run as a child of the benchmark. Reads its job from `BENCH_JOB` (JSON);
  * IPC protocol: → `ready` once every stream has its first message;
- * ← `expect` arms a round (every stream must next see position − 1) → `armed`;
- * → `updated` when all have; ← `close` → `closed`.
+ * ← `expect` arms a round (every stream must come to position − `by`, 1 unless
+ * given, each message on the way nearer to it) → `armed`; → `updated` when
+ * all have, with the messages the round took; ← `close` → `closed`.
  */
 import { fromBinary } from "@bufbuild/protobuf";
 import http2 from "node:http2";
@@ -40,13 +41,13 @@ export type WatchClientMessage =
       setupMs: number;
     }
   | { kind: "armed" }
-  | { kind: "updated"; firstAt: number; lastAt: number; wrong: number }
+  | { kind: "updated"; firstAt: number; lastAt: number; wrong: number; messages: number }
   | { kind: "closed"; endedEarly: number };
 
 interface Watch {
   readonly userId: string;
   position: number;
-  /** Position this stream must see next in the current round; 0 when not armed or already seen. */
+  /** Position this stream must come to in the current round; 0 when not armed or already there. */
   expected: number;
   ended: boolean;
   stream: http2.ClientHttp2Stream;
@@ -64,6 +65,7 @@ async function main(job: WatchJob): Promise<void> {
   let waitingFirst = job.count;
   let pending = 0;
   let wrong = 0;
+  let messages = 0;
   let endedEarly = 0;
   const endReasons: Record<string, number> = {};
   let firstAt = 0;
@@ -96,13 +98,15 @@ async function main(job: WatchJob): Promise<void> {
           openNext();
           continue;
         }
+        messages++;
         if (watch.expected !== 0 && position === watch.expected) {
           const at = now();
           if (firstAt === 0) firstAt = at;
           lastAt = at;
           watch.expected = 0;
-          if (--pending === 0) send({ kind: "updated", firstAt, lastAt, wrong });
-        } else {
+          if (--pending === 0) send({ kind: "updated", firstAt, lastAt, wrong, messages });
+        } else if (watch.expected === 0 || position < watch.expected || position >= watch.position) {
+          // Unarmed, past the round's place, or not nearer the front than the last one.
           wrong++;
         }
         watch.position = position;
@@ -142,14 +146,15 @@ async function main(job: WatchJob): Promise<void> {
     setupMs: performance.now() - started,
   });
 
-  process.on("message", (message: { kind: string }) => {
+  process.on("message", (message: { kind: string; by?: number }) => {
     if (message.kind === "expect") {
       firstAt = 0;
       lastAt = 0;
       wrong = 0;
+      messages = 0;
       const live = watches.filter((w) => !w.ended && w.position > 0);
       pending = live.length;
-      for (const watch of live) watch.expected = watch.position - 1;
+      for (const watch of live) watch.expected = watch.position - (message.by ?? 1);
       send({ kind: "armed" });
     } else if (message.kind === "close") {
       closing = true;

@@ -130,7 +130,7 @@ export function buildApp({ config, redis, loadRedis, waitRedis, subscriber, logg
     // A subscription may wait for the connection (the offline queue): it is not a call with a deadline.
     notifications: new OutboxNotifications(subscriber ?? subscriberConnection(redis), logger),
   });
-  const hub: PositionHub = new WatchHub(outbox, positionWatch(store, { batchSize: 1_000, logger }));
+  const hub: PositionHub = new WatchHub(outbox, positionWatch(store, { batchSize: 1_000, logger, cadence: config.watchCadence }));
   const sweeper = new EventSweeper(store, { intervalMs: config.sweepIntervalMs, batch: 500, what: "idle waiters", logger });
   const admitter = config.admitIntervalMs > 0 ? new Admitter(store, { intervalMs: config.admitIntervalMs, logger }) : undefined;
   const seats = new SeatStore(redis, {

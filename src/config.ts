@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { createSecureContext } from "node:tls";
 import { parseTokens, type TokenEntry } from "./auth/tokens.js";
 import { readTracesConfig, type TracesConfig } from "./observe/traces-config.js";
+import type { WatchCadence } from "./queue/position-walk.js";
 import { parsePassKeys, type PassKeyring } from "./pass/pass.js";
 import { parseClusterNodes, type ClusterNode } from "./redis/redis-cluster.js";
 import { parseCorsOrigins, type CorsOrigins } from "./transport/connect/cors.js";
@@ -22,6 +23,12 @@ export interface Config {
   readonly watchIntervalMs: number;
   /** How long a watch loop's ticks may keep failing, retried with a backoff, before its streams end UNAVAILABLE. */
   readonly watchRetryGraceMs: number;
+  /**
+   * Which position changes WatchPosition sends at once (WATCH_EXACT_WITHIN,
+   * WATCH_FAR_MIN_CHANGE_PERCENT, WATCH_FAR_INTERVAL_MS; interval 0 sends
+   * every change to everyone).
+   */
+  readonly watchCadence: WatchCadence;
   /** Pause between sweeps of idle waiters over all events. */
   readonly sweepIntervalMs: number;
   /** How long shutdown waits for in-flight calls before closing connections. */
@@ -189,6 +196,20 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, re
     return value;
   };
 
+  /** A percentage from 0 to 100, decimals allowed ("0.5"). */
+  const percent = (name: string, fallback: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === "") {
+      return fallback;
+    }
+    const value = Number(raw);
+    if (!/^\d+(\.\d+)?$/.test(raw) || value > 100) {
+      problems.push(`${name} must be a percentage from 0 to 100, got "${raw}"`);
+      return fallback;
+    }
+    return value;
+  };
+
   const port = int("PORT", 8080, 0, 65535);
   const connectPort = int("CONNECT_PORT", 8081, 0, 65535);
   if (port === connectPort && port !== 0) {
@@ -212,6 +233,11 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, re
   }
   const watchIntervalMs = int("WATCH_INTERVAL_MS", 250, 20, 10_000);
   const watchRetryGraceMs = int("WATCH_RETRY_GRACE_MS", 10_000, 0, 600_000);
+  const watchCadence: WatchCadence = Object.freeze({
+    exactWithin: int("WATCH_EXACT_WITHIN", 1_000, 0, 2_147_483_647),
+    farMinChange: percent("WATCH_FAR_MIN_CHANGE_PERCENT", 1) / 100,
+    farIntervalMs: int("WATCH_FAR_INTERVAL_MS", 2_000, 0, 600_000),
+  });
   const sweepIntervalMs = int("SWEEP_INTERVAL_MS", 1000, 50, 60_000);
   const shutdownGraceMs = int("SHUTDOWN_GRACE_MS", 10_000, 0, 600_000);
   const admitIntervalMs = int("ADMIT_INTERVAL_MS", 250, 0, 999);
@@ -288,6 +314,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, re
     logLevel,
     watchIntervalMs,
     watchRetryGraceMs,
+    watchCadence,
     sweepIntervalMs,
     shutdownGraceMs,
     admitIntervalMs,

@@ -7,7 +7,7 @@ import { WatchLoop, type Deliver } from "../watch/watch-loop.js";
 import { sessionFields } from "./decode.js";
 import { estimatedWaitSeconds } from "./estimate.js";
 import { PlaceAnnouncer, type Announcement } from "./place-announcer.js";
-import { PositionWalk } from "./position-walk.js";
+import { PositionWalk, type WatchCadence } from "./position-walk.js";
 import { Presence } from "./presence.js";
 import type { QueueStore } from "./queue-store.js";
 import { readBatches, type ReadBatch } from "./read-batches.js";
@@ -25,8 +25,10 @@ export interface PositionWatchOptions {
    */
   readonly rereadBatches?: number;
   readonly logger: Logger;
-  /** The loops' clock (epoch ms) for presence refreshes; `Date.now` unless a test drives it. */
+  /** The loops' clock (epoch ms) for presence refreshes and the cadence; `Date.now` unless a test drives it. */
   readonly now?: () => number;
+  /** Which position changes are sent at once (see `WatchCadence`); every one when unset. */
+  readonly cadence?: WatchCadence;
 }
 
 /**
@@ -77,6 +79,8 @@ export class PositionLoop extends WatchLoop<Watcher> {
       live: this.live,
       push: (watcher, ticket) => this.#push(watcher, ticket),
       onError: (err) => options.logger.error({ err, eventId }, "watch fan-out failed"),
+      now: this.#now,
+      cadence: options.cadence,
     });
     this.#announcer = new PlaceAnnouncer({
       removedBelow: (seq) => this.#walk.removedBelow(seq),

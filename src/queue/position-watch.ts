@@ -9,7 +9,7 @@ export type PositionHub = WatchHub<Watcher, WatchItem, string>;
 /** WatchPosition as a kind of watch: a stream follows one user's ticket. */
 export function positionWatch(store: QueueStore, options: PositionWatchOptions): WatchKind<Watcher, WatchItem, string> {
   return {
-    watcher: (userId, signal) => new Watcher(userId, signal),
+    watcher: (userId, signal) => new Watcher(userId, signal, options.now),
     loop: (eventId, reader) => new PositionLoop(eventId, reader, store, options),
   };
 }

@@ -21,13 +21,20 @@ export class Watcher extends Mailbox<WatchItem> {
   removedBelow = 0;
   /** Last ticket pushed; undefined until the first read. */
   current: TicketView | undefined;
+  /** When `current` was pushed, on the loop's clock (NaN until then): the far cadence counts from it. */
+  toldAtMs = Number.NaN;
+  readonly #now: () => number;
   #pending: WatchItem | undefined;
   #closed = false;
 
-  /** Listens to `signal` once for the watcher's whole life; call `dispose` when done. */
-  constructor(userId: string, signal: AbortSignal) {
+  /**
+   * Listens to `signal` once for the watcher's whole life; call `dispose`
+   * when done. `now` is the loop's clock (epoch ms).
+   */
+  constructor(userId: string, signal: AbortSignal, now: () => number = Date.now) {
     super(signal);
     this.userId = userId;
+    this.#now = now;
   }
 
   get closed(): boolean {
@@ -40,6 +47,7 @@ export class Watcher extends Mailbox<WatchItem> {
     }
     if (item.kind === "ticket") {
       this.current = item.ticket;
+      this.toldAtMs = this.#now();
     }
     if (isFinal(item)) {
       this.#closed = true;

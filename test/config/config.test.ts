@@ -33,6 +33,25 @@ describe("loadConfig", () => {
     expect((error as ConfigError).message).not.toContain(secret);
   });
 
+  it("reads the WatchPosition cadence: every change within 1,000 places, further back 1% or 2 s; interval 0 turns it off", () => {
+    expect(loadConfig({}).watchCadence).toEqual({ exactWithin: 1_000, farMinChange: 0.01, farIntervalMs: 2_000 });
+    expect(
+      loadConfig({ WATCH_EXACT_WITHIN: "50", WATCH_FAR_MIN_CHANGE_PERCENT: "0.5", WATCH_FAR_INTERVAL_MS: "0" }).watchCadence,
+    ).toEqual({ exactWithin: 50, farMinChange: 0.005, farIntervalMs: 0 });
+    let error: unknown;
+    try {
+      loadConfig({ WATCH_EXACT_WITHIN: "-1", WATCH_FAR_MIN_CHANGE_PERCENT: "101", WATCH_FAR_INTERVAL_MS: "2s" });
+    } catch (e) {
+      error = e;
+    }
+    expect((error as ConfigError).problems.map((p) => p.split(" ")[0])).toEqual([
+      "WATCH_EXACT_WITHIN",
+      "WATCH_FAR_MIN_CHANGE_PERCENT",
+      "WATCH_FAR_INTERVAL_MS",
+    ]);
+    expect(() => loadConfig({ WATCH_FAR_MIN_CHANGE_PERCENT: "1%" })).toThrow(/WATCH_FAR_MIN_CHANGE_PERCENT must be a percentage/);
+  });
+
   it("reads rotated pass keys in order: the first signs", () => {
     const config = loadConfig({ PASS_KEYS: `new:${"n".repeat(32)},old:${"o".repeat(32)}`, ADMIT_INTERVAL_MS: "0" });
     expect(config.passKeys.kids).toEqual(["new", "old"]);

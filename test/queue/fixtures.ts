@@ -5,6 +5,7 @@ import { Admitter, type AdmitterOptions } from "../../src/queue/admitter.js";
 import { ticketBucketKey } from "../../src/queue/keys.js";
 import { QueueStore } from "../../src/queue/queue-store.js";
 import { QueueDefaults } from "../../src/queue/scripts.js";
+import type { WatchCadence } from "../../src/queue/position-walk.js";
 import { positionWatch, type PositionHub } from "../../src/queue/position-watch.js";
 import { OutboxReader } from "../../src/watch/outbox-reader.js";
 import { WatchHub } from "../../src/watch/watch-hub.js";
@@ -74,6 +75,8 @@ export interface TestHubOptions {
   readonly rereadBatches: number;
   /** The loop's clock (default `Date.now`). */
   readonly now: () => number;
+  /** Which position changes are sent at once (default: every one). */
+  readonly cadence: WatchCadence;
 }
 
 /** A WatchPosition hub over the fixture's store, fed by an outbox reader of its own. */
@@ -87,7 +90,7 @@ export function testWatch(f: QueueFixture, overrides: Partial<TestHubOptions> = 
   });
   // Before the fixture's connection closes: no read may race its QUIT.
   onTestFinished(() => reader.close());
-  const hub = new WatchHub(reader, positionWatch(f.store, { batchSize: overrides.batchSize ?? 500, rereadBatches: overrides.rereadBatches, logger, now: overrides.now }));
+  const hub = new WatchHub(reader, positionWatch(f.store, { batchSize: overrides.batchSize ?? 500, rereadBatches: overrides.rereadBatches, logger, now: overrides.now, cadence: overrides.cadence }));
   return { hub, reader };
 }
 

@@ -709,6 +709,15 @@ export const QueueService: GenService<{
    * message whenever position, state or estimated wait change (coalesced, at
    * most a few per second). The stream ends after a terminal state (ADMITTED,
    * LEFT or EXPIRED). A live stream counts as presence for the idle timeout.
+   * Every message is exact when sent: the position and estimated wait of
+   * that moment. Near the front (position <= WATCH_EXACT_WITHIN, default
+   * 1,000) every change is sent. Further back a change is sent at once when
+   * it is at least WATCH_FAR_MIN_CHANGE_PERCENT (default 1%) of the position
+   * or estimate last sent; a smaller one is held back until the last message
+   * is WATCH_FAR_INTERVAL_MS (default 2 s) old, then sent as the position of
+   * that moment. So a far watcher hears any change at most
+   * WATCH_FAR_INTERVAL_MS plus one watch tick (WATCH_INTERVAL_MS) after a
+   * near one would. The first message and state changes are never held back.
    * Retry: reopen it after UNAVAILABLE; the place lives in the server, not
    * in the stream.
    *
