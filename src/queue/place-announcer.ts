@@ -1,6 +1,6 @@
 import { estimatedWaitSeconds } from "./estimate.js";
 import type { TicketView } from "./types.js";
-import type { Watcher } from "./watcher.js";
+import { movedTicket, type Watcher } from "./watcher.js";
 
 /**
  * Places sent between two turns of the event loop: the position walk's
@@ -115,17 +115,6 @@ export class PlaceAnnouncer {
     const position = ticket.position - (now - removedBelow);
     const { rate, waitingTotal } = this.#deps.figures();
     watcher.removedBelow = now;
-    this.#deps.push(watcher, {
-      eventId: ticket.eventId,
-      userId: ticket.userId,
-      state: ticket.state,
-      position,
-      waitingTotal,
-      joinedAtMs: ticket.joinedAtMs,
-      issuedAtMs: ticket.issuedAtMs,
-      expiresAtMs: ticket.expiresAtMs,
-      estimatedWaitSeconds: estimatedWaitSeconds(ticket.state, position, rate),
-      opensAtMs: ticket.opensAtMs,
-    });
+    this.#deps.push(watcher, movedTicket(ticket, position, waitingTotal, estimatedWaitSeconds(ticket.state, position, rate)));
   }
 }

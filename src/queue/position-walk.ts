@@ -1,7 +1,7 @@
 import { StoredTicketState } from "../redis/outcomes.js";
 import { estimatedWaitSeconds } from "./estimate.js";
 import type { TicketView } from "./types.js";
-import { inPreQueue, type Watcher } from "./watcher.js";
+import { inPreQueue, movedTicket, type Watcher } from "./watcher.js";
 
 /** Watchers updated between two turns of the event loop during a walk. */
 const SLICE = 256;
@@ -171,19 +171,7 @@ export class PositionWalk {
       return false;
     }
     watcher.removedBelow = removedBelow;
-    // Field by field rather than a spread: one object of a fixed shape per message.
-    this.#deps.push(watcher, {
-      eventId: ticket.eventId,
-      userId: ticket.userId,
-      state: ticket.state,
-      position,
-      waitingTotal: this.#waitingTotal,
-      joinedAtMs: ticket.joinedAtMs,
-      issuedAtMs: ticket.issuedAtMs,
-      expiresAtMs: ticket.expiresAtMs,
-      estimatedWaitSeconds: wait,
-      opensAtMs: ticket.opensAtMs,
-    });
+    this.#deps.push(watcher, movedTicket(ticket, position, this.#waitingTotal, wait));
     return true;
   }
 }

@@ -76,3 +76,22 @@ export function inPreQueue(ticket: { readonly state: TicketStateCode; readonly p
 export function isFinal(item: WatchItem): boolean {
   return item.kind !== "ticket" || item.ticket.state !== StoredTicketState.WAITING;
 }
+
+/**
+ * A waiting ticket at a new place: field by field rather than a spread, so
+ * every position message is one object of a fixed shape.
+ */
+export function movedTicket(ticket: TicketView, position: number, waitingTotal: number, estimatedWaitSeconds: number | undefined): TicketView {
+  return {
+    eventId: ticket.eventId,
+    userId: ticket.userId,
+    state: ticket.state,
+    position,
+    waitingTotal,
+    joinedAtMs: ticket.joinedAtMs,
+    issuedAtMs: ticket.issuedAtMs,
+    expiresAtMs: ticket.expiresAtMs,
+    estimatedWaitSeconds,
+    opensAtMs: ticket.opensAtMs,
+  };
+}
