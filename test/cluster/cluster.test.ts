@@ -287,12 +287,7 @@ describe("a primary lost under load", () => {
         // A third of the slots have no reachable primary: the service says so, and refuses every call.
         expect(await server.app.redisMonitor.check()).toBe(false);
         healthWhileDown = (await server.client(Health).check({ service: "" })).status;
-        const node = cluster.connect(replica!);
-        try {
-          await node.cluster("FAILOVER", "FORCE");
-        } finally {
-          node.disconnect();
-        }
+        await cluster.promote(replica!);
       };
       // Workers confirm the holds of both events, in turns, while the primary of one of them is killed.
       const work = sales.flatMap((sale) => sale.holds.map((hold) => ({ sale, hold })));
@@ -552,12 +547,7 @@ describe("outbox notifications on the cluster", () => {
     const replica = (await cluster.shards()).find((shard) => shard.primary === a!.primary)?.replicas[0];
     expect(replica).toBeDefined();
     await cluster.killCaughtUp(a!.primary);
-    const promote = cluster.connect(replica!);
-    try {
-      await promote.cluster("FAILOVER", "FORCE");
-    } finally {
-      promote.disconnect();
-    }
+    await cluster.promote(replica!);
     await cluster.waitHealthy();
     expect(await cluster.ownerOf(`{${a!.eventId}}`)).toBe(replica);
     await notified.untilAvailable();

@@ -238,12 +238,7 @@ export function replicaWaitBlocks(shared: () => LocalCluster): void {
         const failOver = async (): Promise<void> => {
           // No waiting for the replica to catch up: whatever it has not acknowledged, no caller heard OK for.
           await cluster.kill(victim.primary);
-          const node = cluster.connect(victim.replica);
-          try {
-            await node.cluster("FAILOVER", "FORCE");
-          } finally {
-            node.disconnect();
-          }
+          await cluster.promote(victim.replica);
         };
         const work = sales.flatMap((sale) => sale.holds.map((hold) => ({ sale, hold })));
         work.sort((a, b) => a.hold.seat.localeCompare(b.hold.seat));

@@ -56,6 +56,12 @@ export interface LocalCluster {
    */
   killCaughtUp(port: number): Promise<void>;
   /**
+   * `CLUSTER FAILOVER FORCE` on the replica on `port`: it takes over its
+   * primary's slots without waiting for the cluster to declare the primary
+   * failed (a node timeout away). Resolves once the replica accepted the order.
+   */
+  promote(port: number): Promise<void>;
+  /**
    * Resolves once every live node reports `cluster_state:ok`, knows every
    * node, its replicas are in sync, and all live nodes agree on the
    * topology: the role, the primary and the slots of every node.
@@ -244,6 +250,14 @@ function localCluster(
     },
     thaw(port) {
       nodes.get(port)?.child?.kill("SIGCONT");
+    },
+    async promote(port) {
+      const node = this.connect(port);
+      try {
+        await node.cluster("FAILOVER", "FORCE");
+      } finally {
+        node.disconnect();
+      }
     },
     async killCaughtUp(port) {
       const replicas = (await this.shards()).find((shard) => shard.primary === port)?.replicas ?? [];
