@@ -53,7 +53,10 @@ export function timeline(r: FailoverResult): FailoverTimeline {
   }
   // Bounds in order, clamped: the shard may have its replica back before the service found the new primary.
   const found = Math.min(Number.isFinite(firstRunAfter) ? firstRunAfter : end, end);
-  const back = Math.min(Math.max(r.replicaBackAt, found), end);
+  // With a wait, the first OK after the kill is the new replica's first acknowledgement, which
+  // the poll of its INFO (on a busy machine) may see later.
+  const acked = r.waitReplicas > 0 ? Math.min(r.replicaBackAt, firstOkAfter) : r.replicaBackAt;
+  const back = Math.min(Math.max(acked, found), end);
   return {
     lastOkBefore,
     firstOkAfter,
@@ -95,7 +98,8 @@ export function failoverTable(r: FailoverResult): string {
     "",
     `- primary :${r.event.primary} (slot ${r.event.slot}) SIGKILLed ${s(r.killAt - r.startAt)} s into the confirms; ` +
       `CLUSTER FAILOVER FORCE on :${r.replica} ${r.forceAt - r.killAt} ms later; :${r.replica} primary ${r.promotedAt - r.killAt} ms after the kill`,
-    `- :${r.event.primary} started again at kill ${signed(r.restartAt - r.killAt)} s, a replica of :${r.replica} in sync at kill ${signed(r.replicaBackAt - r.killAt)} s`,
+    `- :${r.event.primary} started again at kill ${signed(r.restartAt - r.killAt)} s, seen a replica of :${r.replica} in sync at kill ${signed(r.replicaBackAt - r.killAt)} s` +
+      ` (its INFO polled; the last stretch starts at kill ${signed(t.stretches[3]!.from - r.killAt)} s)`,
     `- gaps: last OK answer to a confirm sent before the kill at kill ${signed(t.lastOkBefore - r.killAt)} s; ` +
       `first answer from the promoted primary (OK or NOT_REPLICATED) at kill ${signed(t.firstRunAfter - r.killAt)} s ` +
       `(${s(t.firstRunAfter - t.lastOkBefore)} s without reaching the shard); ` +
