@@ -32,13 +32,15 @@ export interface HeldHold {
   readonly userId: string;
 }
 
-/** One ConfirmHold: sent and answered at (epoch ms), the code's name, the ErrorInfo reason if any. */
+/** One ConfirmHold: sent and answered at (epoch ms), the code's name, the ErrorInfo reason and its `outcome` metadata if any. */
 export interface ConfirmOutcome {
   readonly hold: number;
   readonly sentAt: number;
   readonly doneAt: number;
   readonly code: string;
   readonly reason: string;
+  /** BACKEND_UNAVAILABLE's `outcome`: NOT_APPLIED (refused before Redis) or UNKNOWN (may have run). */
+  readonly outcome: string;
 }
 
 export interface FailoverLoadReport {
@@ -88,11 +90,11 @@ async function run(job: FailoverLoadJob): Promise<void> {
     const call = seats
       .confirmHold({ eventId: job.eventId, holdId, userId, orderId: orderOf(holdId) }, options)
       .then(
-        () => confirms.push({ hold: n, sentAt, doneAt: now(), code: "OK", reason: "" }),
+        () => confirms.push({ hold: n, sentAt, doneAt: now(), code: "OK", reason: "", outcome: "" }),
         (err: unknown) => {
           const error = ConnectError.from(err);
-          const reason = error.findDetails(ErrorInfoSchema)[0]?.reason ?? "";
-          confirms.push({ hold: n, sentAt, doneAt: now(), code: codeName(error.code), reason });
+          const info = error.findDetails(ErrorInfoSchema)[0];
+          confirms.push({ hold: n, sentAt, doneAt: now(), code: codeName(error.code), reason: info?.reason ?? "", outcome: info?.metadata["outcome"] ?? "" });
         },
       )
       .then(() => void pending.delete(call));

@@ -4,11 +4,18 @@
  * that event's shard is killed (SIGKILL of the redis-server this benchmark
  * started) and its replica promoted with `CLUSTER FAILOVER FORCE` — the
  * launcher's node timeout is 15 s, which the cluster would wait before
- * promoting by itself. Then every ConfirmHold that answered OK must read
- * CONFIRMED, and the event's counters must match its holds' states.
- * The service runs without REDIS_WAIT_REPLICAS (not available on a cluster
- * yet): a sale acknowledged just before the kill may not have reached the
- * replica, and the check counts any such loss.
+ * promoting by itself. Some seconds after the promotion the killed node is
+ * started again, and rejoins (empty) as the promoted one's replica. Then
+ * every ConfirmHold that answered OK must read CONFIRMED, and the event's
+ * counters must match its holds' states.
+ *
+ * With REDIS_WAIT_REPLICAS=1 (BENCH_FAILOVER_WAIT_REPLICAS, the default) a
+ * sale answers OK only once the shard's one replica has it, and that replica
+ * is the one promoted: an OK sale missing afterwards fails the run. The
+ * promoted primary has no replica until the killed node is back, so its
+ * sales answer NOT_REPLICATED meanwhile. With 0, nothing waits: a sale
+ * acknowledged just before the kill may not have reached the replica, and
+ * the check counts any such loss.
  */
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
@@ -29,16 +36,24 @@ export interface FailoverResult {
   readonly replica: number;
   readonly rate: number;
   readonly holds: number;
+  /** The service's REDIS_WAIT_REPLICAS and REDIS_WAIT_TIMEOUT_MS. */
+  readonly waitReplicas: number;
+  readonly waitTimeoutMs: number;
   /** Epoch ms: confirms started, the primary killed, FAILOVER FORCE sent, the replica reporting itself primary. */
   readonly startAt: number;
   readonly killAt: number;
   readonly forceAt: number;
   readonly promotedAt: number;
+  /** Epoch ms: the killed node started again, and seen as the promoted one's replica in sync (the shard has its replica back). */
+  readonly restartAt: number;
+  readonly replicaBackAt: number;
   readonly confirms: readonly ConfirmOutcome[];
   /** Confirms answered OK whose hold does not read CONFIRMED afterwards. */
   readonly lost: number;
   /** Confirms answered with an error whose hold reads CONFIRMED afterwards (took effect; a retry converges). */
   readonly failedButApplied: number;
+  /** The holds (by index) that read CONFIRMED afterwards. */
+  readonly applied: ReadonlySet<number>;
   /** The counters' check, one sentence, and what it found wrong (nothing, when it passed). */
   readonly invariant: string;
   readonly problems: readonly string[];
@@ -57,7 +72,9 @@ export async function runFailover(ctx: BenchContext): Promise<FailoverResult> {
     const replica = (await bench.cluster.shards()).find((shard) => shard.primary === event.primary)?.replicas[0];
     if (replica === undefined) throw new Error(`primary :${event.primary} has no replica`);
     console.log(`  ${event.eventId}: slot ${event.slot}, primary :${event.primary}, replica :${replica}`);
-    const service = await startService(ctx.children, { redisClusterNodes: bench.cluster.seeds, watchIntervalMs: 250 });
+    const wait = { REDIS_WAIT_REPLICAS: String(s.failoverWaitReplicas), REDIS_WAIT_TIMEOUT_MS: String(s.failoverWaitTimeoutMs) };
+    console.log(`  service: REDIS_WAIT_REPLICAS=${wait.REDIS_WAIT_REPLICAS}, REDIS_WAIT_TIMEOUT_MS=${wait.REDIS_WAIT_TIMEOUT_MS}`);
+    const service = await startService(ctx.children, { redisClusterNodes: bench.cluster.seeds, watchIntervalMs: 250, env: wait });
     try {
       const body = seatMapRequest(event.eventId, PAIR);
       // Until the new service's Redis monitor has seen every primary, calls are refused (UNAVAILABLE, not attempted).
@@ -106,10 +123,21 @@ export async function runFailover(ctx: BenchContext): Promise<FailoverResult> {
         node.disconnect();
       }
       process.stdout.write(`killed; :${replica} primary after ${promotedAt - killAt} ms … `);
+      // The killed node back, empty, as the promoted one's replica: the shard can acknowledge sales again.
+      const back = (async (): Promise<{ restartAt: number; replicaBackAt: number }> => {
+        await new Promise((resolve) => setTimeout(resolve, promotedAt + s.failoverRestartSeconds * 1000 - Date.now()));
+        const restartAt = Date.now();
+        await bench.cluster.restart(event.primary);
+        const primary = await bench.cluster.waitReplica(event.primary);
+        if (primary !== replica) throw new Error(`:${event.primary} came back as a replica of :${primary}, not of :${replica}`);
+        return { restartAt, replicaBackAt: Date.now() };
+      })();
+      back.catch(() => {});
       const { confirms } = await report;
       const serviceCores = (cpuMs(service.child.pid) - cpuStart) / (Date.now() - startAt);
       await child.exited;
-      console.log(`${confirms.length} confirms sent`);
+      const { restartAt, replicaBackAt } = await back;
+      console.log(`${confirms.length} confirms sent; :${event.primary} a replica again ${((replicaBackAt - promotedAt) / 1000).toFixed(2)} s after the promotion`);
       await bench.cluster.waitHealthy();
       // The service finds its way back by itself (its Redis monitor): the check starts once it says SERVING.
       await until("the service serving after the failover", 60_000, async () => {
@@ -118,7 +146,27 @@ export async function runFailover(ctx: BenchContext): Promise<FailoverResult> {
       });
 
       const checked = await check(service.grpcPort, event.eventId, (await report).holds, confirms);
-      return { event, replica, rate: s.failoverRate, holds, startAt, killAt, forceAt, promotedAt, confirms, ...checked, serviceCores };
+      // Waiting for the shard's only replica, the one promoted, makes an OK sale that went missing a bug, not bad luck.
+      if (s.failoverWaitReplicas > 0 && checked.lost > 0) {
+        checked.problems.push(`${checked.lost} confirms answered OK with REDIS_WAIT_REPLICAS=${s.failoverWaitReplicas} do not read CONFIRMED`);
+      }
+      return {
+        event,
+        replica,
+        rate: s.failoverRate,
+        holds,
+        waitReplicas: s.failoverWaitReplicas,
+        waitTimeoutMs: s.failoverWaitTimeoutMs,
+        startAt,
+        killAt,
+        forceAt,
+        promotedAt,
+        restartAt,
+        replicaBackAt,
+        confirms,
+        ...checked,
+        serviceCores,
+      };
     } finally {
       await service.stop();
     }
@@ -137,7 +185,7 @@ async function check(
   eventId: string,
   holds: FailoverLoadReport["holds"],
   confirms: readonly ConfirmOutcome[],
-): Promise<{ problems: string[]; lost: number; failedButApplied: number; invariant: string }> {
+): Promise<{ problems: string[]; lost: number; failedButApplied: number; applied: Set<number>; invariant: string }> {
   const seats = createClient(SeatService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${port}` }));
   const states: Array<HoldState | string> = [];
   let next = 0;
@@ -179,6 +227,7 @@ async function check(
     problems,
     lost,
     failedButApplied,
+    applied: new Set(holds.flatMap((_, n) => (states[n] === HoldState.CONFIRMED ? [n] : []))),
     invariant: `GetAvailability: sold ${counts?.sold} = ${PAIR} × ${confirmed} CONFIRMED holds, held ${counts?.held} = ${PAIR} × ${held} HELD, available = capacity − sold − held`,
   };
 }

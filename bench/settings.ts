@@ -100,6 +100,11 @@ export interface BenchSettings {
   readonly failoverRate: number;
   readonly failoverBeforeSeconds: number;
   readonly failoverAfterSeconds: number;
+  /** REDIS_WAIT_REPLICAS of the `failover` scenario's service (1: sales wait for their shard's replica; 0: they do not), and its REDIS_WAIT_TIMEOUT_MS. */
+  readonly failoverWaitReplicas: number;
+  readonly failoverWaitTimeoutMs: number;
+  /** Seconds after the promotion at which the killed node is started again (it rejoins as the promoted one's replica). */
+  readonly failoverRestartSeconds: number;
   /** Most seconds the whole run may spend waiting for, or re-measuring after, other processes' CPU use. */
   readonly quietBudgetSeconds: number;
   /** Row keys to run (e.g. `peer,join-grpc`, `seats-explicit`, `onsale-opening`); all when unset. */
@@ -192,6 +197,10 @@ export function loadBenchSettings(env: Readonly<Record<string, string | undefine
     failoverRate: num("BENCH_FAILOVER_RATE", 200, 1, 5_000),
     failoverBeforeSeconds: num("BENCH_FAILOVER_BEFORE_SECONDS", 5, 1, 120),
     failoverAfterSeconds: num("BENCH_FAILOVER_AFTER_SECONDS", 10, 2, 120),
+    // One replica per shard in the local cluster: 1 is all a shard can acknowledge.
+    failoverWaitReplicas: num("BENCH_FAILOVER_WAIT_REPLICAS", 1, 0, 1),
+    failoverWaitTimeoutMs: num("BENCH_FAILOVER_WAIT_TIMEOUT_MS", 500, 1, 60_000),
+    failoverRestartSeconds: num("BENCH_FAILOVER_RESTART_SECONDS", 5, 0, 120),
     quietBudgetSeconds: num("BENCH_QUIET_BUDGET_SECONDS", 60, 0, 3600),
     only: rowKeys(env["BENCH_ONLY"]),
     cpuProfileDir: env["BENCH_CPU_PROFILE_DIR"] || undefined,
