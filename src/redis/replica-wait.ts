@@ -167,6 +167,10 @@ export class ReplicatedScripts<Name extends string> {
       results = await pipeline.exec();
     } catch (error) {
       batch.forEach((call) => call.reject(error));
+      // The connection is down: its primary may have failed over. Reading the
+      // slot table now, not at the Redis monitor's next check, sends the next
+      // sales to the promoted replica as soon as the cluster names it.
+      this.#connections.moved();
       return;
     }
     const [waitError, acked] = results?.[batch.length] ?? [new Error("the replicated pipeline returned no results"), undefined];

@@ -41,7 +41,10 @@ export interface ReplicaWaitConnections {
   route(key: string): WaitNode;
   /** The primary `host:port` (as a MOVED reply names it), with its connections. */
   at(node: string): WaitNode;
-  /** A node answered MOVED: the slot is served elsewhere now; read the slot table again. */
+  /**
+   * A node answered MOVED, or its connection failed: the slot may be served
+   * elsewhere now (a resharding, a failover); read the slot table again.
+   */
   moved(): void;
   /** Closes every connection. */
   close(): Promise<void>;
