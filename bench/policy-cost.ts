@@ -105,7 +105,7 @@ async function round(fn: Join): Promise<number> {
     metadata.set("authorization", `Bearer ${tokens[0]!.token}`);
     const gc = new GrpcCall(rt, surface(metadata));
     await fn(request, gc.ctx);
-    const headers = gc.ctx.headersIfSet();
+    const headers = gc.ctx.takeHeaders();
     if (headers) appendHeadersToMetadata(headers);
     gc.close();
   }
