@@ -44,13 +44,10 @@ function guardCall(fn: AnyFn, backend: BackendAvailability): AnyFn {
 
 function guardStream(fn: AnyFn, backend: BackendAvailability): AnyFn {
   const open = new GuardedStreams(backend);
+  // The guard opens the implementation's stream itself: no closure per stream.
   return (request, ctx) => {
-    const guard = new StreamGuard(ctx, open);
-    return hookedStream(() => {
-      // Passed through, not raced per message: every wait of an
-      // implementation races its signal, so the abort ends the stream with that error.
-      return fn(request, guard.start()) as AsyncIterable<unknown>;
-    }, guard);
+    const guard = new StreamGuard(fn, request, ctx, open);
+    return hookedStream(guard, guard);
   };
 }
 
@@ -114,19 +111,33 @@ class GuardedStreams {
  * itself): an open stream keeps it for its whole life.
  */
 class StreamGuard implements StreamHooks {
+  readonly #fn: AnyFn;
+  readonly #request: unknown;
   readonly #ctx: HandlerContext;
   readonly #open: GuardedStreams;
   /** Only for a context that cannot abort its call. */
   #controller: AbortController | undefined;
   #started = false;
 
-  constructor(ctx: HandlerContext, open: GuardedStreams) {
+  constructor(fn: AnyFn, request: unknown, ctx: HandlerContext, open: GuardedStreams) {
+    this.#fn = fn;
+    this.#request = request;
     this.#ctx = ctx;
     this.#open = open;
   }
 
-  /** Refuses the stream while the store is unreachable; otherwise the implementation's context. */
-  start(): HandlerContext {
+  /**
+   * Refuses the stream while the store is unreachable; otherwise opens the
+   * implementation's stream. Its signal is passed through, not raced per
+   * message: every wait of an implementation races its signal, so the abort
+   * ends the stream with that error.
+   */
+  start(): AsyncIterable<unknown> {
+    return this.#fn(this.#request, this.#guarded()) as AsyncIterable<unknown>;
+  }
+
+  /** The implementation's context: the call's, or one with a signal of our own. */
+  #guarded(): HandlerContext {
     if (!this.#open.available) {
       throw backendUnavailable("NOT_APPLIED");
     }

@@ -27,7 +27,7 @@ export interface ServerSurfaceCall {
   getDeadline(): Deadline;
   getHost(): string;
   sendMetadata(metadata: Metadata): void;
-  once(event: "cancelled", listener: () => void): unknown;
+  on(event: "cancelled", listener: () => void): unknown;
 }
 
 /**
@@ -70,7 +70,8 @@ export class GrpcCall implements Abortable {
       call,
       Number.isFinite(deadlineMs) ? () => deadlineMs - Date.now() : noTimeout,
     );
-    call.once("cancelled", () => {
+    // `on`, not `once`: `abort` runs once anyway, and `once` would wrap the listener in two more objects per call.
+    call.on("cancelled", () => {
       if (this.aborted) return;
       this.abort(
         Date.now() + deadlineSlackMs >= deadlineMs
