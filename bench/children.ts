@@ -95,9 +95,13 @@ export class ChildSet {
     });
   }
 
-  /** Runs a TypeScript entry file with Node and tsx, with an IPC channel. */
-  node(name: string, entry: string, options: { env?: NodeJS.ProcessEnv; nodeArgs?: readonly string[] } = {}): Child {
-    return this.spawn(name, process.execPath, [...(options.nodeArgs ?? []), "--import", "tsx", entry], {
+  /**
+   * Runs a TypeScript entry file with Node and tsx, with an IPC channel; or,
+   * with `compiled`, a JavaScript entry file with plain Node.
+   */
+  node(name: string, entry: string, options: { env?: NodeJS.ProcessEnv; nodeArgs?: readonly string[]; compiled?: boolean } = {}): Child {
+    const loader = options.compiled === true ? [] : ["--import", "tsx"];
+    return this.spawn(name, process.execPath, [...(options.nodeArgs ?? []), ...loader, entry], {
       env: { ...process.env, ...options.env },
       stdio: ["ignore", "pipe", "pipe", "ipc"],
     });

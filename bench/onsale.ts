@@ -46,6 +46,8 @@ export interface OnSaleResult {
   readonly admitCores: number;
   readonly admitPeakCores: number;
   readonly rssBeforeMiB: number;
+  /** With a pre-queue: when every user joined and watches, just before the opening. */
+  readonly rssQueuedMiB: number | undefined;
   readonly rssPeakMiB: number;
   readonly otherLoad: number;
 }
@@ -120,7 +122,9 @@ async function measure(ctx: BenchContext, service: ServiceProcess, passKeys: str
     const sampler = progress.service;
     let admitFrom = { at: performance.now(), cpuMs: cpuMs(pid), sample: 0 };
     let openedAtMs: number | undefined;
+    let rssQueued: number | undefined;
     const report = await follow(ctx, client, eventId, job.deadlineMs + 60_000, () => {
+      rssQueued = rssBytes(pid);
       openedAtMs = Date.now();
       admitFrom = { at: performance.now(), cpuMs: cpuMs(pid), sample: sampler.cores.length };
     }).finally(() => progress.stop());
@@ -146,7 +150,8 @@ async function measure(ctx: BenchContext, service: ServiceProcess, passKeys: str
       admitCores,
       admitPeakCores: Math.max(0, ...sampler.cores.slice(admitFrom.sample)),
       rssBeforeMiB: rssBefore / 1024 / 1024,
-      rssPeakMiB: sampler.peakRssBytes / 1024 / 1024,
+      rssQueuedMiB: rssQueued === undefined ? undefined : rssQueued / 1024 / 1024,
+      rssPeakMiB: Math.max(sampler.peakRssBytes, rssQueued ?? 0) / 1024 / 1024,
       otherLoad: cpu.otherLoad,
     };
     await check(ctx, eventId, result);

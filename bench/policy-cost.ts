@@ -95,7 +95,7 @@ async function tracedModes(): Promise<Record<string, Join>> {
 }
 
 function surface(metadata: Metadata): ServerSurfaceCall {
-  return { cancelled: false, metadata, getDeadline: () => Infinity, getHost: () => "127.0.0.1", sendMetadata: () => undefined, once: () => undefined };
+  return { cancelled: false, metadata, getDeadline: () => Infinity, getHost: () => "127.0.0.1", sendMetadata: () => undefined, on: () => undefined };
 }
 
 async function round(fn: Join): Promise<number> {
@@ -105,7 +105,7 @@ async function round(fn: Join): Promise<number> {
     metadata.set("authorization", `Bearer ${tokens[0]!.token}`);
     const gc = new GrpcCall(rt, surface(metadata));
     await fn(request, gc.ctx);
-    const headers = gc.ctx.headersIfSet();
+    const headers = gc.ctx.takeHeaders();
     if (headers) appendHeadersToMetadata(headers);
     gc.close();
   }

@@ -170,7 +170,7 @@ export function seatTargets(rows: readonly SeatRow[], h2loadBaseline: ResultRow 
 
 /** The on-sale scenario, one row per variant. */
 export function onsaleTable(results: readonly OnSaleResult[]): string {
-  const header = ["On-sale", "conns", "joins/s", "join p50 / p99", "opening → 1st pass / placed p50, all", "admitted/s", "pass delivery p50 / p99 / max", "≤ 1 tick", "msgs/user", "duration", "service CPU", "admitting: cores avg / peak", "Redis CPU", "client CPU", "service RSS", "other load"];
+  const header = ["On-sale", "conns", "joins/s", "join p50 / p99", "opening → 1st pass / placed p50, all", "admitted/s", "pass delivery p50 / p99 / max", "≤ 1 tick", "msgs/user", "duration", "service CPU", "admitting: cores avg / peak", "Redis CPU", "client CPU", "service RSS", "RSS/stream: open / peak", "other load"];
   return table(
     header,
     results.map((r) => {
@@ -191,19 +191,40 @@ export function onsaleTable(results: readonly OnSaleResult[]): string {
         `${fixed(r.redisCpuMs / 1000, 1)} s`,
         `${fixed(x.clientCpuMs / 1000, 1)} s`,
         `${fixed(r.rssBeforeMiB, 0)} → ${fixed(r.rssPeakMiB, 0)} MiB`,
+        perStream(r),
         `${fixed(r.otherLoad * 100, 0)}%`,
       ];
     }),
   );
 }
 
-/** The on-sale target: the pass reaches its stream soon after admission. */
+/** The on-sale targets: the pass reaches its stream soon after admission; the opening's memory peak stays near the open streams'. */
 export function onsaleTargets(results: readonly OnSaleResult[]): string[] {
-  return results.map((r) => {
+  return results.flatMap((r) => {
     const p99 = r.report.deliveryP99Ms;
     const tick = `${fixed(withinTick(r), 1)}% within one admitter tick (${r.admitIntervalMs} ms)`;
-    return `Pass delivery p99 < 1 s after admission (${r.variant}, ${r.users} users): ${fixed(p99, 0)} ms; ${tick} — ${p99 < 1000 ? "met" : "NOT met"}`;
+    const lines = [`Pass delivery p99 < 1 s after admission (${r.variant}, ${r.users} users): ${fixed(p99, 0)} ms; ${tick} — ${p99 < 1000 ? "met" : "NOT met"}`];
+    const rss = rssPerStreamKiB(r);
+    if (rss !== undefined) {
+      const ratio = rss.peak / rss.open;
+      lines.push(
+        `Service RSS per stream at the opening's peak ≤ 1.5× with every stream open (${r.variant}, ${r.users} users): ` +
+          `${fixed(rss.peak, 1)} KiB against ${fixed(rss.open, 1)} KiB, ${fixed(ratio, 2)}× — ${ratio <= 1.5 ? "met" : "NOT met"}`,
+      );
+    }
+    return lines;
   });
+}
+
+/** The service's RSS growth over the run per user (each has one stream): with every stream open, and at the peak; KiB. */
+function rssPerStreamKiB(r: OnSaleResult): { open: number; peak: number } | undefined {
+  if (r.rssQueuedMiB === undefined) return undefined;
+  return { open: ((r.rssQueuedMiB - r.rssBeforeMiB) * 1024) / r.users, peak: ((r.rssPeakMiB - r.rssBeforeMiB) * 1024) / r.users };
+}
+
+function perStream(r: OnSaleResult): string {
+  const rss = rssPerStreamKiB(r);
+  return rss === undefined ? "–" : `${fixed(rss.open, 1)} / ${fixed(rss.peak, 1)} KiB`;
 }
 
 /** Share of passes delivered within one admitter tick of their admission, %. */

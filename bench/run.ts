@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: Boxoffice against a bare grpc-js peer, on this machine.
  *
- * Starts a private redis-server, the service (`src/main.ts`) and the peer as
+ * Starts a private redis-server, the service (compiled, or under tsx: BENCH_SERVICE) and the peer as
  * separate processes, drives unary load with h2load and a Node client, holds
  * and sells seats of a 100,000-seat map, opens thousands of WatchPosition
  * streams from another process, lets 50,000 users through an on-sale, drains

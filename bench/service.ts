@@ -4,8 +4,12 @@ import {
   HealthCheckResponse_ServingStatus,
   HealthCheckResponseSchema,
 } from "../gen/grpc/health/v1/health_pb.js";
+import { execFile } from "node:child_process";
+import { cpSync, existsSync, readdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { promisify } from "node:util";
 import { loadConfig } from "../src/config.js";
-import { type Child, type ChildSet, freePort } from "./children.js";
+import { type Child, type ChildSet, freePort, ROOT } from "./children.js";
 import { callOk, until } from "./h2-unary.js";
 
 export const HEALTH_CHECK = "/grpc.health.v1.Health/Check";
@@ -13,7 +17,7 @@ export const HEALTH_CHECK = "/grpc.health.v1.Health/Check";
 /** An empty Check request: the baseline body and the readiness probe. */
 export const healthCheckBody = toBinary(HealthCheckRequestSchema, create(HealthCheckRequestSchema, {}));
 
-/** Boxoffice running as its own process (`src/main.ts`), as in production. */
+/** Boxoffice running as its own process (the compiled build, or `src/main.ts` under tsx: see `ServiceMode`). */
 export interface ServiceProcess {
   readonly child: Child;
   readonly grpcPort: number;
@@ -58,12 +62,57 @@ function describeCadence(env: NodeJS.ProcessEnv): string {
   return farIntervalMs === 0 ? "off" : `on: exact within ${exactWithin}, ${+(farMinChange * 100).toFixed(3)}% or ${farIntervalMs} ms`;
 }
 
-/** Starts `src/main.ts` on two free loopback ports and waits until both answer a health Check with SERVING. */
+/**
+ * How the benches run the service (BENCH_SERVICE): `dist` (the default) as
+ * production does, the compiled build under plain Node (`npm run build`,
+ * `node dist/src/main.js`); `tsx`, the sources through tsx, as `npm start`
+ * and the tests do. Under tsx every named function costs a property array of
+ * its own (esbuild's `keepNames`), which shows in memory per stream.
+ */
+export type ServiceMode = "dist" | "tsx";
+
+export function serviceMode(env: NodeJS.ProcessEnv = process.env): ServiceMode {
+  const mode = env["BENCH_SERVICE"] ?? "dist";
+  if (mode !== "dist" && mode !== "tsx") throw new Error(`BENCH_SERVICE must be dist or tsx, not ${JSON.stringify(mode)}`);
+  return mode;
+}
+
+/** Where the benches build the service: under the repository (so `node_modules` resolves), not its `dist/`. */
+export const BENCH_BUILD_DIR = join(ROOT, ".bench", "dist");
+
+let build: Promise<string> | undefined;
+
+/**
+ * Compiles `src/` and `gen/` once per bench process (as `npm run build` does,
+ * with its Lua files) into `BENCH_BUILD_DIR`; resolves to the entry file.
+ */
+export function buildService(): Promise<string> {
+  build ??= (async () => {
+    const started = Date.now();
+    rmSync(BENCH_BUILD_DIR, { recursive: true, force: true });
+    const tsc = join(ROOT, "node_modules", "typescript", "bin", "tsc");
+    await promisify(execFile)(process.execPath, [tsc, "-p", "tsconfig.build.json", "--outDir", BENCH_BUILD_DIR, "--declaration", "false", "--sourceMap", "false"], {
+      cwd: ROOT,
+    });
+    for (const dir of readdirSync(join(ROOT, "src"))) {
+      const lua = join(ROOT, "src", dir, "lua");
+      if (existsSync(lua)) cpSync(lua, join(BENCH_BUILD_DIR, "src", dir, "lua"), { recursive: true });
+    }
+    console.log(`service: compiled build in ${BENCH_BUILD_DIR} (${((Date.now() - started) / 1000).toFixed(1)} s), run with plain Node (BENCH_SERVICE=tsx: the sources under tsx)`);
+    return join(BENCH_BUILD_DIR, "src", "main.js");
+  })();
+  return build;
+}
+
+/** Starts the service on two free loopback ports and waits until both answer a health Check with SERVING. */
 export async function startService(children: ChildSet, options: ServiceOptions): Promise<ServiceProcess> {
+  const mode = serviceMode();
+  const entry = mode === "dist" ? await buildService() : "src/main.ts";
   const [grpcPort, connectPort] = await Promise.all([freePort(), freePort()]);
   const nodeArgs = [...(options.cpuProfileDir ? ["--cpu-prof", "--cpu-prof-dir", options.cpuProfileDir] : []), ...(options.nodeArgs ?? [])];
-  const child = children.node(`service (WATCH_INTERVAL_MS=${options.watchIntervalMs})`, "src/main.ts", {
+  const child = children.node(`service (${mode}, WATCH_INTERVAL_MS=${options.watchIntervalMs})`, entry, {
     nodeArgs,
+    compiled: mode === "dist",
     env: {
       REDIS_URL: options.redisUrl ?? "",
       REDIS_CLUSTER_NODES: options.redisClusterNodes ?? "",

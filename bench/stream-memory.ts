@@ -1,6 +1,6 @@
 /**
  * What one open WatchPosition stream holds in the service: starts a private
- * redis-server and the service (`src/main.ts`, with `--heapsnapshot-signal`),
+ * redis-server and the service (see `startService`, with `--heapsnapshot-signal`),
  * takes a heap snapshot, opens `BENCH_WATCHERS` streams (default 3,000) from
  * a client process, takes another, and prints the difference per stream by
  * constructor (self sizes: what the JS heap holds per stream; memory outside

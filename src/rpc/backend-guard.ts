@@ -43,62 +43,141 @@ function guardCall(fn: AnyFn, backend: BackendAvailability): AnyFn {
 }
 
 function guardStream(fn: AnyFn, backend: BackendAvailability): AnyFn {
+  const open = new GuardedStreams(backend);
+  // The guard opens the implementation's stream itself: no closure per stream.
   return (request, ctx) => {
-    const guard = new StreamGuard(ctx, backend);
-    return hookedStream(() => {
-      // Passed through, not raced per message: every wait of an
-      // implementation races its signal, so the abort ends the stream with that error.
-      return fn(request, withSignal(ctx, guard.start())) as AsyncIterable<unknown>;
-    }, guard);
+    const guard = new StreamGuard(fn, request, ctx, open);
+    return hookedStream(guard, guard);
   };
 }
 
 /**
- * One guarded stream: the implementation's signal, which aborts with the
- * call's or when the store is lost. A class rather than closures (it is the
- * signal's listener itself): an open stream keeps it for its whole life.
+ * A handler context that can abort its own call's signal (the gRPC port's,
+ * `GrpcHandlerContext`): a guarded stream then aborts it directly, and needs
+ * no signal of its own.
  */
-class StreamGuard implements StreamHooks {
-  readonly #ctx: HandlerContext;
-  readonly #backend: BackendAvailability;
-  readonly #controller = new AbortController();
-  #unsubscribe: (() => void) | undefined;
+export interface AbortableContext extends HandlerContext {
+  abortCall(reason: unknown): void;
+}
 
-  constructor(ctx: HandlerContext, backend: BackendAvailability) {
-    this.#ctx = ctx;
+function abortable(ctx: HandlerContext): ctx is AbortableContext {
+  return typeof (ctx as Partial<AbortableContext>).abortCall === "function";
+}
+
+/**
+ * The open guarded streams of one method: one availability listener for all
+ * of them (subscribed while any is open), rather than a listener and its
+ * unsubscribe function per stream.
+ */
+class GuardedStreams {
+  readonly #backend: BackendAvailability;
+  readonly #open = new Set<StreamGuard>();
+  #unsubscribe: (() => void) | undefined;
+  readonly #changed = (available: boolean): void => {
+    if (!available) {
+      for (const guard of [...this.#open]) guard.lost();
+    }
+  };
+
+  constructor(backend: BackendAvailability) {
     this.#backend = backend;
   }
 
-  /** Refuses the stream while the store is unreachable; otherwise the implementation's signal. */
-  start(): AbortSignal {
-    if (!this.#backend.available) {
+  get available(): boolean {
+    return this.#backend.available;
+  }
+
+  add(guard: StreamGuard): void {
+    if (this.#open.size === 0) {
+      this.#unsubscribe = this.#backend.subscribe(this.#changed);
+    }
+    this.#open.add(guard);
+  }
+
+  delete(guard: StreamGuard): void {
+    if (this.#open.delete(guard) && this.#open.size === 0) {
+      const unsubscribe = this.#unsubscribe;
+      this.#unsubscribe = undefined;
+      unsubscribe?.();
+    }
+  }
+}
+
+/**
+ * One guarded stream: the implementation's signal aborts with the call's or
+ * when the store is lost. On the gRPC port that is the call's own signal
+ * (the guard aborts the call); elsewhere a signal of its own, which follows
+ * the call's. A class rather than closures (it is the signal's listener
+ * itself): an open stream keeps it for its whole life.
+ */
+class StreamGuard implements StreamHooks {
+  readonly #fn: AnyFn;
+  readonly #request: unknown;
+  readonly #ctx: HandlerContext;
+  readonly #open: GuardedStreams;
+  /** Only for a context that cannot abort its call. */
+  #controller: AbortController | undefined;
+  #started = false;
+
+  constructor(fn: AnyFn, request: unknown, ctx: HandlerContext, open: GuardedStreams) {
+    this.#fn = fn;
+    this.#request = request;
+    this.#ctx = ctx;
+    this.#open = open;
+  }
+
+  /**
+   * Refuses the stream while the store is unreachable; otherwise opens the
+   * implementation's stream. Its signal is passed through, not raced per
+   * message: every wait of an implementation races its signal, so the abort
+   * ends the stream with that error.
+   */
+  start(): AsyncIterable<unknown> {
+    return this.#fn(this.#request, this.#guarded()) as AsyncIterable<unknown>;
+  }
+
+  /** The implementation's context: the call's, or one with a signal of our own. */
+  #guarded(): HandlerContext {
+    if (!this.#open.available) {
       throw backendUnavailable("NOT_APPLIED");
     }
-    const controller = this.#controller;
-    const signal = this.#ctx.signal;
+    const ctx = this.#ctx;
+    this.#started = true;
+    this.#open.add(this);
+    if (abortable(ctx)) {
+      return ctx;
+    }
+    const controller = (this.#controller = new AbortController());
+    const signal = ctx.signal;
     signal.addEventListener("abort", this, { once: true });
-    this.#unsubscribe = this.#backend.subscribe((available) => {
-      if (!available) {
-        controller.abort(backendUnavailable());
-      }
-    });
     if (signal.aborted) {
       this.handleEvent();
     }
-    return controller.signal;
+    return withSignal(ctx, controller.signal);
   }
 
-  /** The call's signal aborted. */
+  /** The store became unreachable. */
+  lost(): void {
+    const ctx = this.#ctx;
+    if (this.#controller !== undefined) {
+      this.#controller.abort(backendUnavailable());
+    } else if (abortable(ctx)) {
+      ctx.abortCall(backendUnavailable());
+    }
+  }
+
+  /** The call's signal aborted (only with a signal of our own). */
   handleEvent(): void {
-    this.#controller.abort(this.#ctx.signal.reason);
+    this.#controller?.abort(this.#ctx.signal.reason);
   }
 
   finally(): void {
-    const unsubscribe = this.#unsubscribe;
-    if (unsubscribe !== undefined) {
-      this.#unsubscribe = undefined;
-      unsubscribe();
-      this.#ctx.signal.removeEventListener("abort", this);
+    if (this.#started) {
+      this.#started = false;
+      this.#open.delete(this);
+      if (this.#controller !== undefined) {
+        this.#ctx.signal.removeEventListener("abort", this);
+      }
     }
   }
 }

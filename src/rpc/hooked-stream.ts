@@ -13,6 +13,13 @@ export interface StreamHooks {
 }
 
 /**
+ * What opens the inner stream: a function, or an object with a `start`
+ * method (a wrapper that keeps an object per stream anyway, so its stream
+ * costs no closure).
+ */
+export type StreamStart<T> = (() => AsyncIterable<T>) | { start(): AsyncIterable<T> };
+
+/**
  * A server stream passed through a wrapper (the call policy, the backend
  * guard) without an async generator of its own: `start` runs at the first
  * `next` (so a wrapper's checks still run before the implementation's first
@@ -22,12 +29,12 @@ export interface StreamHooks {
  * Pushed (`[PUSH]`, see `pushStream`), it passes the inner stream's messages
  * on to its sink as they come, with the same hooks, and no promise at all.
  */
-export function hookedStream<T>(start: () => AsyncIterable<T>, hooks: StreamHooks): AsyncGenerator<T, undefined> {
+export function hookedStream<T>(start: StreamStart<T>, hooks: StreamHooks): AsyncGenerator<T, undefined> {
   return new HookedStream(start, hooks);
 }
 
 class HookedStream<T> implements AsyncGenerator<T, undefined>, Pushable<T>, PushSink<T>, PushHandle {
-  readonly #start: () => AsyncIterable<T>;
+  readonly #start: StreamStart<T>;
   readonly #hooks: StreamHooks;
   #inner: AsyncIterator<T> | undefined;
   #ended = false;
@@ -35,13 +42,18 @@ class HookedStream<T> implements AsyncGenerator<T, undefined>, Pushable<T>, Push
   #sink: PushSink<T> | undefined;
   #handle: PushHandle | undefined;
 
-  constructor(start: () => AsyncIterable<T>, hooks: StreamHooks) {
+  constructor(start: StreamStart<T>, hooks: StreamHooks) {
     this.#start = start;
     this.#hooks = hooks;
   }
 
   [Symbol.asyncIterator](): this {
     return this;
+  }
+
+  #open(): AsyncIterator<T> {
+    const start = this.#start;
+    return (typeof start === "function" ? start() : start.start())[Symbol.asyncIterator]();
   }
 
   next(): Promise<IteratorResult<T, undefined>> {
@@ -51,7 +63,7 @@ class HookedStream<T> implements AsyncGenerator<T, undefined>, Pushable<T>, Push
     let inner = this.#inner;
     if (inner === undefined) {
       try {
-        inner = this.#inner = this.#start()[Symbol.asyncIterator]();
+        inner = this.#inner = this.#open();
       } catch (err) {
         return Promise.reject(this.#fail(err));
       }
@@ -98,7 +110,7 @@ class HookedStream<T> implements AsyncGenerator<T, undefined>, Pushable<T>, Push
     this.#sink = sink;
     let inner: AsyncIterator<T>;
     try {
-      inner = this.#inner = this.#start()[Symbol.asyncIterator]();
+      inner = this.#inner = this.#open();
     } catch (err) {
       sink.fail(this.#fail(err));
       return this;

@@ -1,7 +1,7 @@
 import type { Mailbox } from "./mailbox.js";
 import type { OutboxReader } from "./outbox-reader.js";
 import type { WatchLoop } from "./watch-loop.js";
-import { WatchStream } from "./watch-stream.js";
+import { WatchStream, type WatchRegistration } from "./watch-stream.js";
 
 /** What makes a kind of watch: its streams' mailboxes and its per-event loop. */
 export interface WatchKind<W extends Mailbox<Item>, Item, Arg> {
@@ -59,20 +59,13 @@ export class WatchHub<W extends Mailbox<Item>, Item, Arg> {
 
   /** `watch` with each item mapped as the stream takes it (what a service sends); a throwing `map` ends the stream. */
   stream<Out>(eventId: string, arg: Arg, signal: AbortSignal, map: (item: Item) => Out): AsyncGenerator<Out, undefined> {
-    let loop: WatchLoop<W> | undefined;
-    return new WatchStream<Item, Out>(
-      () => {
-        const watcher = this.#kind.watcher(arg, signal);
-        loop = this.#register(eventId, watcher);
-        return watcher;
-      },
-      (watcher) => {
-        loop?.remove(watcher as W);
-        watcher.dispose();
-      },
-      map,
-      signal,
-    );
+    return new WatchStream<Item, Out>(new HubRegistration<W, Item, Arg>(this, eventId, arg, signal), map, signal);
+  }
+
+  /** A new watcher of `arg` on the event, in the event's loop (started if none runs). */
+  open(eventId: string, arg: Arg, signal: AbortSignal): { watcher: W; loop: WatchLoop<W> } {
+    const watcher = this.#kind.watcher(arg, signal);
+    return { watcher, loop: this.#register(eventId, watcher) };
   }
 
   #register(eventId: string, watcher: W): WatchLoop<W> {
@@ -89,5 +82,32 @@ export class WatchHub<W extends Mailbox<Item>, Item, Arg> {
       }
     });
     return loop;
+  }
+}
+
+/** One stream's watcher in a hub: registered at the stream's first step, removed when it ends. */
+class HubRegistration<W extends Mailbox<Item>, Item, Arg> implements WatchRegistration<Item> {
+  readonly #hub: WatchHub<W, Item, Arg>;
+  readonly #eventId: string;
+  readonly #arg: Arg;
+  readonly #signal: AbortSignal;
+  #loop: WatchLoop<W> | undefined;
+
+  constructor(hub: WatchHub<W, Item, Arg>, eventId: string, arg: Arg, signal: AbortSignal) {
+    this.#hub = hub;
+    this.#eventId = eventId;
+    this.#arg = arg;
+    this.#signal = signal;
+  }
+
+  open(): W {
+    const { watcher, loop } = this.#hub.open(this.#eventId, this.#arg, this.#signal);
+    this.#loop = loop;
+    return watcher;
+  }
+
+  close(watcher: Mailbox<Item>): void {
+    this.#loop?.remove(watcher as W);
+    (watcher as W).dispose();
   }
 }

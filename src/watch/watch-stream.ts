@@ -2,6 +2,16 @@ import { PUSH, type Pushable, type PushHandle, type PushSink } from "../util/pus
 import type { Mailbox, MailboxReader } from "./mailbox.js";
 
 /**
+ * Where a stream's watcher comes from: `open` registers it (at the first
+ * `next`), `close` unregisters it, once. One object rather than two closures:
+ * an open stream keeps it for its whole life.
+ */
+export interface WatchRegistration<Item> {
+  open(): Mailbox<Item>;
+  close(watcher: Mailbox<Item>): void;
+}
+
+/**
  * One watch stream as an async iterator over its mailbox, each item mapped
  * as it is taken: a plain object rather than an async generator, so a
  * message costs one promise reaction here instead of a generator's resume,
@@ -14,8 +24,7 @@ import type { Mailbox, MailboxReader } from "./mailbox.js";
  * for a slow `next`.
  */
 export class WatchStream<Item, Out> implements AsyncGenerator<Out, undefined>, Pushable<Out>, MailboxReader<Item>, PushHandle {
-  readonly #open: () => Mailbox<Item>;
-  readonly #close: (watcher: Mailbox<Item>) => void;
+  readonly #registration: WatchRegistration<Item>;
   readonly #map: (item: Item) => Out;
   readonly #signal: AbortSignal;
   #watcher: Mailbox<Item> | undefined;
@@ -23,10 +32,9 @@ export class WatchStream<Item, Out> implements AsyncGenerator<Out, undefined>, P
   /** Where items go once pushed. */
   #sink: PushSink<Out> | undefined;
 
-  /** `open` registers the stream's watcher at the first `next`; `close` unregisters it, once. */
-  constructor(open: () => Mailbox<Item>, close: (watcher: Mailbox<Item>) => void, map: (item: Item) => Out, signal: AbortSignal) {
-    this.#open = open;
-    this.#close = close;
+  /** `registration` opens the stream's watcher at the first `next`, and closes it once. */
+  constructor(registration: WatchRegistration<Item>, map: (item: Item) => Out, signal: AbortSignal) {
+    this.#registration = registration;
     this.#map = map;
     this.#signal = signal;
   }
@@ -45,7 +53,7 @@ export class WatchStream<Item, Out> implements AsyncGenerator<Out, undefined>, P
         this.#done = true;
         return Promise.reject(this.#signal.reason);
       }
-      watcher = this.#watcher = this.#open();
+      watcher = this.#watcher = this.#registration.open();
     }
     return watcher.next().then(
       (item) => {
@@ -87,7 +95,7 @@ export class WatchStream<Item, Out> implements AsyncGenerator<Out, undefined>, P
       sink.fail(this.#signal.reason);
       return this;
     }
-    const watcher = (this.#watcher = this.#open());
+    const watcher = (this.#watcher = this.#registration.open());
     watcher.listen(this);
     return this;
   }
@@ -135,7 +143,7 @@ export class WatchStream<Item, Out> implements AsyncGenerator<Out, undefined>, P
     const watcher = this.#watcher;
     if (watcher !== undefined) {
       this.#watcher = undefined;
-      this.#close(watcher);
+      this.#registration.close(watcher);
     }
   }
 }

@@ -1,4 +1,6 @@
 import { Code, ConnectError, createClient, createRouterTransport, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { types } from "node:util";
 import pino from "pino";
 import { describe, expect, it } from "vitest";
 import { QueueService, TicketState } from "../../gen/boxoffice/v1/queue_pb.js";
@@ -7,6 +9,7 @@ import { withBackendGuard, type BackendAvailability } from "../../src/rpc/backen
 import { withCallPolicy } from "../../src/rpc/policy.js";
 import { registration } from "../../src/rpc/registration.js";
 import { createRequestValidator } from "../../src/rpc/validator.js";
+import { createGrpcServer } from "../../src/transport/grpc-server.js";
 
 /** An availability the test switches by hand (what a `RedisMonitor` reports). */
 class Switch implements BackendAvailability {
@@ -38,6 +41,8 @@ function harness() {
     streams: 0,
     finished: 0,
     reason: undefined as unknown,
+    /** The context the stream implementation was given. */
+    ctx: undefined as HandlerContext | undefined,
     /** Resolves when the stream implementation's `finally` has run. */
     cleanedUp: deferred<void>(),
   };
@@ -55,6 +60,7 @@ function harness() {
     },
     async *watchPosition(req, ctx: HandlerContext) {
       seen.streams++;
+      seen.ctx = ctx;
       try {
         ctx.responseHeader.set("x-watched", req.userId);
         yield { ticket: { eventId: req.eventId, userId: req.userId, state: TicketState.WAITING, position: 1 } };
@@ -73,7 +79,7 @@ function harness() {
   const guarded = withBackendGuard(registration(QueueService, impl), backend);
   const wrapped = withCallPolicy(guarded, { logger: pino({ level: "silent" }), validator: createRequestValidator() });
   const transport = createRouterTransport((router) => router.service(QueueService, wrapped.impl as unknown as ServiceImpl<typeof QueueService>));
-  return { client: createClient(QueueService, transport), backend, seen };
+  return { client: createClient(QueueService, transport), backend, seen, wrapped };
 }
 
 async function failure(pending: Promise<unknown>): Promise<{ code: string; reason: string | undefined; outcome: string | undefined }> {
@@ -131,6 +137,37 @@ describe("withBackendGuard", () => {
     expect((await failure(stream.next())).code).toBe(Code[Code.Canceled]);
     await h.seen.cleanedUp.promise;
     expect(h.seen.finished).toBe(1);
+    expect(h.backend.listeners).toBe(0);
+  });
+
+  it("on the gRPC port, aborts the call's own signal: the implementation gets the call's context itself", async () => {
+    const h = harness();
+    const server = createGrpcServer([h.wrapped]);
+    try {
+      const port = await server.listen(0, "127.0.0.1");
+      const client = createClient(QueueService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${port}` }));
+      const stream = client.watchPosition(request)[Symbol.asyncIterator]();
+      expect((await stream.next()).value?.ticket?.position).toBe(1);
+      // No second signal, no proxied context: the call's own.
+      expect(types.isProxy(h.seen.ctx)).toBe(false);
+      h.backend.set(false);
+      expect(await failure(stream.next())).toEqual(UNAVAILABLE);
+      await h.seen.cleanedUp.promise;
+      expect(ConnectError.from(h.seen.reason).code).toBe(Code.Unavailable);
+      expect(h.backend.listeners).toBe(0);
+    } finally {
+      await server.shutdown(1_000);
+    }
+  });
+
+  it("elsewhere, gives the implementation a signal of its own that follows the call's", async () => {
+    const h = harness();
+    const stream = h.client.watchPosition(request)[Symbol.asyncIterator]();
+    await stream.next();
+    expect(types.isProxy(h.seen.ctx)).toBe(true);
+    h.backend.set(false);
+    expect(await failure(stream.next())).toEqual(UNAVAILABLE);
+    await h.seen.cleanedUp.promise;
     expect(h.backend.listeners).toBe(0);
   });
 });

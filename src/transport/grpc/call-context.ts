@@ -27,7 +27,7 @@ export interface ServerSurfaceCall {
   getDeadline(): Deadline;
   getHost(): string;
   sendMetadata(metadata: Metadata): void;
-  once(event: "cancelled", listener: () => void): unknown;
+  on(event: "cancelled", listener: () => void): unknown;
 }
 
 /**
@@ -70,7 +70,8 @@ export class GrpcCall implements Abortable {
       call,
       Number.isFinite(deadlineMs) ? () => deadlineMs - Date.now() : noTimeout,
     );
-    call.once("cancelled", () => {
+    // `on`, not `once`: `abort` runs once anyway, and `once` would wrap the listener in two more objects per call.
+    call.on("cancelled", () => {
       if (this.aborted) return;
       this.abort(
         Date.now() + deadlineSlackMs >= deadlineMs
@@ -176,9 +177,26 @@ export class GrpcHandlerContext implements HandlerContext {
     return (this.contextValues ??= createContextValues());
   }
 
-  /** The response headers, if the implementation touched them. */
-  headersIfSet(): Headers | undefined {
-    return this.responseHeaders;
+  /**
+   * Aborts the call's signal with `reason`, as a shutdown does (see
+   * `AbortableContext`: the backend guard ends a stream this way when the
+   * store is lost, without a second signal of its own).
+   */
+  abortCall(reason: unknown): void {
+    this.state.abort(reason);
+  }
+
+  /**
+   * The response headers, if the implementation touched them, as they are
+   * sent: the context lets go of them and of its request headers (a view of
+   * the metadata, made again if read later), which an open stream would
+   * otherwise hold for its whole life. Headers set after this are not sent.
+   */
+  takeHeaders(): Headers | undefined {
+    const headers = this.responseHeaders;
+    this.responseHeaders = undefined;
+    this.requestHeaders = undefined;
+    return headers;
   }
 
   /** The response trailers, if the implementation touched them. */

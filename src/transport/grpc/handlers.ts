@@ -182,7 +182,7 @@ async function* readRequests(stream: Readable, gc: GrpcCall): AsyncGenerator<Mes
 
 /** Sends the response headers as initial metadata, if the implementation set any. */
 function sendHeaders(call: ServerSurfaceCall, gc: GrpcCall): void {
-  const headers = gc.ctx.headersIfSet();
+  const headers = gc.ctx.takeHeaders();
   const metadata = headers && appendHeadersToMetadata(headers);
   if (metadata !== undefined) call.sendMetadata(metadata);
 }
