@@ -162,7 +162,7 @@ async function main(): Promise<void> {
       console.log(`\nLarge fan-out (${s.largeWatchers} WatchPosition streams from ${s.largeClients} client processes, a fresh service${timeout}):`);
       const clean = await startService(children, {
         redisUrl: embedded.url,
-        watchIntervalMs: defaultInterval,
+        watchIntervalMs: s.largeWatchIntervalMs ?? defaultInterval,
         cadenceOff: true,
         redisCommandTimeoutMs: s.largeRedisTimeoutMs,
       });

@@ -81,6 +81,8 @@ export interface BenchSettings {
   readonly largeOpening: number;
   /** REDIS_COMMAND_TIMEOUT_MS of the large fan-out's service; its default when unset. */
   readonly largeRedisTimeoutMs: number | undefined;
+  /** WATCH_INTERVAL_MS of the large fan-out's service; its default when unset. */
+  readonly largeWatchIntervalMs: number | undefined;
   /** The one-million scenario (`million.ts`): Join, GetPosition, fan-out, memory and the idle sweep with a very long line. */
   readonly million: boolean;
   /** Users waiting in its large line, and in the small line it is compared with. */
@@ -185,6 +187,7 @@ export function loadBenchSettings(env: Readonly<Record<string, string | undefine
     largeClients: num("BENCH_LARGE_CLIENTS", 4, 1, 32),
     largeOpening: num("BENCH_LARGE_OPENING", 250, 1, 500_000),
     largeRedisTimeoutMs: env["BENCH_LARGE_REDIS_TIMEOUT_MS"] ? num("BENCH_LARGE_REDIS_TIMEOUT_MS", 1000, 50, 60_000) : undefined,
+    largeWatchIntervalMs: env["BENCH_LARGE_WATCH_INTERVAL_MS"] ? num("BENCH_LARGE_WATCH_INTERVAL_MS", 250, 20, 10_000) : undefined,
     million: flag("BENCH_MILLION", false),
     millionUsers: num("BENCH_MILLION_USERS", 1_000_000, 1, 10_000_000),
     millionSmall: num("BENCH_MILLION_SMALL", 10_000, 1, 10_000_000),
