@@ -7,7 +7,7 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { ChangeFeedService, SubscribeStart, type ChangeEvent } from "../../gen/boxoffice/v1/feed_pb.js";
 import { QueueService, QueueState, TicketState } from "../../gen/boxoffice/v1/queue_pb.js";
-import { HoldState, SeatService, SeatStatus } from "../../gen/boxoffice/v1/seats_pb.js";
+import { HoldState, SeatService } from "../../gen/boxoffice/v1/seats_pb.js";
 import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { HealthCheckResponse_ServingStatus, Health } from "../../gen/grpc/health/v1/health_pb.js";
 import pino from "pino";
@@ -23,6 +23,7 @@ import { listLibrary } from "../support/functions.js";
 import { startLocalCluster, type LocalCluster } from "../support/redis-cluster.js";
 import { uniqueId } from "../support/redis.js";
 import { replicaWaitBlocks } from "./replica-wait.js";
+import { expectEverySeatSold, holdEverySeat, type SeatHold } from "./sales.js";
 import { startClusterServer, type ClusterServer } from "./server.js";
 
 /**
@@ -247,21 +248,11 @@ describe("a primary lost under load", () => {
   interface Sale {
     readonly eventId: string;
     readonly primary: number;
-    readonly holds: Array<{ holdId: string; userId: string; seat: string }>;
+    readonly holds: readonly SeatHold[];
   }
 
   async function prepare(eventId: string, primary: number): Promise<Sale> {
-    const seats = server.client(SeatService);
-    const seatIds = Array.from({ length: HOLDS }, (_, i) => `A${i + 1}`);
-    await seats.loadSeatMap({ eventId, sections: [{ sectionId: "A", rows: [{ rowId: "1", seatIds }] }] });
-    const holds = await Promise.all(
-      seatIds.map(async (seat, i) => {
-        const userId = `u${i}`;
-        const hold = (await seats.holdSeats({ eventId, userId, selection: { case: "seats", value: { seatIds: [seat] } } })).hold;
-        return { holdId: hold?.holdId ?? "", userId, seat };
-      }),
-    );
-    return { eventId, primary, holds };
+    return { eventId, primary, holds: await holdEverySeat(server.client(SeatService), eventId, HOLDS) };
   }
 
   it(
@@ -326,18 +317,8 @@ describe("a primary lost under load", () => {
         }
       }
 
-      for (const sale of sales) {
-        // Every ConfirmHold that answered OK is still a sale after the failover.
-        for (const hold of sale.holds) {
-          const got = (await seats.getHold({ eventId: sale.eventId, holdId: hold.holdId, userId: hold.userId })).hold;
-          expect(got?.state, `${hold.holdId} of ${sale.eventId}`).toBe(HoldState.CONFIRMED);
-          expect(got?.seatIds).toEqual([hold.seat]);
-        }
-        // The seat invariant: every seat counted once, none sold twice.
-        const availability = (await seats.getAvailability({ eventId: sale.eventId, sectionId: "A" })).availability;
-        expect(availability?.event).toMatchObject({ capacity: HOLDS, sold: HOLDS, held: 0, available: 0 });
-        expect(availability?.seats.map((seat) => [seat.seatId, seat.status])).toEqual(sale.holds.map((h) => [h.seat, SeatStatus.SOLD]));
-      }
+      // Every ConfirmHold that answered OK is still a sale after the failover; every seat counted once, none sold twice.
+      await expectEverySeatSold(seats, sales);
       expect(confirmedOk.size).toBeGreaterThanOrEqual(KILL_AFTER);
 
       // The killed node comes back empty and rejoins as the replica of the promoted one.

@@ -1,7 +1,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
-import { HoldState, SeatService, SeatStatus, type Hold } from "../../gen/boxoffice/v1/seats_pb.js";
+import { HoldState, SeatService, type Hold } from "../../gen/boxoffice/v1/seats_pb.js";
 import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { HealthCheckResponse_ServingStatus, Health } from "../../gen/grpc/health/v1/health_pb.js";
 import { listLibrary } from "../support/functions.js";
@@ -10,6 +10,7 @@ import { uniqueId } from "../support/redis.js";
 import { ClusterWaitConnections, type ReplicaWaitConnections } from "../../src/redis/wait-connections.js";
 import { SeatStore } from "../../src/seats/seat-store.js";
 import { loadSeatScripts } from "../../src/seats/scripts.js";
+import { expectEverySeatSold, holdEverySeat, type SeatHold } from "./sales.js";
 import { startClusterServer, type ClusterServer } from "./server.js";
 
 /**
@@ -207,18 +208,7 @@ export function replicaWaitBlocks(shared: () => LocalCluster): void {
     /** ConfirmHold calls answered OK before the primary is killed. */
     const KILL_AFTER = 12;
 
-    async function prepare(eventId: string): Promise<Array<{ holdId: string; userId: string; seat: string }>> {
-      const seats = server.client(SeatService);
-      const seatIds = Array.from({ length: HOLDS }, (_, i) => `A${i + 1}`);
-      await seats.loadSeatMap({ eventId, sections: [{ sectionId: "A", rows: [{ rowId: "1", seatIds }] }] });
-      return Promise.all(
-        seatIds.map(async (seat, i) => {
-          const userId = `u${i}`;
-          const hold = (await seats.holdSeats({ eventId, userId, selection: { case: "seats", value: { seatIds: [seat] } } })).hold;
-          return { holdId: hold?.holdId ?? "", userId, seat };
-        }),
-      );
-    }
+    const prepare = (eventId: string): Promise<SeatHold[]> => holdEverySeat(server.client(SeatService), eventId, HOLDS);
 
     it(
       "keeps every sale it answered OK, sells nothing twice, never answers INTERNAL, and recovers by itself",
@@ -290,17 +280,8 @@ export function replicaWaitBlocks(shared: () => LocalCluster): void {
             await confirm(sale.eventId, hold);
           }
         }
-        for (const sale of sales) {
-          for (const hold of sale.holds) {
-            const got = (await seats.getHold({ eventId: sale.eventId, holdId: hold.holdId, userId: hold.userId })).hold;
-            expect(got?.state, `${hold.holdId} of ${sale.eventId}`).toBe(HoldState.CONFIRMED);
-            expect(got?.seatIds).toEqual([hold.seat]);
-          }
-          // Every seat counted once, none sold twice.
-          const availability = (await seats.getAvailability({ eventId: sale.eventId, sectionId: "A" })).availability;
-          expect(availability?.event).toMatchObject({ capacity: HOLDS, sold: HOLDS, held: 0, available: 0 });
-          expect(availability?.seats.map((seat) => [seat.seatId, seat.status])).toEqual(sale.holds.map((h) => [h.seat, SeatStatus.SOLD]));
-        }
+        // Every seat counted once, none sold twice.
+        await expectEverySeatSold(seats, sales);
         // And on the new replica of the victim's shard, the node that was killed.
         await cluster.caughtUp(victim.primary);
         for (const hold of sales[0]!.holds) {
