@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { EventSweeper, type SweepResult } from "../../src/redis/event-sweeper.js";
 import { QueueDefaults } from "../../src/queue/scripts.js";
 import { StoredTicketState as T } from "../../src/redis/outcomes.js";
-import { mulberry32 } from "../seats/fixtures.js";
+import { mulberry32 } from "../support/prng.js";
 import { queueFixture, queueLog, storedTicket, type QueueFixture } from "./fixtures.js";
 
 /**

@@ -4,17 +4,8 @@ import { ChangeType } from "../../src/redis/change-types.js";
 import { StoredTicketState as T } from "../../src/redis/outcomes.js";
 import type { TicketStateCode } from "../../src/queue/types.js";
 import { queueFixture, type QueueFixture } from "./fixtures.js";
+import { mulberry32 } from "../support/prng.js";
 
-/** A small deterministic PRNG, so a failing run can be replayed from its seed. */
-function mulberry32(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** What the outbox alone says of a line: who waits at which seq, the open sessions, how many were admitted. */
 interface RebuiltLine {

@@ -1,6 +1,7 @@
 import { expect, it } from "vitest";
 import type { HoldResult, SeatSelection } from "../../src/seats/types.js";
-import { grid, mulberry32, seatFixture } from "./fixtures.js";
+import { mulberry32 } from "../support/prng.js";
+import { grid, seatFixture } from "./fixtures.js";
 import { expectConsistent, inventoryProblems } from "./invariant.js";
 
 const USERS = 2_000;

@@ -62,17 +62,6 @@ export function grid(sectionId: string, rows: number, seats: number): SeatMapSec
   };
 }
 
-/** A small deterministic PRNG, so a failing run can be replayed from its seed. */
-export function mulberry32(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Two sections and two tiers: small enough to reason about seat by seat. */
 export function smallMap(overrides: Partial<SeatMap> = {}): SeatMap {
   return { sections: [grid("A", 3, 6), grid("B", 2, 4)], tiers: [{ tierId: "GA", capacity: 10 }, { tierId: "VIP", capacity: 2 }], ...overrides };

@@ -6,7 +6,8 @@ import { EventSweeper } from "../../src/redis/event-sweeper.js";
 import { SeatStore } from "../../src/seats/seat-store.js";
 import type { SeatMap, SeatSelection } from "../../src/seats/types.js";
 import { connectRedis, uniqueId } from "../support/redis.js";
-import { mulberry32, smallMap } from "./fixtures.js";
+import { mulberry32 } from "../support/prng.js";
+import { smallMap } from "./fixtures.js";
 import { expectConsistent } from "./invariant.js";
 import { InventoryModel, observed } from "./model.js";
 
