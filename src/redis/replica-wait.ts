@@ -53,7 +53,8 @@ interface Lane<Name extends string> {
  * last write *of the connection that sends it*, and blocks that connection
  * meanwhile. On the shared connection it would make every other call queue
  * behind it; here only waiting writes do. A call goes to an idle connection
- * if there is one; otherwise it joins the shortest queue, and a connection
+ * if there is one; otherwise it joins the shortest queue (of the
+ * connections that are up, while any is), and a connection
  * sends everything queued behind its last pipeline at once, under one WAIT
  * (a group commit): with a replica gone, every waiting call answers within
  * two timeouts, however many arrive, instead of each queuing behind the
@@ -111,23 +112,32 @@ export class ReplicatedScripts<Name extends string> {
     });
   }
 
-  /** An idle connection to the node, else the one with the shortest queue. */
+  /**
+   * An idle connection to the node, else the one with the shortest queue;
+   * of those that are up, unless none is (a connection dropped is being
+   * made again, and the others serve meanwhile).
+   */
   #pickLane(node: WaitNode): Lane<Name> {
     if (node.clients.length === 0) {
       throw new Error("ReplicatedScripts needs at least one connection per primary");
     }
     let best: Lane<Name> | undefined;
+    let bestRank = Infinity;
     for (const redis of node.clients) {
       let lane = this.#lanes.get(redis);
       if (lane === undefined) {
         lane = { redis, runner: new ScriptRunner<Name>(redis, this.#library), queued: [], node, busy: false };
         this.#lanes.set(redis, lane);
       }
-      if (!lane.busy) {
+      // Before its first attempt to connect has ended, a connection counts as up: its calls wait for that attempt.
+      const up = node.connecting !== undefined || redis.status === "ready";
+      const rank = (up ? 0 : 2 ** 32) + (lane.busy ? lane.queued.length + 1 : 0);
+      if (rank === 0) {
         return lane;
       }
-      if (best === undefined || lane.queued.length < best.queued.length) {
+      if (rank < bestRank) {
         best = lane;
+        bestRank = rank;
       }
     }
     return best as Lane<Name>;
@@ -197,7 +207,10 @@ export class ReplicatedScripts<Name extends string> {
         call.resolve({ reply, acked, replicated: acked >= this.#policy.replicas });
       }
     });
-    if (moved) {
+    // A WAIT that failed (its connection lost with the scripts answered, or
+    // unblocked because the node became a replica) is a primary that may have
+    // failed over as well.
+    if (moved || waitError) {
       this.#connections.moved();
     }
   }

@@ -2,6 +2,7 @@ import type { ChainableCommander } from "ioredis";
 import type { ScriptObserver } from "../observe/script-observer.js";
 import type { LuaFunction, LuaLibrary } from "./function-library.js";
 import { isCluster, nodeKey, primaries, type RedisConnection } from "./redis-cluster.js";
+import { isRefusedReply } from "./refused-reply.js";
 
 type Call = (...args: Array<string | number>) => Promise<unknown>;
 type Queue = (...args: Array<string | number | ((error?: Error | null) => void)>) => ChainableCommander;
@@ -268,7 +269,7 @@ function isLibraryRefused(error: unknown): error is Error {
   return (
     error instanceof Error &&
     error.name === "ReplyError" &&
-    !/^(READONLY|LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|MOVED|ASK)\b/.test(error.message)
+    !isRefusedReply(error.message)
   );
 }
 

@@ -1,13 +1,13 @@
+import { isRefusedReply } from "../redis/refused-reply.js";
 import type { BackendOutcome } from "./errors.js";
 
 /**
- * Replies Redis gives instead of running a command: the server is loading,
- * is a replica, lost its primary or its quorum, refuses writes without
- * enough replicas, or (on a cluster) sends the command elsewhere: MOVED and
- * ASK, or TRYAGAIN while a multi-key command meets a slot whose keys are
- * split between two nodes in the middle of a resharding.
+ * Redis's reply to a blocked command (a WAIT behind a write, a blocking
+ * read) when its primary became a replica: a failover moved the primary
+ * elsewhere. The writes sent before it ran on the old primary, and may or
+ * may not have reached the new one.
  */
-const REFUSED_REPLY = /^(LOADING|MASTERDOWN|READONLY|CLUSTERDOWN|TRYAGAIN|NOREPLICAS|MOVED|ASK)\b/;
+const UNBLOCKED_REPLY = /^UNBLOCKED\b/;
 
 /**
  * What a failure of a Redis command means for the call that sent it: the
@@ -25,14 +25,17 @@ export function redisFailure(err: unknown): BackendOutcome | undefined {
   if (err.name === "FunctionUnavailableError") {
     return "NOT_APPLIED";
   }
-  if (err.name === "MaxRetriesPerRequestError" || err.name === "ClusterAllFailedError") {
+  if (err.name === "MaxRetriesPerRequestError" || err.name === "ClusterAllFailedError" || isPipelineAborted(err)) {
     return "UNKNOWN";
   }
   const code = (err as { code?: unknown }).code;
   if (typeof code === "string" && ["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND"].includes(code)) {
     return "UNKNOWN";
   }
-  if (REFUSED_REPLY.test(err.message)) {
+  if (UNBLOCKED_REPLY.test(err.message)) {
+    return "UNKNOWN";
+  }
+  if (isRefusedReply(err.message)) {
     return "NOT_APPLIED";
   }
   // ioredis gave up following redirections: every reply was one (the
@@ -40,7 +43,7 @@ export function redisFailure(err: unknown): BackendOutcome | undefined {
   // ends the attempts at once.
   const redirections = /^Too many Cluster redirections\. Last error: (?:\w*Error: )?(.*)$/s.exec(err.message);
   if (redirections) {
-    return REFUSED_REPLY.test(redirections[1] ?? "") ? "NOT_APPLIED" : "UNKNOWN";
+    return isRefusedReply(redirections[1] ?? "") ? "NOT_APPLIED" : "UNKNOWN";
   }
   if (/^(Cluster isn't ready|Cluster has no known primary|None of startup nodes is available)/.test(err.message)) {
     return "NOT_APPLIED";
@@ -53,4 +56,13 @@ export function redisFailure(err: unknown): BackendOutcome | undefined {
     return "UNKNOWN";
   }
   return undefined;
+}
+
+/**
+ * ioredis's failure of the rest of a pipeline whose connection closed after
+ * part of it had answered (a primary killed while a WAIT behind a script
+ * blocks): those commands were sent, and may have run.
+ */
+function isPipelineAborted(err: Error): boolean {
+  return err.name === "AbortError" && err.message.startsWith("Command aborted due to connection close");
 }

@@ -27,12 +27,13 @@ interface Failure {
   readonly code: Code;
   readonly reason: string | undefined;
   readonly metadata: Record<string, string>;
+  readonly message: string;
 }
 
 function failureOf(err: unknown): Failure {
   const error = ConnectError.from(err);
   const info = error.findDetails(ErrorInfoSchema)[0];
-  return { code: error.code, reason: info?.reason, metadata: info?.metadata ?? {} };
+  return { code: error.code, reason: info?.reason, metadata: info?.metadata ?? {}, message: error.rawMessage };
 }
 
 async function failure(promise: Promise<unknown>): Promise<Failure> {
@@ -251,7 +252,7 @@ export function replicaWaitBlocks(shared: () => LocalCluster): void {
         expect(failover).toBeDefined();
         expect(failures.size).toBeGreaterThan(0);
         // The store away, or the sale not (yet) on a replica: UNAVAILABLE either way, to retry; never INTERNAL.
-        const kinds = new Set([...failures.values()].map(({ code, reason }) => `${Code[code]} ${reason}`));
+        const kinds = new Set([...failures.values()].map(({ code, reason, message }) => `${Code[code]} ${reason ?? `(no reason: ${message})`}`));
         expect([...kinds].filter((kind) => kind !== "Unavailable BACKEND_UNAVAILABLE" && kind !== "Unavailable NOT_REPLICATED")).toEqual([]);
 
         await cluster.waitHealthy();

@@ -1,5 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { HoldState, SeatService, type Hold } from "../../gen/boxoffice/v1/seats_pb.js";
 import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { startReplicatedRedis, type ReplicatedRedis } from "../support/replicated-redis.js";
@@ -69,9 +70,9 @@ async function waitCalls(): Promise<number> {
 }
 
 /** Resolves once the primary has a client blocked in WAIT (CLIENT LIST), and returns its id. */
-async function blockedInWait(): Promise<string> {
+async function blockedInWait(primary: Redis = redis.primary): Promise<string> {
   for (;;) {
-    const list = (await redis.primary.client("LIST")) as string;
+    const list = (await primary.client("LIST")) as string;
     const line = list.split("\n").find((l) => / cmd=wait\b/.test(l) && / flags=\S*b/.test(l));
     if (line !== undefined) return /\bid=(\d+)/.exec(line)![1]!;
     await new Promise((resolve) => setImmediate(resolve));
@@ -167,6 +168,54 @@ describe("ConfirmHold with REDIS_WAIT_REPLICAS=1", () => {
       code: Code.FailedPrecondition,
       reason: "HOLD_CONFIRMED",
     });
+  });
+});
+
+describe("ConfirmHold with REDIS_WAIT_REPLICAS when the primary fails while WAIT blocks behind the sale", () => {
+  it("answers UNAVAILABLE UNKNOWN when the waiting connection drops, and the retry answers the same sale", async () => {
+    const { eventId, hold } = await heldSeats(waiting);
+    const request = { eventId, holdId: hold.holdId, userId: "ann", orderId: "o-5" };
+    redis.pauseReplica();
+    try {
+      const confirming = failure(waiting.client(SeatService).confirmHold(request));
+      // The script has answered and its WAIT blocks: the connection goes, as it does when its primary is killed.
+      await redis.primary.client("KILL", "ID", await blockedInWait());
+      expect(await confirming).toMatchObject({ code: Code.Unavailable, reason: "BACKEND_UNAVAILABLE", metadata: { outcome: "UNKNOWN" } });
+    } finally {
+      await redis.resumeReplica();
+    }
+    // It did run, as UNKNOWN allowed: the seats are sold.
+    const during = await notWaiting.client(SeatService).getAvailability({ eventId });
+    expect(during.availability?.event).toMatchObject({ sold: 2, held: 0 });
+    // The same request converges on that sale, over a waiting connection that is up.
+    const retried = await waiting.client(SeatService).confirmHold(request);
+    expect(retried.hold).toMatchObject({ holdId: hold.holdId, state: HoldState.CONFIRMED, orderId: "o-5", seatIds: ["A-1", "A-2"] });
+    expect(await onReplica(eventId, hold.holdId)).toMatch(/\|o-5\|A-1,A-2$/);
+    const after = await waiting.client(SeatService).getAvailability({ eventId });
+    expect(after.availability?.event).toMatchObject({ capacity: 4, sold: 2, held: 0, available: 2 });
+  });
+
+  it("answers UNAVAILABLE UNKNOWN when a failover makes the primary a replica, and the sale is on the promoted one", async () => {
+    const own = await startReplicatedRedis();
+    onTestFinished(() => own.stop());
+    // Two replicas asked of a primary that has one: WAIT blocks for as long as its timeout, unless unblocked.
+    const server = await startServer({ REDIS_WAIT_REPLICAS: "2", REDIS_WAIT_TIMEOUT_MS: "60000", REDIS_KEY_PREFIX: "rw:" }, { redisUrl: own.primaryUrl });
+    onTestFinished(() => server.stop());
+    const replica = new Redis(own.replicaUrl);
+    onTestFinished(() => replica.disconnect());
+    const { eventId, hold } = await heldSeats(server);
+    const request = { eventId, holdId: hold.holdId, userId: "ann", orderId: "o-6" };
+
+    const confirming = failure(server.client(SeatService).confirmHold(request));
+    await blockedInWait(own.primary);
+    // A failover by hand: the replica becomes the primary, the primary its replica.
+    await replica.replicaof("NO", "ONE");
+    const promoted = new URL(own.replicaUrl);
+    await own.primary.replicaof(promoted.hostname, Number(promoted.port));
+
+    expect(await confirming).toMatchObject({ code: Code.Unavailable, reason: "BACKEND_UNAVAILABLE", metadata: { outcome: "UNKNOWN" } });
+    // The sale ran, and had reached the replica before it was promoted.
+    expect(await replica.hget(`rw:{${eventId}}:s:holds`, hold.holdId)).toMatch(/\|o-6\|A-1,A-2$/);
   });
 });
 

@@ -31,6 +31,11 @@ describe("errors of a Redis Cluster client", () => {
     ["a TRYAGAIN handed back", new ReplyError("TRYAGAIN Multiple keys request during rehashing of slot") as Error, "NOT_APPLIED"],
     ["a function missing on the node importing the slot", new FunctionUnavailableError("getPosition_0", new Error("ERR Function not found")), "NOT_APPLIED"],
     ["a connection a slot table refresh closed", new Error("Connection is closed."), "UNKNOWN"],
+    ["the rest of a pipeline whose connection closed half-answered", Object.assign(new Error("Command aborted due to connection close"), { name: "AbortError" }), "UNKNOWN"],
+    ["a WAIT unblocked because its primary became a replica", new ReplyError("UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)") as Error, "UNKNOWN"],
+    ["a write refused at maxmemory", new ReplyError("OOM command not allowed when used memory > 'maxmemory'.") as Error, "NOT_APPLIED"],
+    ["a write refused while snapshots fail", new ReplyError("MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk.") as Error, "NOT_APPLIED"],
+    ["a call refused while a script runs too long", new ReplyError("BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.") as Error, "NOT_APPLIED"],
   ])("says whether %s ran: %s", (_, err, outcome) => {
     const mapped = mapError(err, ctx, log);
     expect(mapped.code).toBe(Code.Unavailable);
@@ -39,5 +44,9 @@ describe("errors of a Redis Cluster client", () => {
 
   it("keeps a script error INTERNAL", () => {
     expect(mapError(new ReplyError("ERR user_script:1: Script attempted to access a non local key") as Error, ctx, log).code).toBe(Code.Internal);
+  });
+
+  it("keeps an abort that is no Redis failure INTERNAL", () => {
+    expect(mapError(new DOMException("This operation was aborted", "AbortError"), ctx, log).code).toBe(Code.Internal);
   });
 });

@@ -1,3 +1,4 @@
+import { once } from "node:events";
 import type { Redis } from "ioredis";
 import pino from "pino";
 import { afterAll, beforeAll, expect, it } from "vitest";
@@ -65,3 +66,32 @@ it("sends the sales that queue behind a WAIT together under one WAIT: with the r
   const availability = await store.availability(eventId);
   expect(availability.kind === "availability" && availability.availability.event).toMatchObject({ capacity: sales, sold: sales, held: 0 });
 });
+
+it("passes over a waiting connection that dropped while the others are up, and uses it again once it is back", async () => {
+  const eventId = uniqueId();
+  await store.loadSeatMap(eventId, { sections: [], tiers: [{ tierId: "floor", capacity: 2 }] });
+  for (const i of [0, 1]) {
+    expect((await store.hold(eventId, `u${i}`, `h${i}`, { kind: "general_admission", tier: "floor", quantity: 1 })).kind).toBe("held");
+  }
+  // The first connection, the one an idle store would pick, goes down and is being made again.
+  const [first] = waiting.clients as [Redis, ...Redis[]];
+  const closed = once(first, "close");
+  first.disconnect(true);
+  await closed;
+  expect(first.status).not.toBe("ready");
+  const sold = await store.confirm(eventId, "h0", "u0", "o0");
+  expect(sold).toMatchObject({ kind: "confirmed", hold: { orderId: "o0" } });
+
+  await once(first, "ready");
+  const id = String(await first.client("ID"));
+  expect(await lastCommand(id)).toBe("client|id");
+  expect(await store.confirm(eventId, "h1", "u1", "o1")).toMatchObject({ kind: "confirmed", hold: { orderId: "o1" } });
+  // Back up and idle, it is the first choice again: it carried the sale and its WAIT.
+  expect(await lastCommand(id)).toBe("wait");
+});
+
+/** The last command the primary ran for client `id` (CLIENT LIST's `cmd`). */
+async function lastCommand(id: string): Promise<string | undefined> {
+  const line = (await redis.primary.client("LIST", "ID", id)) as string;
+  return / cmd=(\S+)/.exec(line)?.[1];
+}
