@@ -18,7 +18,14 @@ import { connectRedis, redisUrl, uniqueId } from "../support/redis.js";
  */
 
 const PREFIX = `t${randomBytes(6).toString("hex")}:`;
-const ADMIT_INTERVAL_MS = 50;
+/**
+ * The admitters' pauses between ticks, unequal on purpose: two processes
+ * started together with equal pauses tick almost in step, so whichever ticks
+ * a millisecond earlier takes nearly every token (in a model of this test,
+ * one of them admitted nobody in 0.7% of runs). With these two their order
+ * keeps changing, and either is first after a token often.
+ */
+const ADMIT_INTERVAL_MS = { a: 50, b: 35 };
 
 let a: InstanceProcess;
 let b: InstanceProcess;
@@ -29,14 +36,16 @@ beforeAll(async () => {
     REDIS_URL: redisUrl(),
     REDIS_KEY_PREFIX: PREFIX,
     PASS_KEYS: `k1:${"p".repeat(32)}`,
-    ADMIT_INTERVAL_MS: String(ADMIT_INTERVAL_MS),
     WATCH_INTERVAL_MS: "50",
     FEED_POLL_MS: "20",
     SHUTDOWN_GRACE_MS: "2000",
     // The admitter reports each tick's admissions at debug.
     LOG_LEVEL: "debug",
   };
-  [a, b] = await Promise.all([startInstance(env), startInstance(env)]);
+  [a, b] = await Promise.all([
+    startInstance({ ...env, ADMIT_INTERVAL_MS: String(ADMIT_INTERVAL_MS.a) }),
+    startInstance({ ...env, ADMIT_INTERVAL_MS: String(ADMIT_INTERVAL_MS.b) }),
+  ]);
 }, 60_000);
 
 afterAll(() => {

@@ -208,13 +208,16 @@ describe("ConfirmHold with REDIS_WAIT_REPLICAS when the primary fails while WAIT
 
     const confirming = failure(server.client(SeatService).confirmHold(request));
     await blockedInWait(own.primary);
-    // A failover by hand: the replica becomes the primary, the primary its replica.
+    // A graceful failover by hand: the replica catches up (a write of this connection, acknowledged,
+    // comes after the sale in the replication stream), becomes the primary, and the primary its replica.
+    await own.primary.set("rw:caught-up", "1");
+    expect(await own.primary.wait(1, 30_000)).toBe(1);
     await replica.replicaof("NO", "ONE");
     const promoted = new URL(own.replicaUrl);
     await own.primary.replicaof(promoted.hostname, Number(promoted.port));
 
     expect(await confirming).toMatchObject({ code: Code.Unavailable, reason: "BACKEND_UNAVAILABLE", metadata: { outcome: "UNKNOWN" } });
-    // The sale ran, and had reached the replica before it was promoted.
+    // The sale ran, and is on the promoted replica.
     expect(await replica.hget(`rw:{${eventId}}:s:holds`, hold.holdId)).toMatch(/\|o-6\|A-1,A-2$/);
   });
 });
