@@ -1,5 +1,6 @@
 import type { Registry } from "prom-client";
 import type { ObservedScript, ScriptCallObserver, ScriptObserver } from "../observe/script-observer.js";
+import { isConnectionLost } from "../redis/redis-errors.js";
 import { HistogramCells, registerCollected, type Sample } from "./collected.js";
 
 /** Why a script call failed, as a small fixed set of label values. */
@@ -24,12 +25,7 @@ export function scriptErrorKind(error: unknown): ScriptErrorKind {
   if (error.message.startsWith("Command timed out")) {
     return "timeout";
   }
-  const code = (error as { code?: unknown }).code;
-  if (
-    error.name === "MaxRetriesPerRequestError" ||
-    (typeof code === "string" && ["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND"].includes(code)) ||
-    /^(Connection is closed|Stream isn't writeable)/.test(error.message)
-  ) {
+  if (isConnectionLost(error)) {
     return "connection";
   }
   return "other";

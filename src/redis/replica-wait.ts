@@ -1,4 +1,5 @@
 import type { Redis } from "ioredis";
+import type { ScriptObserver } from "../observe/script-observer.js";
 import type { LuaLibrary } from "./function-library.js";
 import { isFunctionMissing, ScriptRunner } from "./script-loader.js";
 import type { ReplicaWaitConnections, WaitNode } from "./wait-connections.js";
@@ -83,16 +84,19 @@ export class ReplicatedScripts<Name extends string> {
   readonly #connections: ReplicaWaitConnections;
   readonly #library: LuaLibrary;
   readonly #policy: ReplicaWaitPolicy;
+  readonly #observer: ScriptObserver | undefined;
   /** Per waiting connection, made on its first call; forgotten with the connection. */
   readonly #lanes = new WeakMap<Redis, Lane<Name>>();
 
-  constructor(connections: ReplicaWaitConnections, library: LuaLibrary, policy: ReplicaWaitPolicy) {
+  /** `observer` (metrics, tracing) sees each script from before it is sent until its reply, without the WAIT behind it. */
+  constructor(connections: ReplicaWaitConnections, library: LuaLibrary, policy: ReplicaWaitPolicy, observer?: ScriptObserver) {
     if (!Number.isSafeInteger(policy.replicas) || policy.replicas < 1) {
       throw new Error(`replicas must be a positive integer, got ${policy.replicas}`);
     }
     this.#connections = connections;
     this.#library = library;
     this.#policy = policy;
+    this.#observer = observer;
   }
 
   get policy(): ReplicaWaitPolicy {
@@ -126,7 +130,7 @@ export class ReplicatedScripts<Name extends string> {
     for (const redis of node.clients) {
       let lane = this.#lanes.get(redis);
       if (lane === undefined) {
-        lane = { redis, runner: new ScriptRunner<Name>(redis, this.#library), queued: [], node, busy: false };
+        lane = { redis, runner: new ScriptRunner<Name>(redis, this.#library, this.#observer), queued: [], node, busy: false };
         this.#lanes.set(redis, lane);
       }
       // Before its first attempt to connect has ended, a connection counts as up: its calls wait for that attempt.

@@ -2,7 +2,7 @@ import type { ChainableCommander } from "ioredis";
 import type { ScriptObserver } from "../observe/script-observer.js";
 import type { LuaFunction, LuaLibrary } from "./function-library.js";
 import { isCluster, nodeKey, primaries, type RedisConnection } from "./redis-cluster.js";
-import { isRefusedReply } from "./refused-reply.js";
+import { isRefusedReply } from "./redis-errors.js";
 
 type Call = (...args: Array<string | number>) => Promise<unknown>;
 type Queue = (...args: Array<string | number | ((error?: Error | null) => void)>) => ChainableCommander;

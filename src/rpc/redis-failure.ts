@@ -1,4 +1,4 @@
-import { isRefusedReply } from "../redis/refused-reply.js";
+import { isConnectionLost, isRefusedReply } from "../redis/redis-errors.js";
 import type { BackendOutcome } from "./errors.js";
 
 /**
@@ -25,11 +25,7 @@ export function redisFailure(err: unknown): BackendOutcome | undefined {
   if (err.name === "FunctionUnavailableError") {
     return "NOT_APPLIED";
   }
-  if (err.name === "MaxRetriesPerRequestError" || err.name === "ClusterAllFailedError" || isPipelineAborted(err)) {
-    return "UNKNOWN";
-  }
-  const code = (err as { code?: unknown }).code;
-  if (typeof code === "string" && ["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND"].includes(code)) {
+  if (err.name === "ClusterAllFailedError" || isConnectionLost(err)) {
     return "UNKNOWN";
   }
   if (UNBLOCKED_REPLY.test(err.message)) {
@@ -49,7 +45,7 @@ export function redisFailure(err: unknown): BackendOutcome | undefined {
     return "NOT_APPLIED";
   }
   if (
-    /^(Connection is closed|Stream isn't writeable|Command timed out)/.test(err.message) ||
+    err.message.startsWith("Command timed out") ||
     // A Redis Cluster in the middle of a failover, a resharding or a restart.
     /^Failed to refresh slots cache/.test(err.message)
   ) {
@@ -58,11 +54,3 @@ export function redisFailure(err: unknown): BackendOutcome | undefined {
   return undefined;
 }
 
-/**
- * ioredis's failure of the rest of a pipeline whose connection closed after
- * part of it had answered (a primary killed while a WAIT behind a script
- * blocks): those commands were sent, and may have run.
- */
-function isPipelineAborted(err: Error): boolean {
-  return err.name === "AbortError" && err.message.startsWith("Command aborted due to connection close");
-}

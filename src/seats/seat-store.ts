@@ -90,7 +90,7 @@ export class SeatStore {
     this.#scripts = new ScriptRunner(redis, scripts, options.scriptObserver);
     this.#loadRedis = options.loadRedis ?? redis;
     this.#loadScripts = options.loadRedis ? new ScriptRunner(options.loadRedis, scripts, options.scriptObserver) : this.#scripts;
-    this.#confirmScripts = options.confirmWait && new ReplicatedScripts(options.confirmWait.connections, scripts, options.confirmWait.policy);
+    this.#confirmScripts = options.confirmWait && new ReplicatedScripts(options.confirmWait.connections, scripts, options.confirmWait.policy, options.scriptObserver);
     const prefix = options.keyPrefix ?? "bo:";
     this.#prefix = prefix;
     this.#skew = options.clockSkewMs ?? (() => 0);

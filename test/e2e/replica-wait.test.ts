@@ -3,6 +3,7 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { HoldState, SeatService, type Hold } from "../../gen/boxoffice/v1/seats_pb.js";
 import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
+import { scrape } from "../metrics/prom-text.js";
 import { startReplicatedRedis, type ReplicatedRedis } from "../support/replicated-redis.js";
 import { uniqueId } from "../support/redis.js";
 import { startServer, type RunningServer } from "./server.js";
@@ -80,12 +81,16 @@ async function blockedInWait(primary: Redis = redis.primary): Promise<string> {
 }
 
 describe("ConfirmHold with REDIS_WAIT_REPLICAS=1", () => {
-  it("answers OK once the replica acknowledged the sale: the replica has it", async () => {
+  it("answers OK once the replica acknowledged the sale: the replica has it, and the script metrics count it", async () => {
     const { eventId, hold } = await heldSeats(waiting);
+    const before = await scrape(waiting.metricsUrl!);
     const sold = await waiting.client(SeatService).confirmHold({ eventId, holdId: hold.holdId, userId: "ann", orderId: "o-1" });
     expect(sold.hold).toMatchObject({ state: HoldState.CONFIRMED, orderId: "o-1", seatIds: ["A-1", "A-2"] });
     // Read right after the answer: WAIT said the replica had it, so it does.
     expect(await onReplica(eventId, hold.holdId)).toMatch(/\|o-1\|A-1,A-2$/);
+    // The script run on a waiting connection is observed as one on the shared connection is.
+    const after = await scrape(waiting.metricsUrl!);
+    expect(after.sum("boxoffice_redis_script_seconds_count", { script: "confirmHold" }) - before.sum("boxoffice_redis_script_seconds_count", { script: "confirmHold" })).toBe(1);
   });
 
   it("loads the seat library again when Redis lost it, and still waits", async () => {

@@ -68,6 +68,7 @@ describe("script metrics", () => {
     expect(scriptErrorKind(new FunctionUnavailableError("getPosition_0", new Error("ERR Function not found")))).toBe("load");
     expect(scriptErrorKind(new Error("Connection is closed."))).toBe("connection");
     expect(scriptErrorKind(Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" }))).toBe("connection");
+    expect(scriptErrorKind(Object.assign(new Error("Command aborted due to connection close"), { name: "AbortError" }))).toBe("connection");
     expect(scriptErrorKind(new LibraryLoadError("lib", reply))).toBe("load");
     expect(scriptErrorKind("not an error")).toBe("other");
   });
