@@ -59,6 +59,9 @@ const CONNECT_CODES: Readonly<Record<string, Code>> = {
  * HTTP/2 flood protection (ENHANCE_YOUR_CALM), which is the server defending
  * itself, not what this test looks for.
  */
+/** Room for every oversized body a session may carry at once (a case's body is at most a few MiB). */
+const SESSION_MEMORY_MB = 1024;
+
 export class SessionPool {
   private readonly sessions = new Map<string, { session: http2.ClientHttp2Session; used: number }>();
   private readonly retired: http2.ClientHttp2Session[] = [];
@@ -73,7 +76,10 @@ export class SessionPool {
     }
     // Left open, unused, until the pool closes: closing it now could refuse calls it has not sent yet.
     if (existing !== undefined) this.retired.push(existing.session);
-    const session = http2.connect(baseUrl);
+    // Node's client keeps at most 10 MB of a session's buffered data by default, and past that refuses the
+    // headers of any answer (it resets the stream, ENHANCE_YOUR_CALM): a few oversized bodies the server
+    // stopped reading, waiting to be sent on one session, are more than that.
+    const session = http2.connect(baseUrl, { maxSessionMemory: SESSION_MEMORY_MB });
     session.on("error", () => {});
     this.sessions.set(baseUrl, { session, used: 1 });
     return session;
