@@ -22,6 +22,9 @@ export interface ReplicatedReply {
 /** Most scripts one pipeline carries ahead of its WAIT. */
 export const MAX_BATCH = 64;
 
+/** Ranks a connection that is down behind any that is up, however long their queues. */
+const DOWN = Number.MAX_SAFE_INTEGER / 2;
+
 interface Call<Name extends string> {
   readonly name: Name;
   readonly keys: readonly string[];
@@ -135,7 +138,8 @@ export class ReplicatedScripts<Name extends string> {
       }
       // Before its first attempt to connect has ended, a connection counts as up: its calls wait for that attempt.
       const up = node.connecting !== undefined || redis.status === "ready";
-      const rank = (up ? 0 : 2 ** 32) + (lane.busy ? lane.queued.length + 1 : 0);
+      // Up before down; then idle, then by the length of its queue.
+      const rank = (up ? 0 : DOWN) + (lane.busy ? lane.queued.length + 1 : 0);
       if (rank === 0) {
         return lane;
       }

@@ -53,4 +53,3 @@ export function redisFailure(err: unknown): BackendOutcome | undefined {
   }
   return undefined;
 }
-
