@@ -23,7 +23,7 @@ import { listLibrary } from "../support/functions.js";
 import { startLocalCluster, type LocalCluster } from "../support/redis-cluster.js";
 import { uniqueId } from "../support/redis.js";
 import { replicaWaitBlocks } from "./replica-wait.js";
-import { expectEverySeatSold, holdEverySeat, type SeatHold } from "./sales.js";
+import { confirmThroughFailover, expectEverySeatSold, holdEverySeat, type SeatHold } from "./sales.js";
 import { startClusterServer, type ClusterServer } from "./server.js";
 
 /**
@@ -264,10 +264,6 @@ describe("a primary lost under load", () => {
       expect(replica).toBeDefined();
       const seats = server.client(SeatService);
 
-      const confirmedOk = new Set<string>();
-      const failures = new Map<string, { code: Code; reason: string | undefined }>();
-      let okCount = 0;
-      let failover: Promise<void> | undefined;
       let healthWhileDown: HealthCheckResponse_ServingStatus | undefined;
       const failOver = async (): Promise<void> => {
         // Replication is asynchronous and the service does not WAIT for a replica yet: a sale
@@ -281,26 +277,7 @@ describe("a primary lost under load", () => {
         await cluster.promote(replica!);
       };
       // Workers confirm the holds of both events, in turns, while the primary of one of them is killed.
-      const work = sales.flatMap((sale) => sale.holds.map((hold) => ({ sale, hold })));
-      work.sort((a, b) => a.hold.seat.localeCompare(b.hold.seat));
-      let next = 0;
-      await Promise.all(
-        Array.from({ length: WORKERS }, async () => {
-          while (next < work.length) {
-            const { sale, hold } = work[next++]!;
-            try {
-              await seats.confirmHold({ eventId: sale.eventId, holdId: hold.holdId, userId: hold.userId, orderId: `order-${hold.holdId}` });
-              confirmedOk.add(hold.holdId);
-              okCount += 1;
-              if (okCount === KILL_AFTER) failover = failOver();
-            } catch (err) {
-              failures.set(hold.holdId, codeOf(err));
-            }
-          }
-        }),
-      );
-      await failover;
-      expect(failover).toBeDefined();
+      const { confirmedOk, failures } = await confirmThroughFailover(seats, sales, { workers: WORKERS, killAfter: KILL_AFTER, failOver, describe: codeOf });
       // Every failure was the backend being away, refused fast — never INTERNAL.
       expect(failures.size).toBeGreaterThan(0);
       for (const failure of failures.values()) expect(failure).toEqual({ code: Code.Unavailable, reason: "BACKEND_UNAVAILABLE" });

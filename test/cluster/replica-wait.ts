@@ -10,7 +10,7 @@ import { uniqueId } from "../support/redis.js";
 import { ClusterWaitConnections, type ReplicaWaitConnections } from "../../src/redis/wait-connections.js";
 import { SeatStore } from "../../src/seats/seat-store.js";
 import { loadSeatScripts } from "../../src/seats/scripts.js";
-import { expectEverySeatSold, holdEverySeat, type SeatHold } from "./sales.js";
+import { confirmThroughFailover, expectEverySeatSold, holdEverySeat, type SeatHold } from "./sales.js";
 import { startClusterServer, type ClusterServer } from "./server.js";
 
 /**
@@ -223,33 +223,12 @@ export function replicaWaitBlocks(shared: () => LocalCluster): void {
         const confirm = (eventId: string, hold: { holdId: string; userId: string }): Promise<unknown> =>
           seats.confirmHold({ eventId, holdId: hold.holdId, userId: hold.userId, orderId: `order-${hold.holdId}` });
 
-        const confirmedOk = new Set<string>();
-        const failures = new Map<string, Failure>();
-        let failover: Promise<void> | undefined;
         const failOver = async (): Promise<void> => {
           // No waiting for the replica to catch up: whatever it has not acknowledged, no caller heard OK for.
           await cluster.kill(victim.primary);
           await cluster.promote(victim.replica);
         };
-        const work = sales.flatMap((sale) => sale.holds.map((hold) => ({ sale, hold })));
-        work.sort((a, b) => a.hold.seat.localeCompare(b.hold.seat));
-        let next = 0;
-        await Promise.all(
-          Array.from({ length: WORKERS }, async () => {
-            while (next < work.length) {
-              const { sale, hold } = work[next++]!;
-              try {
-                await confirm(sale.eventId, hold);
-                confirmedOk.add(hold.holdId);
-                if (confirmedOk.size === KILL_AFTER) failover = failOver();
-              } catch (err) {
-                failures.set(hold.holdId, failureOf(err));
-              }
-            }
-          }),
-        );
-        await failover;
-        expect(failover).toBeDefined();
+        const { confirmedOk, failures } = await confirmThroughFailover(seats, sales, { workers: WORKERS, killAfter: KILL_AFTER, failOver, describe: failureOf });
         expect(failures.size).toBeGreaterThan(0);
         // The store away, or the sale not (yet) on a replica: UNAVAILABLE either way, to retry; never INTERNAL.
         const kinds = new Set([...failures.values()].map(({ code, reason, message }) => `${Code[code]} ${reason ?? `(no reason: ${message})`}`));

@@ -42,3 +42,45 @@ export async function expectEverySeatSold(
     expect(availability?.seats.map((seat) => [seat.seatId, seat.status])).toEqual(sale.holds.map((h) => [h.seat, SeatStatus.SOLD]));
   }
 }
+
+/** What `confirmThroughFailover` saw: the holds answered OK, and each failure as `describe` put it. */
+export interface FailoverSales<F> {
+  readonly confirmedOk: ReadonlySet<string>;
+  readonly failures: ReadonlyMap<string, F>;
+}
+
+/**
+ * Confirms every hold of `sales` (each hold's order id is `order-<holdId>`), the events' holds
+ * taken in turns by seat, `workers` at a time; once `killAfter` calls have answered OK, starts
+ * `failOver` (a primary killed and its replica promoted) while the workers go on. Resolves when
+ * every hold was tried and the failover has completed.
+ */
+export async function confirmThroughFailover<F>(
+  seats: Client<typeof SeatService>,
+  sales: ReadonlyArray<{ readonly eventId: string; readonly holds: readonly SeatHold[] }>,
+  options: { readonly workers: number; readonly killAfter: number; readonly failOver: () => Promise<void>; readonly describe: (err: unknown) => F },
+): Promise<FailoverSales<F>> {
+  const confirmedOk = new Set<string>();
+  const failures = new Map<string, F>();
+  let failover: Promise<void> | undefined;
+  const work = sales.flatMap((sale) => sale.holds.map((hold) => ({ sale, hold })));
+  work.sort((a, b) => a.hold.seat.localeCompare(b.hold.seat));
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: options.workers }, async () => {
+      while (next < work.length) {
+        const { sale, hold } = work[next++]!;
+        try {
+          await seats.confirmHold({ eventId: sale.eventId, holdId: hold.holdId, userId: hold.userId, orderId: `order-${hold.holdId}` });
+          confirmedOk.add(hold.holdId);
+          if (confirmedOk.size === options.killAfter) failover = options.failOver();
+        } catch (err) {
+          failures.set(hold.holdId, options.describe(err));
+        }
+      }
+    }),
+  );
+  expect(failover, "the failover started").toBeDefined();
+  await failover;
+  return { confirmedOk, failures };
+}
