@@ -54,3 +54,27 @@ export async function redisCpuMs(redis: Redis): Promise<number> {
   };
   return read("used_cpu_user") + read("used_cpu_sys");
 }
+
+/** What a closed-loop run's report gives its result row. */
+interface RunReport {
+  readonly reqPerSec: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly okTotal: number;
+  readonly clientCpuUsPerCall: number;
+}
+
+/** A run's figures for its result row: rate and latencies (one run: no range yet), and CPU per successful call. */
+export function runFigures(report: RunReport, cpu: CpuSpent) {
+  return {
+    reqPerSec: report.reqPerSec,
+    p50Ms: report.p50Ms,
+    p99Ms: report.p99Ms,
+    serverCpuUs: (cpu.serverMs * 1000) / report.okTotal,
+    redisCpuUs: (cpu.redisMs * 1000) / report.okTotal,
+    clientCpuUs: report.clientCpuUsPerCall,
+    otherLoad: cpu.otherLoad,
+    minReqPerSec: report.reqPerSec,
+    maxReqPerSec: report.reqPerSec,
+  };
+}

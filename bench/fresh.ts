@@ -1,5 +1,5 @@
 import { type BenchContext, interleaved, PAUSED, type ResultRow, type Servers } from "./context.js";
-import { CpuMeter } from "./cpu-meter.js";
+import { CpuMeter, runFigures } from "./cpu-meter.js";
 import type { JoinLoadJob, JoinLoadReport } from "./join-client.js";
 
 const JOIN = "/boxoffice.v1.QueueService/Join";
@@ -76,15 +76,7 @@ async function measure(
   return {
     key: target.key,
     label: target.label,
-    reqPerSec: report.reqPerSec,
-    p50Ms: report.p50Ms,
-    p99Ms: report.p99Ms,
-    serverCpuUs: (cpu.serverMs * 1000) / report.okTotal,
-    redisCpuUs: (cpu.redisMs * 1000) / report.okTotal,
-    clientCpuUs: report.clientCpuUsPerCall,
-    otherLoad: cpu.otherLoad,
-    minReqPerSec: report.reqPerSec,
-    maxReqPerSec: report.reqPerSec,
+    ...runFigures(report, cpu),
     check: `${report.okTotal} new users (joined_total)`,
     peerKey: "fresh-peer",
   };

@@ -1,5 +1,5 @@
 import { type BenchContext, interleaved, type ResultRow } from "./context.js";
-import { CpuMeter } from "./cpu-meter.js";
+import { CpuMeter, runFigures } from "./cpu-meter.js";
 import type { JoinLoadJob, JoinLoadReport } from "./join-client.js";
 import { fillLine, type Line, waitingCount } from "./million-lines.js";
 import type { PositionLoadJob, PositionLoadReport } from "./position-client.js";
@@ -137,15 +137,7 @@ async function measure<R extends Report>(
     key,
     label,
     waiting,
-    reqPerSec: report.reqPerSec,
-    p50Ms: report.p50Ms,
-    p99Ms: report.p99Ms,
-    serverCpuUs: (cpu.serverMs * 1000) / report.okTotal,
-    redisCpuUs: (cpu.redisMs * 1000) / report.okTotal,
-    clientCpuUs: report.clientCpuUsPerCall,
-    otherLoad: cpu.otherLoad,
-    minReqPerSec: report.reqPerSec,
-    maxReqPerSec: report.reqPerSec,
+    ...runFigures(report, cpu),
     check: `${report.okTotal} calls ok`,
   };
 }

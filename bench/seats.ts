@@ -2,7 +2,7 @@ import { join } from "node:path";
 import { LoadSeatMapResponseSchema } from "../gen/boxoffice/v1/seats_pb.js";
 import { seatKeys } from "../src/seats/keys.js";
 import { type BenchContext, medianRun, type ResultRow } from "./context.js";
-import { CpuMeter } from "./cpu-meter.js";
+import { CpuMeter, runFigures } from "./cpu-meter.js";
 import { callOk } from "./h2-unary.js";
 import type { SeatLoadJob, SeatLoadReport, SeatScenario } from "./seat-client.js";
 import { PAIR, seatMapRequest, SEATS } from "./seat-plan.js";
@@ -114,15 +114,7 @@ async function measure(ctx: BenchContext, service: ServiceProcess, job: SeatLoad
   const row: SeatRow = {
     key: `seats-${job.scenario}`,
     label,
-    reqPerSec: report.reqPerSec,
-    p50Ms: report.p50Ms,
-    p99Ms: report.p99Ms,
-    serverCpuUs: (cpu.serverMs * 1000) / calls,
-    redisCpuUs: (cpu.redisMs * 1000) / calls,
-    clientCpuUs: report.clientCpuUsPerCall,
-    otherLoad: cpu.otherLoad,
-    minReqPerSec: report.reqPerSec,
-    maxReqPerSec: report.reqPerSec,
+    ...runFigures(report, cpu),
     check: job.scenario === "baseline" ? `${calls} calls ok` : `${calls} ok, ${report.seats} ${job.scenario === "confirm" ? "sold" : "held"}${ranOut}`,
   };
   return { row, report };
