@@ -56,9 +56,14 @@ export interface LocalCluster {
    */
   killCaughtUp(port: number): Promise<void>;
   /**
-   * `CLUSTER FAILOVER FORCE` on the replica on `port`: it takes over its
-   * primary's slots without waiting for the cluster to declare the primary
-   * failed (a node timeout away). Resolves once the replica accepted the order.
+   * `CLUSTER FAILOVER TAKEOVER` on the replica on `port`, whose primary the
+   * test has killed: it takes over its primary's slots at once, without
+   * waiting for the cluster to declare the primary failed (a node timeout
+   * away) and without an election. (FORCE holds one: on a busy machine a vote
+   * that came late, or a primary that voted for another failover of the
+   * same shard less than two node timeouts before, left the slots without a
+   * primary past `waitHealthy`'s 30 s.) Resolves once the replica accepted
+   * the order.
    */
   promote(port: number): Promise<void>;
   /**
@@ -254,7 +259,7 @@ function localCluster(
     async promote(port) {
       const node = this.connect(port);
       try {
-        await node.cluster("FAILOVER", "FORCE");
+        await node.cluster("FAILOVER", "TAKEOVER");
       } finally {
         node.disconnect();
       }
